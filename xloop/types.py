@@ -1,0 +1,15 @@
+"""ASGI type aliases (the shapes of the ASGI 3 specification)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+LoopFactory = Callable[[], Any]
+
+__all__ = ["ASGIApp", "LoopFactory", "Message", "Receive", "Scope", "Send"]
