@@ -1,0 +1,1 @@
+"""Benchmarks for xloop (run ``python benchmarks/vs_uvicorn.py --help``)."""

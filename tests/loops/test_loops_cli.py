@@ -1,0 +1,119 @@
+"""The which-loop command body: rich text for people, JSON for machines."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import platform
+import sys
+
+import pytest
+
+from xloop import loops
+from xloop.errors import ConfigError, LoopUnavailable
+from xloop.loops.cli import which_loop
+
+HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
+needs_uvloop = pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed")
+linux_only = pytest.mark.skipif(loops.OS_NAME != "Linux", reason="Linux-specific expectations")
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep rich from wrapping long class names."""
+    monkeypatch.setenv("COLUMNS", "240")
+
+
+@linux_only
+def test_text_report_for_the_selector_loop(capsys: pytest.CaptureFixture[str]) -> None:
+    which_loop(loop="selector", selector="poll")
+    out = capsys.readouterr().out
+    for expected in (
+        "xloop which-loop",
+        "requested",
+        "reason",
+        "selector: the stdlib selector loop was requested",
+        "asyncio.unix_events._UnixSelectorEventLoop",
+        "selectors.PollSelector (selector)",
+        "asyncio.selector_events.BaseSelectorEventLoop",
+        "builtins.object",
+        "_start_serving",
+        "create_server",
+        f"{platform.python_implementation()} {platform.python_version()}",
+        platform.system(),
+    ):
+        assert expected in out
+    assert "\x1b[" not in out  # not a terminal: no colour codes
+    assert "{" not in out
+
+
+@needs_uvloop
+def test_text_report_for_uvloop(capsys: pytest.CaptureFixture[str]) -> None:
+    which_loop()
+    out = capsys.readouterr().out
+    assert "auto: uvloop is installed" in out
+    assert "uvloop.loop.Loop" in out
+
+
+@linux_only
+def test_text_keeps_square_brackets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    which_loop()
+    out = capsys.readouterr().out
+    assert "pip install 'xloop[uvloop]'" in out  # not eaten as rich markup
+
+
+@linux_only
+def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
+    which_loop(loop="asyncio", selector="select", as_json=True)
+    out = capsys.readouterr().out
+    report = json.loads(out)
+    assert report["schema"] == "xloop.which-loop/1"
+    assert report["requested"] == "asyncio"
+    assert report["backend"] == "selector"
+    assert report["driver"] == {"kind": "selector", "class": "selectors.SelectSelector"}
+    assert report["methods"]["_run_once"] == "asyncio.base_events.BaseEventLoop"
+    assert out == json.dumps(report, indent=2) + "\n"
+
+
+def test_all_text(capsys: pytest.CaptureFixture[str]) -> None:
+    which_loop(all_=True)
+    out = capsys.readouterr().out
+    for name in loops.LOOP_NAMES:
+        assert name in out
+    for name in loops.SELECTOR_NAMES[1:]:
+        assert name in out
+    for available, why in loops.availability().values():
+        assert why in out
+        assert ("yes" if available else "no") in out
+    assert "(default)" in out
+
+
+def test_all_json(capsys: pytest.CaptureFixture[str]) -> None:
+    which_loop(all_=True, as_json=True)
+    report = json.loads(capsys.readouterr().out)
+    assert report["schema"] == "xloop.which-loop.all/1"
+    assert [entry["name"] for entry in report["backends"]] == list(loops.LOOP_NAMES)
+
+
+@pytest.mark.parametrize(("loop", "selector"), [("uvloop", "auto"), ("auto", "poll")])
+def test_all_refuses_a_loop_or_selector(loop: str, selector: str) -> None:
+    with pytest.raises(ConfigError, match="--all reports every loop and selector"):
+        which_loop(loop=loop, selector=selector, all_=True)
+
+
+def test_bad_input_raises_xloop_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigError, match="unknown loop 'nope'"):
+        which_loop(loop="nope", as_json=True)
+    with pytest.raises(ConfigError, match="unknown selector 'nope'"):
+        which_loop(loop="selector", selector="nope")
+    assert capsys.readouterr().out == ""
+
+
+@linux_only
+def test_unavailable_backend_raises(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(LoopUnavailable, match=r"^proactor needs Windows \(IOCP\); available here"):
+        which_loop(loop="proactor")
+    assert capsys.readouterr().out == ""

@@ -1,0 +1,107 @@
+"""Load the ASGI application named on the command line."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from typing import Any
+
+from .errors import AppLoadError
+
+__all__ = ["import_from_string", "load_app"]
+
+
+def import_from_string(spec: str) -> Any:
+    """``package.module:attr.sub`` to the object, or :class:`AppLoadError` with a hint."""
+    module_name, sep, attrs = spec.partition(":")
+    if not sep or not module_name or not attrs:
+        raise AppLoadError(
+            f"APP must be module:attribute, got {spec!r}",
+            hint="e.g. 'main:app' for the variable app in main.py",
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name) and (
+            exc.name == module_name or module_name.startswith(exc.name + ".")
+        ):
+            raise AppLoadError(
+                f"could not import module {module_name!r}",
+                hint="check the name, or use --app-dir DIR for the directory it is in",
+            ) from None
+        raise AppLoadError(
+            f"importing {module_name!r} failed: {exc}",
+            hint="a module it imports is missing; install it",
+        ) from None
+    except Exception as exc:
+        raise AppLoadError(
+            f"importing {module_name!r} raised {type(exc).__name__}: {exc}",
+            hint="the module fails on import; run 'python -c \"import "
+            + module_name
+            + "\"' to see the traceback",
+        ) from None
+    obj: Any = module
+    for part in attrs.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AppLoadError(
+                f"attribute {attrs!r} not found in module {module_name!r}",
+                hint=f"the names defined there include: {_public_names(module)}",
+            ) from None
+    return obj
+
+
+def _public_names(module: Any) -> str:
+    names = [name for name in vars(module) if not name.startswith("_")]
+    callables = [name for name in names if callable(getattr(module, name, None))]
+    shown = (callables or names)[:8]
+    return ", ".join(shown) if shown else "(nothing public)"
+
+
+def load_app(app: Any, *, factory: bool = False, app_dir: str | None = None) -> Any:
+    """Resolve ``app`` (an object or a module:attr string) to an ASGI 3 callable."""
+    if isinstance(app, str):
+        if app_dir is not None:
+            path = os.path.abspath(app_dir)
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        obj = import_from_string(app)
+        name = app
+    else:
+        obj = app
+        name = repr(app)
+    if factory:
+        if not callable(obj):
+            raise AppLoadError(f"{name} is not callable, so it cannot be a factory",
+                               hint="drop --factory")
+        try:
+            obj = obj()
+        except TypeError as exc:
+            raise AppLoadError(
+                f"calling the factory {name} failed: {exc}",
+                hint="--factory needs a callable that takes no arguments",
+            ) from None
+    if not callable(obj):
+        raise AppLoadError(
+            f"{name} is not callable (it is a {type(obj).__name__})",
+            hint="APP must name an ASGI application: async def app(scope, receive, send)",
+        )
+    if not factory and _looks_like_factory(obj):
+        raise AppLoadError(
+            f"{name} takes no arguments: it looks like an app factory",
+            hint="add --factory",
+        )
+    return obj
+
+
+def _looks_like_factory(obj: Any) -> bool:
+    if not inspect.isfunction(obj) or inspect.iscoroutinefunction(obj):
+        return False
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return len(signature.parameters) == 0

@@ -1,0 +1,133 @@
+"""The body of ``xloop which-loop``: tables for people, JSON for machines.
+
+The command is registered by :mod:`xloop.cli`; this module only renders. Bad input
+raises :mod:`xloop.errors` errors, which the CLI layer prints as one line and
+turns into the error's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from xloop.errors import ConfigError
+from xloop.loops import resolve
+from xloop.loops.inspect import inspect_all, inspect_choice
+
+__all__ = ["which_loop"]
+
+
+def which_loop(
+    loop: str = "auto",
+    selector: str = "auto",
+    all_: bool = False,
+    as_json: bool = False,
+) -> None:
+    """Report the loop ``--loop``/``--selector`` resolve to, or (``all_``) every backend.
+
+    ``as_json`` prints the report (see :mod:`xloop.loops.inspect` for the schema)
+    as indented JSON on stdout; otherwise rich tables.
+    """
+    if all_:
+        if loop.strip().lower() != "auto" or selector.strip().lower() != "auto":
+            raise ConfigError(
+                "--all reports every loop and selector; it takes no --loop or --selector",
+                hint="drop --all to inspect one choice",
+            )
+        report = inspect_all()
+    else:
+        report = inspect_choice(resolve(loop, selector))
+
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    console = Console(highlight=False)
+    if all_:
+        _print_all(console, report)
+    else:
+        _print_choice(console, report)
+
+
+def _or_dash(value: str | None) -> Text:
+    return Text(value if value is not None else "-")
+
+
+def _platform_rows(table: Table, report: dict[str, Any]) -> None:
+    python, os_ = report["python"], report["os"]
+    table.add_row("python", Text(f"{python['implementation']} {python['version']}"))
+    table.add_row("os", Text(f"{os_['system']} {os_['release']} ({os_['machine']})"))
+
+
+def _driver_text(driver: dict[str, str | None] | None) -> Text:
+    if not driver or driver["kind"] is None:
+        return Text("-")
+    return Text(f"{driver['class']} ({driver['kind']})")
+
+
+def _print_choice(console: Console, report: dict[str, Any]) -> None:
+    summary = Table(title="xloop which-loop", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("requested", Text(report["requested"]))
+    summary.add_row("backend", Text(report["backend"]))
+    summary.add_row("reason", Text(report["reason"]))
+    summary.add_row("loop class", Text(report["loop_class"]))
+    summary.add_row("driver", _driver_text(report["driver"]))
+    _platform_rows(summary, report)
+    console.print(summary)
+
+    mro = Table(title="method resolution order", title_justify="left")
+    mro.add_column("#", justify="right")
+    mro.add_column("class")
+    for index, name in enumerate(report["mro"]):
+        mro.add_row(str(index), Text(name))
+    console.print(mro)
+
+    methods = Table(title="methods", title_justify="left")
+    methods.add_column("method")
+    methods.add_column("defined by")
+    for name, owner in report["methods"].items():
+        methods.add_row(Text(name), _or_dash(owner))
+    console.print(methods)
+
+
+def _print_all(console: Console, report: dict[str, Any]) -> None:
+    backends = Table(title="xloop which-loop --all: loops", title_justify="left")
+    backends.add_column("loop")
+    backends.add_column("available")
+    backends.add_column("loop class")
+    backends.add_column("driver")
+    backends.add_column("why / why not")
+    for entry in report["backends"]:
+        backends.add_row(
+            Text(entry["name"]),
+            Text("yes" if entry["available"] else "no"),
+            _or_dash(entry["loop_class"]),
+            _driver_text(entry["driver"]),
+            Text(entry["why"]),
+        )
+    console.print(backends)
+
+    sels = Table(title="selectors (for --loop selector)", title_justify="left")
+    sels.add_column("selector")
+    sels.add_column("available")
+    sels.add_column("class")
+    sels.add_column("why / why not")
+    for entry in report["selectors"]:
+        sels.add_row(
+            Text(entry["name"] + (" (default)" if entry["default"] else "")),
+            Text("yes" if entry["available"] else "no"),
+            _or_dash(entry["class"]),
+            Text(entry["why"]),
+        )
+    console.print(sels)
+
+    platform_table = Table(show_header=False)
+    platform_table.add_column(style="bold")
+    platform_table.add_column()
+    _platform_rows(platform_table, report)
+    console.print(platform_table)

@@ -1,0 +1,74 @@
+"""The interface both parser adapters implement (h11 and httptools).
+
+Theory of operation
+-------------------
+The server feeds every chunk read from the socket to ``receive_data`` and gets back the
+events of *one* request at a time (see :mod:`xloop.protocol.events`). When the response to
+that request is complete, ``start_next_cycle`` releases the events of the next pipelined
+request that may already be buffered. Reading ``b""`` means the peer closed its side.
+
+The response goes the other way: ``response_head`` / ``response_body`` / ``response_end``
+return the bytes to write; the adapter decides the framing (Content-Length, chunked, or
+close-delimited for HTTP/1.0) and whether the connection may be kept alive afterwards.
+They raise :class:`ResponseError` when the application's response is not valid HTTP
+(a header with CR, LF or NUL, more or less body than declared): such bytes are never
+produced, and the server answers 500 or closes the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from .events import Event, Request, ResponseError
+
+if TYPE_CHECKING:
+    from .response import DefaultHeaders
+
+__all__ = ["HTTPConnection", "ResponseError"]
+
+
+class HTTPConnection(Protocol):
+    """One HTTP/1.1 connection, server side, without I/O."""
+
+    #: After the current response: may the connection serve another request?
+    keep_alive: bool
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes read from the peer (``b""`` at EOF); return the events now ready."""
+
+    def start_next_cycle(self) -> list[Event]:
+        """The response is complete: release the next pipelined request's events."""
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for requests not yet released (for read flow control)."""
+
+    def begin_response(self, request: Request) -> None:
+        """The server starts answering ``request`` (its method and version shape the framing)."""
+
+    def informational_continue(self) -> bytes:
+        """The ``100 Continue`` interim response, when the app starts reading the body."""
+
+    def response_head(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body_length: int | None,
+        close: bool,
+    ) -> bytes:
+        """Serialize the status line and headers.
+
+        ``defaults`` are the headers the server adds (``server``, ``date``, ``--header``). ``body_length`` is the whole body's size when the app sent it in a
+        single message and gave no Content-Length. ``close`` forces ``Connection: close``.
+        """
+
+    def response_body(self, data: bytes) -> bytes:
+        """Frame a chunk of response body (nothing for HEAD, 204, 304)."""
+
+    def response_end(self) -> bytes:
+        """Finish the response (the last chunk, if chunked)."""
+
+    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
+        """A complete plain-text response for a protocol error, with ``Connection: close``."""

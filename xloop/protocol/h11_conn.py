@@ -1,0 +1,204 @@
+"""The h11 adapter: h11 parses and writes; this maps its events and errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+import h11
+
+from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
+from .head import Limits, check_head, status_for_version, version_status_from_line
+from .response import DefaultHeaders, error_response, status_line
+
+__all__ = ["H11Connection"]
+
+_CONTENT_LENGTH_LINE: Final = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
+_NEED: Final = (h11.NEED_DATA, h11.PAUSED)
+
+
+class H11Connection:
+    """:class:`xloop.protocol.base.HTTPConnection` on h11."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._limits = limits or Limits()
+        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head)
+        self._failed = False
+        self._no_body = False
+        self._recent = bytearray()  # raw bytes not yet matched to a request head
+        self.keep_alive = True
+
+    @property
+    def buffered(self) -> int:
+        return len(self._recent)
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        if self._failed:
+            return []
+        if data:
+            recent = self._recent
+            recent += data
+            if len(recent) > 2 * self._limits.max_head:
+                del recent[: -self._limits.max_head]
+        self._conn.receive_data(data)
+        return self._pull()
+
+    def start_next_cycle(self) -> list[Event]:
+        if self._failed:
+            return []
+        self._conn.start_next_cycle()
+        return self._pull()
+
+    def _pull(self) -> list[Event]:
+        out: list[Event] = []
+        conn = self._conn
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._failed = True
+                error = None
+                if conn.their_state is h11.ERROR and exc.error_status_hint == 400:
+                    error = version_status_from_line(bytes(self._recent[:256]))
+                out.append(error or ProtocolError(exc.error_status_hint, str(exc)))
+                return out
+            if event in _NEED:
+                return out
+            event_type = type(event)
+            if event_type is h11.Data:
+                out.append(Body(event.data))  # type: ignore[union-attr]
+            elif event_type is h11.EndOfMessage:
+                out.append(END_OF_MESSAGE)
+                return out
+            elif event_type is h11.Request:
+                request = self._request(event)  # type: ignore[arg-type]
+                out.append(request)
+                if type(request) is ProtocolError:
+                    self._failed = True
+                    return out
+            else:  # ConnectionClosed: the server sees EOF itself
+                return out
+
+    def _request(self, event: h11.Request) -> Request | ProtocolError:
+        version = event.http_version.decode("ascii")
+        headers: list[tuple[bytes, bytes]] = list(event.headers)  # type: ignore[arg-type]
+        error = status_for_version(version) or check_head(event.target, headers, self._limits)
+        if error is not None:
+            return error
+        keep_alive = version == "1.1"
+        expect = False
+        has_length = False
+        for name, value in headers:
+            if name == b"connection":
+                value = value.lower()
+                if b"close" in value:
+                    keep_alive = False
+                elif b"keep-alive" in value and version == "1.0":
+                    keep_alive = True
+            elif name == b"expect":
+                expect = value.lower() == b"100-continue"
+            elif name == b"content-length":
+                has_length = True
+        if has_length:
+            error = self._check_raw_content_length(event)
+            if error is not None:
+                return error
+        else:
+            self._consume_head(event)
+        return Request(
+            event.method.decode("ascii"),
+            event.target,
+            version,
+            headers,
+            keep_alive,
+            expect and self._conn.they_are_waiting_for_100_continue,
+        )
+
+    def _head_span(self, event: h11.Request) -> tuple[int, int]:
+        """Where this request's head lies in the raw bytes seen (h11 merges duplicates)."""
+        recent = self._recent
+        start = recent.find(event.method + b" " + event.target + b" HTTP/")
+        start = max(start, 0)
+        end = recent.find(b"\n\r\n", start)
+        if end < 0:
+            end = recent.find(b"\n\n", start)
+            return start, (len(recent) if end < 0 else end + 2)
+        return start, end + 3
+
+    def _consume_head(self, event: h11.Request) -> None:
+        _, end = self._head_span(event)
+        del self._recent[:end]
+
+    def _check_raw_content_length(self, event: h11.Request) -> ProtocolError | None:
+        """h11 folds ``Content-Length: 5`` twice, or ``5, 5``, into one; refuse those."""
+        start, end = self._head_span(event)
+        values = _CONTENT_LENGTH_LINE.findall(self._recent, start, end)
+        del self._recent[:end]
+        if len(values) > 1:
+            return ProtocolError(400, "more than one Content-Length header")
+        if values and not bytes(values[0]).isdigit():
+            return ProtocolError(400, "Content-Length is not a plain decimal number")
+        return None
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def begin_response(self, request: Request) -> None:
+        self._no_body = request.method == "HEAD"
+
+    def informational_continue(self) -> bytes:
+        data = self._conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+        return data or b""
+
+    def response_head(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body_length: int | None,
+        close: bool,
+    ) -> bytes:
+        if type(status) is not int or not 200 <= status <= 999:
+            raise ResponseError(f"invalid response status {status!r}")
+        items = list(defaults.items)
+        has_length = False
+        for name, value in headers:
+            if type(name) is not bytes or type(value) is not bytes:
+                raise ResponseError(f"response header must be bytes: {name!r}: {value!r}")
+            if name.lower() == b"content-length":
+                has_length = True
+            items.append((name, value))
+        if status == 204 or status == 304:
+            self._no_body = True
+        if body_length is not None and not has_length and not (self._no_body and not body_length):
+            items.append((b"content-length", b"%d" % body_length))
+        if close:
+            items.append((b"connection", b"close"))
+        try:
+            reason = status_line(status)[13:-2]
+            data = self._conn.send(h11.Response(status_code=status, headers=items, reason=reason))
+        except h11.LocalProtocolError as exc:
+            raise ResponseError(str(exc)) from None
+        self.keep_alive = self._conn.our_state is not h11.MUST_CLOSE
+        return data or b""
+
+    def response_body(self, data: bytes) -> bytes:
+        if self._no_body or not data:
+            return b""
+        try:
+            return self._conn.send(h11.Data(data=data)) or b""
+        except h11.LocalProtocolError as exc:
+            raise ResponseError(str(exc)) from None
+
+    def response_end(self) -> bytes:
+        try:
+            data = self._conn.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError as exc:
+            raise ResponseError(str(exc)) from None
+        self.keep_alive = self._conn.our_state is h11.DONE
+        return data
+
+    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
+        self.keep_alive = False
+        self._failed = True
+        return error_response(status, defaults)

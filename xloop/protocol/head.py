@@ -1,0 +1,99 @@
+"""Checks on a request head shared by both parsers, and the limits that bound it.
+
+Both parsers already refuse most malformed input. What is checked here is what RFC 9112
+lets a parser accept but a server should refuse, and what must be answered identically
+whichever parser runs: the HTTP version (505), framing headers that disagree or that we
+cannot decode (400, 501), and the size limits (414, 431).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from .events import ProtocolError
+
+__all__ = ["Limits", "check_head", "status_for_version", "version_status_from_line"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a client may send before the request reaches the app."""
+
+    #: Longest request-target accepted (RFC 9112 recommends at least 8000 octets); 414 above.
+    max_request_line: int = 8190
+    #: Most bytes in all header fields together; 431 above.
+    max_header_bytes: int = 65536
+    #: Most header fields in one request; 431 above.
+    max_header_count: int = 100
+
+    @property
+    def max_head(self) -> int:
+        """Bytes a complete head may take, line and fields, with slack for line endings."""
+        return self.max_request_line + self.max_header_bytes + 4 * self.max_header_count + 64
+
+
+_DIGITS: Final = re.compile(rb"[0-9]+").fullmatch
+_VERSION_IN_LINE: Final = re.compile(rb"^[^\r\n]* HTTP/([0-9])\.([0-9])\r?$")
+
+
+def status_for_version(version: str) -> ProtocolError | None:
+    """Refuse any HTTP version but 1.0 and 1.1 (505; HTTP/0.9 and HTTP/2 are not spoken)."""
+    if version == "1.1" or version == "1.0":
+        return None
+    return ProtocolError(505, f"HTTP version {version} is not supported")
+
+
+def version_status_from_line(data: bytes) -> ProtocolError | None:
+    """For a parser error on a request line: a well-formed but unsupported version is 505.
+
+    Parsers disagree on which versions they reject themselves ("HTTP/4.0" fails in llhttp,
+    "HTTP/2.0" passes); looking at the line itself makes both answer alike.
+    """
+    end = data.find(b"\n")
+    line = data if end < 0 else data[:end]
+    match = _VERSION_IN_LINE.match(line)
+    if match is None:
+        return None
+    return status_for_version(f"{match.group(1).decode()}.{match.group(2).decode()}")
+
+
+def check_head(
+    target: bytes, headers: list[tuple[bytes, bytes]], limits: Limits
+) -> ProtocolError | None:
+    """Validate a complete request head: sizes and framing (RFC 9112 section 6).
+
+    ``headers`` have lowercased names. Refused: a request-target over the limit (414), too
+    many or too large header fields (431), more than one Content-Length field (even with
+    equal values: a proxy in front may have picked the other one), a Content-Length that is
+    not plain digits, Content-Length together with Transfer-Encoding (the classic smuggling
+    vector), and any transfer coding but a lone ``chunked`` (501, RFC 9112 section 6.1).
+    """
+    if len(target) > limits.max_request_line:
+        return ProtocolError(414, "request-target too long")
+    if len(headers) > limits.max_header_count:
+        return ProtocolError(431, "too many header fields")
+    size = 0
+    content_length: bytes | None = None
+    transfer_encoding: bytes | None = None
+    for name, value in headers:
+        size += len(name) + len(value) + 4
+        if name == b"content-length":
+            if content_length is not None:
+                return ProtocolError(400, "more than one Content-Length header")
+            content_length = value
+        elif name == b"transfer-encoding":
+            if transfer_encoding is not None:
+                return ProtocolError(501, "more than one Transfer-Encoding header")
+            transfer_encoding = value
+    if size > limits.max_header_bytes:
+        return ProtocolError(431, "header fields too large")
+    if content_length is not None:
+        if _DIGITS(content_length.strip(b" \t")) is None:
+            return ProtocolError(400, "Content-Length is not a plain decimal number")
+        if transfer_encoding is not None:
+            return ProtocolError(400, "Content-Length together with Transfer-Encoding")
+    if transfer_encoding is not None and transfer_encoding.strip(b" \t").lower() != b"chunked":
+        return ProtocolError(501, "only Transfer-Encoding: chunked is supported")
+    return None

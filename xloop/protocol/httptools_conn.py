@@ -1,0 +1,218 @@
+"""The httptools (llhttp) adapter: callbacks in, events out."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Final
+
+import httptools
+
+from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
+from .head import Limits, check_head, status_for_version, version_status_from_line
+from .response import DefaultHeaders, ResponseWriter, error_response
+
+__all__ = ["HttptoolsConnection"]
+
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_VERSION_ERRORS: Final = ("Invalid HTTP version", "Invalid major version", "Invalid minor version")
+
+
+class _Refuse(Exception):
+    """Raised from a parser callback to stop parsing with a status."""
+
+    def __init__(self, error: ProtocolError) -> None:
+        super().__init__(error.reason)
+        self.error = error
+
+
+class HttptoolsConnection:
+    """:class:`xloop.protocol.base.HTTPConnection` on httptools."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._limits = limits or Limits()
+        self._parser = httptools.HttpRequestParser(self)
+        self._out: list[Event] = []
+        self._held: deque[Event] = deque()
+        self._held_bytes = 0
+        self._blocked = False  # True from a released EndOfMessage to start_next_cycle()
+        self._failed = False
+        self._in_head = True  # between messages or inside a head
+        self._head_bytes = 0
+        self._began = False
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._expect = False
+        self._method_head = False
+        self._http11 = True
+        self._request_keep_alive = True
+        self._writer = ResponseWriter()
+        self.keep_alive = True
+
+    # -- receiving -------------------------------------------------------------------------
+
+    @property
+    def buffered(self) -> int:
+        return self._held_bytes
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        out = self._out = []
+        if self._failed:
+            return out
+        if not data:
+            # EOF. A message cut short is the peer's loss; nothing left to answer.
+            self._failed = True
+            return out
+        self._began = False
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Upgrades are not spoken here: the request is answered as plain HTTP and
+            # the connection closed, since what follows the head is not HTTP/1.1.
+            self._failed = True
+        except httptools.HttpParserCallbackError as exc:
+            context = exc.__context__
+            if isinstance(context, _Refuse):
+                self._fail(context.error)
+            else:  # pragma: no cover - our callbacks raise nothing else
+                raise
+        except httptools.HttpParserInvalidMethodError:
+            self._fail(ProtocolError(501, "method not implemented"))
+        except httptools.HttpParserError as exc:
+            reason = str(exc)
+            error: ProtocolError | None = None
+            if reason in _VERSION_ERRORS:
+                error = version_status_from_line(data)
+            self._fail(error or ProtocolError(400, f"invalid request: {reason}"))
+        else:
+            if self._in_head and not self._began:
+                # A head still incomplete after a whole chunk: count it (a head that
+                # began inside this chunk is bounded by the chunk's own size).
+                self._head_bytes += len(data)
+                if self._head_bytes > self._limits.max_head:
+                    self._fail(ProtocolError(431, "request head too large"))
+        return out
+
+    def start_next_cycle(self) -> list[Event]:
+        out = self._out = []
+        self._blocked = False
+        held = self._held
+        while held:
+            event = held.popleft()
+            out.append(event)
+            if type(event) is Body:
+                self._held_bytes -= len(event.data)
+            elif event is END_OF_MESSAGE:
+                self._blocked = True
+                break
+        return out
+
+    def _emit(self, event: Event) -> None:
+        if self._blocked:
+            self._held.append(event)
+            if type(event) is Body:
+                self._held_bytes += len(event.data)
+            else:
+                self._held_bytes += 64
+        else:
+            self._out.append(event)
+
+    def _fail(self, error: ProtocolError) -> None:
+        self._failed = True
+        self._emit(error)
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._expect = False
+        self._in_head = True
+        self._began = True
+        self._head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        url = self._url + url
+        if len(url) > self._limits.max_request_line:
+            raise _Refuse(ProtocolError(414, "request-target too long"))
+        self._url = url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self._expect = True
+        headers = self._headers
+        headers.append((name, value))
+        if len(headers) > self._limits.max_header_count:
+            raise _Refuse(ProtocolError(431, "too many header fields"))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        self._in_head = False
+        self._head_bytes = 0
+        version = parser.get_http_version()
+        error = status_for_version(version) or check_head(self._url, self._headers, self._limits)
+        if error is not None:
+            raise _Refuse(error)
+        keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
+        self._emit(
+            Request(
+                parser.get_method().decode("ascii"),
+                self._url,
+                version,
+                self._headers,
+                keep_alive,
+                self._expect,
+            )
+        )
+
+    def on_body(self, body: bytes) -> None:
+        self._emit(Body(body))
+
+    def on_message_complete(self) -> None:
+        self._emit(END_OF_MESSAGE)
+        self._blocked = True
+        self._in_head = True
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def begin_response(self, request: Request) -> None:
+        """Remember what the response depends on (method, version, keep-alive)."""
+        self._method_head = request.method == "HEAD"
+        self._http11 = request.http_version == "1.1"
+        self._request_keep_alive = request.keep_alive
+
+    def informational_continue(self) -> bytes:
+        return _CONTINUE
+
+    def response_head(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body_length: int | None,
+        close: bool,
+    ) -> bytes:
+        writer = self._writer
+        data = writer.head(
+            status,
+            headers,
+            defaults,
+            body_length,
+            head_method=self._method_head,
+            http11=self._http11,
+            keep_alive=self._request_keep_alive and not close,
+        )
+        self.keep_alive = writer.keep_alive
+        return data
+
+    def response_body(self, data: bytes) -> bytes:
+        return self._writer.body(data)
+
+    def response_end(self) -> bytes:
+        return self._writer.end()
+
+    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
+        self.keep_alive = False
+        return error_response(status, defaults)
+

@@ -1,0 +1,202 @@
+"""Response serialization for HTTP/1.1 (used by the httptools adapter; h11 writes its own).
+
+Kept deliberately small and allocation-light: a cached status line, one pass over the
+application's headers that validates and frames at the same time, and a single ``join``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from http import HTTPStatus
+from typing import Final
+
+from .events import ResponseError
+
+
+__all__ = [
+    "CHUNKED",
+    "CLOSE_DELIMITED",
+    "CONTENT_LENGTH",
+    "NO_BODY",
+    "DefaultHeaders",
+    "ResponseWriter",
+    "error_response",
+    "status_line",
+]
+
+_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
+_DIGITS: Final = re.compile(rb"[0-9]+").fullmatch
+
+NO_BODY: Final = 0
+CONTENT_LENGTH: Final = 1
+CHUNKED: Final = 2
+CLOSE_DELIMITED: Final = 3
+
+_STATUS_LINES: dict[int, bytes] = {}
+_VALID_NAMES: dict[bytes, bytes] = {}
+
+
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 200 OK\\r\\n`` for a status code, cached."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        line = f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+        if len(_STATUS_LINES) < 1024:
+            _STATUS_LINES[status] = line
+    return line
+
+
+def validated_name(name: bytes) -> bytes:
+    """The lowercased header name, or :class:`ResponseError` if it is not a token."""
+    lowered = _VALID_NAMES.get(name)
+    if lowered is not None:
+        return lowered
+    if type(name) is not bytes or _TOKEN(name) is None:
+        raise ResponseError(f"invalid response header name {name!r}")
+    lowered = name.lower()
+    if len(_VALID_NAMES) < 4096:
+        _VALID_NAMES[name] = lowered
+    return lowered
+
+
+def validate_value(value: bytes) -> None:
+    """Refuse header values that could split the response (CR, LF, NUL)."""
+    if type(value) is not bytes:
+        raise ResponseError(f"response header value must be bytes, not {type(value).__name__}")
+    if b"\r" in value or b"\n" in value or b"\0" in value:
+        raise ResponseError(f"response header value contains CR, LF or NUL: {value!r}")
+
+
+class DefaultHeaders:
+    """Headers the server adds to every response, kept as items and as a ready block."""
+
+    __slots__ = ("block", "items")
+
+    def __init__(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        self.items: list[tuple[bytes, bytes]] = []
+        for name, value in items:
+            validated_name(name)
+            validate_value(value)
+            self.items.append((name, value))
+        self.block = b"".join(b"%s: %s\r\n" % item for item in self.items)
+
+
+def error_response(status: int, defaults: DefaultHeaders, message: str | None = None) -> bytes:
+    """A complete plain-text response that closes the connection."""
+    body = (message or status_line(status)[13:-2].decode("latin-1") or str(status)).encode()
+    return b"".join(
+        (
+            status_line(status),
+            defaults.block,
+            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body),
+            body,
+        )
+    )
+
+
+class ResponseWriter:
+    """Frames one response at a time for a connection."""
+
+    __slots__ = ("keep_alive", "mode", "remaining")
+
+    def __init__(self) -> None:
+        self.mode = NO_BODY
+        self.remaining = 0
+        self.keep_alive = True
+
+    def head(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body_length: int | None,
+        *,
+        head_method: bool,
+        http11: bool,
+        keep_alive: bool,
+    ) -> bytes:
+        """Serialize the head and choose the framing of the body that follows."""
+        if type(status) is not int or not 200 <= status <= 999:
+            raise ResponseError(f"invalid response status {status!r}")
+        parts = [status_line(status), defaults.block]
+        append = parts.append
+        content_length: int | None = None
+        connection_close = False
+        for name, value in headers:
+            lname = validated_name(name)
+            validate_value(value)
+            if lname == b"content-length":
+                if _DIGITS(value) is None or content_length is not None:
+                    raise ResponseError(f"invalid response Content-Length {value!r}")
+                content_length = int(value)
+            elif lname == b"transfer-encoding":
+                # The server chooses the framing; the app's TE is dropped (an HTTP/1.0
+                # client cannot take chunked anyway).
+                continue
+            elif lname == b"connection":
+                if b"close" in value.lower():
+                    connection_close = True
+                    keep_alive = False
+            append(name)
+            append(b": ")
+            append(value)
+            append(b"\r\n")
+
+        if head_method or status == 204 or status == 304:
+            mode = NO_BODY
+            if content_length is None and body_length and head_method:
+                append(b"content-length: %d\r\n" % body_length)
+        elif content_length is not None:
+            mode = CONTENT_LENGTH
+            self.remaining = content_length
+        elif body_length is not None:
+            mode = CONTENT_LENGTH
+            self.remaining = body_length
+            append(b"content-length: %d\r\n" % body_length)
+        elif http11:
+            mode = CHUNKED
+            append(b"transfer-encoding: chunked\r\n")
+        else:
+            mode = CLOSE_DELIMITED
+            keep_alive = False
+        if not keep_alive:
+            if not connection_close:
+                append(b"connection: close\r\n")
+        elif not http11:
+            append(b"connection: keep-alive\r\n")
+        append(b"\r\n")
+        self.mode = mode
+        self.keep_alive = keep_alive
+        return b"".join(parts)
+
+    def body(self, data: bytes) -> bytes:
+        """Frame one chunk of body."""
+        mode = self.mode
+        if mode == CONTENT_LENGTH:
+            self.remaining -= len(data)
+            if self.remaining < 0:
+                raise ResponseError("response body longer than its Content-Length")
+            return data
+        if mode == CHUNKED:
+            if not data:
+                return b""
+            return b"%x\r\n%s\r\n" % (len(data), data)
+        if mode == CLOSE_DELIMITED:
+            return data
+        return b""
+
+    def end(self) -> bytes:
+        """Finish the body."""
+        mode = self.mode
+        self.mode = NO_BODY
+        if mode == CHUNKED:
+            return b"0\r\n\r\n"
+        if mode == CONTENT_LENGTH and self.remaining:
+            raise ResponseError("response body shorter than its Content-Length")
+        return b""

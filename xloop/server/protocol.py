@@ -1,0 +1,600 @@
+"""The asyncio side of one HTTP/1.1 connection, and the ASGI request/response cycle.
+
+Theory of operation
+-------------------
+``data_received`` feeds the sans-IO connection (h11 or httptools, same interface) and walks
+the events it returns. A ``Request`` becomes a :class:`Cycle`: the scope, ``receive`` and
+``send``. Body events that arrived in the same read are handed to the cycle *before* the app
+starts, so a GET (or a small POST) is complete before the app runs and needs no future.
+
+The app runs as a task; on Python 3.12+ the task starts eagerly, so an app that never
+waits (hello world) runs to completion inside ``data_received`` with no trip through the
+loop. ``send`` holds the response head until the first body message: when that message is
+also the last, head and body go out in one ``transport.write`` with a Content-Length.
+
+A cycle is finished when both its response and its request body are complete. Then the
+connection either closes or asks the sans-IO layer for the next pipelined request. If that
+happens while we are still inside ``data_received`` (eager app) the next request is taken
+by the loop in ``_handle`` rather than by recursion.
+
+Flow control: reading pauses while a request body waits unread above ``HIGH_WATER`` and
+while pipelined requests queue behind an unfinished response; ``send`` waits while the
+transport says its write buffer is full. The keep-alive timer is armed per connection,
+not per request: when it fires it checks how long the connection has really been idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, cast
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from ..protocol import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
+from .state import access_logger, error_logger
+
+if TYPE_CHECKING:
+    from ..protocol import HTTPConnection
+    from ..types import ASGIApp, Message
+    from .state import ServerState
+
+__all__ = ["ClientDisconnected", "Cycle", "HttpProtocol"]
+
+HIGH_WATER: Final = 65536
+_EAGER: Final = sys.version_info >= (3, 12)
+_DISCONNECT: Final = {"type": "http.disconnect"}
+_LARGE_BODY: Final = 65536
+_INFO = logging.INFO
+
+
+class ClientDisconnected(OSError):
+    """Raised by ``send`` when the client has gone away (ASGI spec 2.4)."""
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection."""
+
+    def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+        self.state = state
+        self.loop = loop
+        self.conn: HTTPConnection = state.connection_factory()
+        self.transport: asyncio.Transport | None = None
+        self.cycle: Cycle | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int | None] | None = None
+        self.scheme = "http"
+        self.closed = False
+        self.eof = False
+        self.write_paused = False
+        self.read_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._handling = False
+        self._next_pending = False
+        self._idle_since: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast("asyncio.Transport", transport)
+        self.state.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.client = (str(peer[0]), int(peer[1]))
+        sock = transport.get_extra_info("sockname")
+        if isinstance(sock, tuple) and len(sock) >= 2:
+            self.server = (str(sock[0]), int(sock[1]))
+        elif isinstance(sock, str) and sock:
+            self.server = (sock, None)
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = "https"
+        self._go_idle()
+
+    def data_received(self, data: bytes) -> None:
+        events = self.conn.receive_data(data)
+        cycle = self.cycle
+        if cycle is not None and cycle.request_complete and not self.read_paused:
+            # Pipelined bytes behind a response still being produced: stop reading until
+            # it is done, so a client cannot queue an unbounded amount.
+            self._pause_reading()
+        if events:
+            self._handle(events)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        events = self.conn.receive_data(b"")
+        if events:
+            self._handle(events)
+        if self.cycle is None:
+            self._close()
+        # Keep the transport half-open while a response is still being produced.
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        state = self.state
+        state.connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.disconnect()
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if state.on_connection_lost is not None:
+            state.on_connection_lost()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _handle(self, events: list[Event]) -> None:
+        """Walk the events of the sans-IO layer; take the next pipelined request iteratively."""
+        if self._handling:  # pragma: no cover - defensive: events are never fed re-entrantly
+            raise RuntimeError("re-entrant event handling")
+        self._handling = True
+        try:
+            while True:
+                count = len(events)
+                index = 0
+                while index < count:
+                    event = events[index]
+                    index += 1
+                    kind = type(event)
+                    if kind is Request:
+                        # Hand the body that came with the head to the cycle before the app
+                        # starts, so it sees a complete request when it can.
+                        cycle = self._start_cycle(cast("Request", event))
+                        while index < count:
+                            following = events[index]
+                            if type(following) is Body:
+                                cycle.feed(cast("Body", following).data)
+                            elif following is END_OF_MESSAGE:
+                                cycle.request_complete = True
+                            else:
+                                break
+                            index += 1
+                        self._run(cycle)
+                    elif kind is Body:
+                        if self.cycle is not None:
+                            self.cycle.feed(cast("Body", event).data)
+                    elif event is END_OF_MESSAGE:
+                        if self.cycle is not None:
+                            self.cycle.end_of_body()
+                    else:
+                        self._protocol_error(cast("ProtocolError", event))
+                        return
+                if not self._next_pending or self.closed:
+                    return
+                self._next_pending = False
+                events = self.conn.start_next_cycle()
+                if self.read_paused:
+                    self._resume_reading()
+                if not events:
+                    return
+        finally:
+            self._handling = False
+
+    def _start_cycle(self, request: Request) -> Cycle:
+        state = self.state
+        state.active += 1
+        state.total_requests += 1
+        self._idle_since = None
+        self.conn.begin_response(request)
+        cycle = self.cycle = Cycle(self, request)
+        return cycle
+
+    def _run(self, cycle: Cycle) -> None:
+        state = self.state
+        limit = state.limit_concurrency
+        app: ASGIApp = state.app
+        if limit is not None and (len(state.connections) > limit or state.active > limit):
+            app = _service_unavailable
+        coro = cycle.run_asgi(app)
+        if _EAGER:
+            self.task = asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        else:
+            self.task = self.loop.create_task(coro)
+        max_requests = state.limit_max_requests
+        if (
+            max_requests is not None
+            and state.total_requests >= max_requests
+            and state.on_max_requests is not None
+        ):
+            state.on_max_requests()
+
+    def _protocol_error(self, error: ProtocolError) -> None:
+        """The client sent bad HTTP: answer with its status (if we still can) and close."""
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.disconnect()
+            if not cycle.response_complete:
+                cycle.response_complete = True
+                self.state.active -= 1
+            if cycle.head_written:
+                self._close()
+                return
+        if self.transport is not None and not self.closed:
+            self.transport.write(self.conn.error_response(error.status, self.state.defaults))
+            if error_logger.isEnabledFor(logging.DEBUG):
+                error_logger.debug("bad request from %s: %s", _fmt_client(self.client), error)
+        self._close()
+
+    def cycle_finished(self, cycle: Cycle) -> None:
+        """Both the response and the request body of ``cycle`` are complete."""
+        if cycle is not self.cycle:
+            return
+        self.cycle = None
+        self.task = None
+        if self.closed:
+            return
+        if not self.conn.keep_alive or self.eof or self.state.shutting_down:
+            self._close()
+            return
+        self._go_idle()
+        if self._handling:
+            self._next_pending = True
+            return
+        events = self.conn.start_next_cycle()
+        if self.read_paused:
+            self._resume_reading()
+        if events:
+            self._handle(events)
+
+    # -- connection management ---------------------------------------------------------------
+
+    def _go_idle(self) -> None:
+        self._idle_since = now = self.loop.time()
+        if self._timer is None:
+            self._timer = self.loop.call_at(
+                now + self.state.timeout_keep_alive, self._on_keep_alive_timer
+            )
+
+    def _on_keep_alive_timer(self) -> None:
+        self._timer = None
+        since = self._idle_since
+        if since is None or self.closed:
+            return  # busy: re-armed when the connection goes idle again
+        deadline = since + self.state.timeout_keep_alive
+        if self.loop.time() >= deadline:
+            self._close()
+        else:
+            self._timer = self.loop.call_at(deadline, self._on_keep_alive_timer)
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close now if idle, else after the current response."""
+        if self.cycle is None:
+            self._close()
+        else:
+            self.cycle.close_after = True
+
+    def abort(self) -> None:
+        """Forced shutdown: drop the connection and cancel the app."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _pause_reading(self) -> None:
+        if not self.read_paused and self.transport is not None and not self.closed:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.read_paused and self.transport is not None and not self.closed:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        while self.write_paused and not self.closed:
+            waiter = self._drain_waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._drain_waiter = None
+
+    def write(self, data: bytes) -> None:
+        """Write to the transport (no-op once closed)."""
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+
+class Cycle:
+    """One request and its response, as the ASGI app sees it."""
+
+    __slots__ = (
+        "body",
+        "body_done",
+        "body_size",
+        "close_after",
+        "conn",
+        "continue_sent",
+        "disconnected",
+        "head_written",
+        "headers",
+        "protocol",
+        "request",
+        "request_complete",
+        "response_complete",
+        "response_started",
+        "scope",
+        "status",
+        "waiter",
+    )
+
+    def __init__(self, protocol: HttpProtocol, request: Request) -> None:
+        self.protocol = protocol
+        self.conn = protocol.conn
+        self.request = request
+        self.scope = _build_scope(protocol, request)
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.body_done = False
+        self.request_complete = False
+        self.response_started = False
+        self.response_complete = False
+        self.head_written = False
+        self.disconnected = False
+        self.continue_sent = False
+        self.close_after = False
+        self.status = 0
+        self.headers: Any = ()
+        self.waiter: asyncio.Future[None] | None = None
+
+    # -- fed by the protocol -----------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if self.response_complete:
+            return  # the app answered without reading: the rest of the body is dropped
+        self.body.append(data)
+        self.body_size += len(data)
+        if self.body_size > HIGH_WATER:
+            self.protocol._pause_reading()
+        self._wake()
+
+    def end_of_body(self) -> None:
+        self.request_complete = True
+        self._wake()
+        if self.response_complete:
+            self.protocol.cycle_finished(self)
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- ASGI --------------------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        while True:
+            if self.disconnected or self.response_complete:
+                return dict(_DISCONNECT)
+            if not self.body_done:
+                body = self.body
+                if body:
+                    data = body[0] if len(body) == 1 else b"".join(body)
+                    body.clear()
+                    self.body_size = 0
+                    complete = self.request_complete
+                    self.body_done = complete
+                    if self.protocol.read_paused and not complete:
+                        self.protocol._resume_reading()
+                    return {"type": "http.request", "body": data, "more_body": not complete}
+                if self.request_complete:
+                    self.body_done = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                if self.request.expect_continue and not self.continue_sent:
+                    self.continue_sent = True
+                    if not self.response_started:
+                        self.protocol.write(self.conn.informational_continue())
+            # Wait for more body, or (body delivered) for a disconnect / the response to end.
+            waiter = self.waiter
+            if waiter is None or waiter.done():
+                waiter = self.waiter = self.protocol.loop.create_future()
+            await waiter
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if not self.response_started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"expected ASGI message 'http.response.start', got {kind!r}")
+            if self.disconnected:
+                raise ClientDisconnected("client disconnected")
+            self.response_started = True
+            self.status = message["status"]
+            self.headers = message.get("headers", ())
+            return
+        if kind != "http.response.body":
+            raise RuntimeError(f"expected ASGI message 'http.response.body', got {kind!r}")
+        if self.response_complete:
+            raise RuntimeError("ASGI app sent a body after the response completed")
+        if self.disconnected:
+            raise ClientDisconnected("client disconnected")
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        conn = self.conn
+        if not self.head_written:
+            close = self.close_after or not self.request_complete or self.protocol.eof
+            state = self.protocol.state
+            head = conn.response_head(
+                self.status, self.headers, state.defaults, None if more else len(body), close
+            )
+            self.head_written = True
+            if len(body) > _LARGE_BODY:
+                self.protocol.write(head)
+                data = conn.response_body(body)
+            else:
+                data = head + conn.response_body(body)
+        else:
+            data = conn.response_body(body)
+        if not more:
+            data += conn.response_end()
+            self.protocol.write(data)
+            self._complete()
+            return
+        if data:
+            self.protocol.write(data)
+        if self.protocol.write_paused:
+            await self.protocol.drain()
+
+    def _complete(self) -> None:
+        self.response_complete = True
+        protocol = self.protocol
+        state = protocol.state
+        state.active -= 1
+        if state.access_log and access_logger.isEnabledFor(_INFO):
+            request = self.request
+            access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                _fmt_client(self.scope["client"]),
+                request.method,
+                request.target.decode("latin-1"),
+                request.http_version,
+                self.status,
+            )
+        self._wake()
+        if self.request_complete or protocol.closed:
+            protocol.cycle_finished(self)
+        else:
+            # Answered before the body was read: the head said "connection: close".
+            protocol._close()
+
+    async def run_asgi(self, app: ASGIApp) -> None:
+        try:
+            result = await app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            if not self.response_complete:
+                self._abandon()
+            return
+        except BaseException as exc:
+            self._app_failed(exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        if result is not None:
+            error_logger.error("ASGI callable returned a value other than None: %r", result)
+        if not self.response_complete:
+            if not self.response_started:
+                error_logger.error("ASGI callable returned without starting a response")
+            else:
+                error_logger.error("ASGI callable returned without completing the response")
+            self._abandon()
+
+    def _app_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError) and self.protocol.closed:
+            return
+        if self.response_complete:
+            error_logger.error("Exception in ASGI application after the response", exc_info=exc)
+            return
+        if isinstance(exc, ResponseError):
+            error_logger.error("Invalid response from the ASGI application: %s", exc)
+        else:
+            error_logger.error("Exception in ASGI application", exc_info=exc)
+        self._abandon()
+
+    def _abandon(self) -> None:
+        """The response cannot be completed: 500 if nothing went out yet, else close."""
+        protocol = self.protocol
+        if not self.head_written and not self.disconnected:
+            self.status = 500
+            protocol.write(self.conn.error_response(500, protocol.state.defaults))
+        if not self.response_complete:
+            self.response_complete = True
+            protocol.state.active -= 1
+        self._wake()
+        protocol._close()
+        protocol.cycle_finished(self)
+
+
+def _fmt_client(client: Any) -> str:
+    if not client:
+        return "-"
+    return f"{client[0]}:{client[1]}"
+
+
+def _build_scope(protocol: HttpProtocol, request: Request) -> dict[str, Any]:
+    state = protocol.state
+    target = request.target
+    if target[:1] == b"/":
+        raw_path, _, query = target.partition(b"?")
+    elif target == b"*":
+        raw_path, query = b"*", b""
+    else:  # absolute-form (RFC 9112 section 3.2.2)
+        parts = urlsplit(target)
+        raw_path = parts.path or b"/"
+        query = parts.query
+    if raw_path.isascii() and b"%" not in raw_path:
+        path = raw_path.decode("ascii")
+    else:
+        path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+    root_path = state.root_path
+    if root_path:
+        path = root_path + path
+        raw_path = state.root_path_bytes + raw_path
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": request.http_version,
+        "server": protocol.server,
+        "client": protocol.client,
+        "scheme": protocol.scheme,
+        "method": request.method,
+        "root_path": root_path,
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": request.headers,
+        "state": state.lifespan_state.copy(),
+    }
+    proxy = state.proxy
+    if proxy is not None and proxy.trusts(protocol.client[0] if protocol.client else None):
+        _apply_proxy_headers(scope, request.headers, proxy.client_from)
+    return scope
+
+
+def _apply_proxy_headers(
+    scope: dict[str, Any],
+    headers: list[tuple[bytes, bytes]],
+    client_from: Callable[[bytes], str | None],
+) -> None:
+    for name, value in headers:
+        if name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").split(",")[0].strip().lower()
+            if proto in ("http", "https", "ws", "wss"):
+                scope["scheme"] = proto
+        elif name == b"x-forwarded-for":
+            host = client_from(value)
+            if host is not None:
+                scope["client"] = (host, 0)
+
+
+async def _service_unavailable(scope: Any, receive: Any, send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"Service Unavailable"})

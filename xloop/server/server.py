@@ -1,0 +1,343 @@
+"""The server: listeners, lifespan, signals and a graceful shutdown driven by events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import stat
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .. import loops
+from ..errors import BindError, StartupError
+from ..importer import load_app
+from ..protocol import connection_factory, resolve_http
+from .lifespan import Lifespan
+from .protocol import HttpProtocol
+from .proxy import ProxyHeaders
+from .state import ServerState
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..types import ASGIApp
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("xloop.error")
+
+_SHUTDOWN_SIGNALS = tuple(
+    sig
+    for sig in (
+        getattr(signal, "SIGINT", None),
+        getattr(signal, "SIGTERM", None),
+        getattr(signal, "SIGBREAK", None),  # Ctrl+Break on Windows
+    )
+    if sig is not None
+)
+
+
+class Server:
+    """One xloop server. ``await serve()`` runs it until a shutdown is requested.
+
+    For tests and embedding: ``await start()`` binds and returns once listening (``port``
+    then tells the bound port, useful with port 0); ``request_shutdown()`` (thread-safe)
+    makes ``serve()`` return after a graceful shutdown; ``await stop()`` does it in place.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.state: ServerState | None = None
+        self.listeners: list[asyncio.AbstractServer] = []
+        self.lifespan: Lifespan | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.http = resolve_http(config.http)
+        #: Set (from any thread) once the server listens.
+        self.ready = threading.Event()
+        self._shutdown_requested: asyncio.Event | None = None
+        self._force: asyncio.Event | None = None
+        self._all_closed: asyncio.Event | None = None
+        self._uds_path: str | None = None
+        self._signal_cleanup: list[Callable[[], None]] = []
+        self.forced = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        result: list[socket.socket] = []
+        for listener in self.listeners:
+            result.extend(listener.sockets)  # type: ignore[arg-type]
+        return result
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (the real one when ``port=0`` was asked)."""
+        for sock in self.sockets:
+            name = sock.getsockname()
+            if isinstance(name, tuple):
+                return int(name[1])
+        raise RuntimeError("the server is not listening on a TCP socket")
+
+    async def serve(self, *, install_signal_handlers: bool = False) -> None:
+        """Start, serve until a shutdown is requested, then shut down gracefully."""
+        await self.start()
+        if install_signal_handlers:
+            self._install_signal_handlers()
+        try:
+            assert self._shutdown_requested is not None
+            await self._shutdown_requested.wait()
+        finally:
+            self._remove_signal_handlers()
+            await self.stop()
+
+    async def start(self) -> None:
+        """Load the app, run lifespan startup, bind and listen."""
+        config = self.config
+        loop = self.loop = asyncio.get_running_loop()
+        self._shutdown_requested = asyncio.Event()
+        self._force = asyncio.Event()
+        self._all_closed = asyncio.Event()
+        app: ASGIApp = load_app(config.app, factory=config.factory, app_dir=config.app_dir)
+        lifespan_state: dict[str, Any] = {}
+        self.lifespan = Lifespan(app, config.lifespan, lifespan_state)
+        if not await self.lifespan.startup():
+            raise StartupError(
+                "application startup failed" + (f": {self.lifespan.error}"
+                                                 if self.lifespan.error else ""),
+                hint="see the log above; --lifespan off skips the lifespan protocol",
+            )
+        proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
+        self.state = state = ServerState(
+            app,
+            connection_factory(self.http, config.limits()),
+            limits=config.limits(),
+            root_path=config.root_path,
+            server_header=config.server_header,
+            date_header=config.date_header,
+            extra_headers=config.extra_headers(),
+            access_log=config.access_log,
+            limit_concurrency=config.limit_concurrency,
+            limit_max_requests=config.limit_max_requests,
+            timeout_keep_alive=config.timeout_keep_alive,
+            proxy=proxy,
+            lifespan_state=lifespan_state,
+            on_max_requests=self._on_max_requests,
+        )
+        state.on_connection_lost = self._on_connection_lost
+
+        def factory() -> HttpProtocol:
+            return HttpProtocol(state, loop)
+
+        try:
+            await self._listen(factory)
+        except BaseException:
+            await self.lifespan.shutdown()
+            raise
+        self._log_started()
+        self.ready.set()
+
+    async def _listen(self, factory: Callable[[], HttpProtocol]) -> None:
+        config = self.config
+        loop = self.loop
+        assert loop is not None
+        try:
+            if config.fd is not None:
+                sock = socket.socket(fileno=config.fd)
+                self.listeners.append(
+                    await loop.create_server(factory, sock=sock, backlog=config.backlog)
+                )
+            elif config.uds is not None:
+                sock = self._bind_uds(config.uds)
+                self.listeners.append(
+                    await loop.create_server(factory, sock=sock, backlog=config.backlog)
+                )
+            else:
+                self.listeners.append(
+                    await loop.create_server(
+                        factory,
+                        host=config.host,
+                        port=config.port,
+                        backlog=config.backlog,
+                        reuse_address=True,
+                    )
+                )
+        except OSError as exc:
+            where = (
+                f"fd {config.fd}" if config.fd is not None
+                else config.uds if config.uds is not None
+                else f"{config.host}:{config.port}"
+            )
+            if exc.errno == errno.EADDRINUSE:
+                hint = "another process is listening there; pick another --port (0: any free)"
+            elif exc.errno in (errno.EACCES, errno.EPERM):
+                hint = "ports below 1024 need privileges; pick a higher --port"
+            elif exc.errno == errno.EADDRNOTAVAIL:
+                hint = "this machine has no such address; check --host"
+            else:
+                hint = "check --host/--port/--uds/--fd"
+            raise BindError(f"cannot listen on {where}: {exc.strerror or exc}", hint=hint) from None
+        except socket.gaierror as exc:  # pragma: no cover - a subclass of OSError on 3.10+
+            raise BindError(f"cannot resolve {config.host!r}: {exc}") from None
+
+    def _bind_uds(self, path: str) -> socket.socket:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                os.unlink(path)
+        family: int = socket.AF_UNIX  # type: ignore[attr-defined,unused-ignore]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, 0o666)
+        except OSError:
+            sock.close()
+            raise
+        self._uds_path = path
+        return sock
+
+    def _log_started(self) -> None:
+        assert self.loop is not None
+        config = self.config
+        loop_text = loops.describe(self.loop)
+        if config.uds is not None:
+            where = f"unix:{config.uds}"
+        elif config.fd is not None:
+            where = f"fd {config.fd} ({self.sockets[0].getsockname() if self.sockets else '?'})"
+        else:
+            host = config.host
+            if ":" in host:
+                host = f"[{host}]"
+            where = f"http://{host}:{self.port}"
+        logger.info("loop: %s", loop_text)
+        logger.info("http: %s", self.http)
+        logger.info("xloop serving on %s (press CTRL+C to quit)", where)
+
+    def request_shutdown(self) -> None:
+        """Ask for a graceful shutdown; safe to call from any thread or a signal handler."""
+        loop = self.loop
+        event = self._shutdown_requested
+        if loop is None or event is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(event.set)
+
+    def force_exit(self) -> None:
+        """Abort in-flight requests now (a second Ctrl+C)."""
+        self.forced = True
+        if self._force is not None:
+            self._force.set()
+        if self._shutdown_requested is not None:
+            self._shutdown_requested.set()
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop accepting, close idle connections, let requests finish
+        (bounded by ``timeout_graceful_shutdown``), run lifespan shutdown."""
+        state = self.state
+        for listener in self.listeners:
+            listener.close()
+        if state is not None:
+            state.shutting_down = True
+            for connection in list(state.connections):
+                connection.shutdown()
+            if state.connections:
+                assert self._all_closed is not None and self._force is not None
+                finished = await self._wait_closed(self.config.timeout_graceful_shutdown)
+                if not finished:
+                    logger.warning(
+                        "aborting %d connection(s) still open after the graceful shutdown",
+                        len(state.connections),
+                    )
+                    for connection in list(state.connections):
+                        connection.abort()
+                    await self._wait_closed(5.0, forceable=False)
+        for listener in self.listeners:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(listener.wait_closed(), 5.0)
+        self.listeners.clear()
+        if self._uds_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._uds_path)
+            self._uds_path = None
+        if self.lifespan is not None:
+            lifespan, self.lifespan = self.lifespan, None
+            await lifespan.shutdown()
+        logger.info("xloop stopped")
+
+    async def _wait_closed(self, timeout: float | None, forceable: bool = True) -> bool:
+        """Wait until every connection is closed; False on timeout or a forced exit."""
+        assert self._all_closed is not None and self._force is not None
+        assert self.state is not None
+        if not self.state.connections:
+            return True
+        self._all_closed.clear()
+        waiters: list[asyncio.Task[Any]] = [asyncio.ensure_future(self._all_closed.wait())]
+        if forceable:
+            waiters.append(asyncio.ensure_future(self._force.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return not self.state.connections
+
+    def _on_connection_lost(self) -> None:
+        state = self.state
+        if state is not None and not state.connections and self._all_closed is not None:
+            self._all_closed.set()
+
+    def _on_max_requests(self) -> None:
+        if self._shutdown_requested is not None and not self._shutdown_requested.is_set():
+            logger.info("maximum number of requests reached (%s); shutting down",
+                        self.config.limit_max_requests)
+            self._shutdown_requested.set()
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _on_signal(self, sig: int) -> None:
+        assert self._shutdown_requested is not None
+        if self._shutdown_requested.is_set():
+            logger.warning("second %s: forcing exit", signal.Signals(sig).name)
+            self.force_exit()
+        else:
+            logger.info("%s received: shutting down gracefully", signal.Signals(sig).name)
+            self._shutdown_requested.set()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = self.loop
+        assert loop is not None
+        for sig in _SHUTDOWN_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                # Loops without add_signal_handler (Windows proactor/selector): a plain
+                # handler that hops onto the loop.
+                def handler(signum: int, frame: Any, loop: asyncio.AbstractEventLoop = loop) -> None:
+                    loop.call_soon_threadsafe(self._on_signal, signum)
+
+                previous = signal.signal(sig, handler)
+                self._signal_cleanup.append(
+                    lambda sig=sig, previous=previous: signal.signal(sig, previous)  # type: ignore[misc]
+                )
+            else:
+                self._signal_cleanup.append(
+                    lambda sig=sig: loop.remove_signal_handler(sig)  # type: ignore[misc]
+                )
+
+    def _remove_signal_handlers(self) -> None:
+        while self._signal_cleanup:
+            with contextlib.suppress(Exception):
+                self._signal_cleanup.pop()()
