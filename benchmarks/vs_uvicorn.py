@@ -132,12 +132,15 @@ def xloop_version() -> str:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     for module_name in ("xloop", "xloop._version"):
+        saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no .pyc in xloop/
         try:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
         except Exception as exc:  # a half-written package must not kill the benchmark
             return f"import failed ({type(exc).__name__}: {exc})"
+        finally:
+            sys.dont_write_bytecode = saved
         version = getattr(module, "__version__", None)
         if version is not None:
             return str(version)
@@ -274,9 +277,13 @@ def server_env() -> dict[str, str]:
     env = dict(os.environ)
     old = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + old if old else "")
-    # Debug modes would distort the numbers of whichever server they hit.
-    env.pop("PYTHONASYNCIODEBUG", None)
-    env.pop("PYTHONDEVMODE", None)
+    # Debug modes would distort the numbers of whichever server they hit, and the
+    # servers' own environment-variable settings would override the command lines.
+    for name in list(env):
+        if name in {"PYTHONASYNCIODEBUG", "PYTHONDEVMODE"} or name.startswith(
+            ("XLOOP_", "UVICORN_")
+        ):
+            del env[name]
     return env
 
 

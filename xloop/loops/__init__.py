@@ -382,13 +382,6 @@ def describe(loop: asyncio.AbstractEventLoop) -> str:
     return f"{name} with {driver}" if driver else name
 
 
-_RUN_DOC = """Run ``main`` on a fresh loop from ``loop_factory``, then close the loop.
-
-``asyncio.Runner(loop_factory=...)`` on Python 3.11+; on 3.10, which has no Runner,
-the same steps by hand (without Runner's SIGINT handling). Neither touches the
-event loop policy. If ``loop_factory`` raises, ``main`` is closed unawaited.
-"""
-
 if sys.version_info >= (3, 11):
 
     def run(
@@ -397,6 +390,13 @@ if sys.version_info >= (3, 11):
         loop_factory: Callable[[], asyncio.AbstractEventLoop],
         debug: bool | None = None,
     ) -> _T:
+        """Run ``main`` on a fresh loop from ``loop_factory``, then close the loop.
+
+        ``asyncio.Runner(loop_factory=...)`` here (Python 3.11+); on 3.10, which has
+        no Runner, the same steps by hand (without Runner's SIGINT handling). Neither
+        touches the event loop policy. If ``loop_factory`` raises, ``main`` is
+        closed unawaited.
+        """
         runner = asyncio.Runner(loop_factory=loop_factory, debug=debug)
         try:
             runner.get_loop()  # creates the loop
@@ -414,6 +414,12 @@ else:
         loop_factory: Callable[[], asyncio.AbstractEventLoop],
         debug: bool | None = None,
     ) -> _T:
+        """Run ``main`` on a fresh loop from ``loop_factory``, then close the loop.
+
+        What ``asyncio.Runner(loop_factory=...)`` does on 3.11+, by hand for 3.10
+        (without Runner's SIGINT handling), never touching the event loop policy.
+        If ``loop_factory`` raises, ``main`` is closed unawaited.
+        """
         try:
             loop = loop_factory()
         except BaseException:
@@ -450,6 +456,3 @@ else:
                         "task": task,
                     }
                 )
-
-
-run.__doc__ = _RUN_DOC

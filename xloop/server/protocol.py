@@ -108,9 +108,15 @@ class HttpProtocol(asyncio.Protocol):
         events = self.conn.receive_data(b"")
         if events:
             self._handle(events)
-        if self.cycle is None:
+        cycle = self.cycle
+        if cycle is None or not cycle.request_complete:
+            # Idle, or the request can never be completed: the client is gone.
+            if cycle is not None:
+                cycle.disconnect()
             self._close()
-        # Keep the transport half-open while a response is still being produced.
+            return False
+        # A complete request whose response is still being produced: keep the transport
+        # half-open so the response can still be written.
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:

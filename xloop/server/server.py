@@ -65,6 +65,7 @@ class Server:
         self._uds_path: str | None = None
         self._signal_cleanup: list[Callable[[], None]] = []
         self.forced = False
+        self._port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -78,11 +79,9 @@ class Server:
     @property
     def port(self) -> int:
         """The TCP port listened on (the real one when ``port=0`` was asked)."""
-        for sock in self.sockets:
-            name = sock.getsockname()
-            if isinstance(name, tuple):
-                return int(name[1])
-        raise RuntimeError("the server is not listening on a TCP socket")
+        if self._port is None:
+            raise RuntimeError("the server is not listening on a TCP socket")
+        return self._port
 
     async def serve(self, *, install_signal_handlers: bool = False) -> None:
         """Start, serve until a shutdown is requested, then shut down gracefully."""
@@ -182,8 +181,11 @@ class Server:
             else:
                 hint = "check --host/--port/--uds/--fd"
             raise BindError(f"cannot listen on {where}: {exc.strerror or exc}", hint=hint) from None
-        except socket.gaierror as exc:  # pragma: no cover - a subclass of OSError on 3.10+
-            raise BindError(f"cannot resolve {config.host!r}: {exc}") from None
+        for sock in self.sockets:
+            name = sock.getsockname()
+            if isinstance(name, tuple):
+                self._port = int(name[1])
+                break
 
     def _bind_uds(self, path: str) -> socket.socket:
         with contextlib.suppress(FileNotFoundError):

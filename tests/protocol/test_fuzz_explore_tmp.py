@@ -1,0 +1,199 @@
+"""Property tests: how bytes are split never changes what is parsed; random bytes never crash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xloop.protocol import Limits
+
+from ._support import Driver, adapter_params, make
+
+FUZZ = settings(
+    max_examples=3000,
+    deadline=None,
+    derandomize=False,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+LIMITS = Limits()
+
+_TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_PCHAR = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@%"
+#: Visible ASCII and obs-text; spaces and tabs only inside a value.
+_VCHAR = bytes(range(0x21, 0x7F)) + bytes(range(0x80, 0x100))
+_RESERVED = {
+    b"host",
+    b"content-length",
+    b"transfer-encoding",
+    b"connection",
+    b"expect",
+    b"upgrade",
+    b"proxy-connection",
+    b"keep-alive",
+    b"te",
+    b"trailer",
+}
+
+METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
+
+
+def _bytes_from(alphabet: bytes, min_size: int, max_size: int) -> st.SearchStrategy[bytes]:
+    return st.lists(st.sampled_from(alphabet), min_size=min_size, max_size=max_size).map(bytes)
+
+
+TARGETS = st.lists(_bytes_from(_PCHAR, 0, 12), min_size=1, max_size=4).map(
+    lambda segments: b"/" + b"/".join(segments)
+) | st.builds(
+    lambda path, query: path + b"?" + query,
+    _bytes_from(_PCHAR, 0, 10).map(lambda p: b"/" + p),
+    _bytes_from(_PCHAR + b"/?", 0, 20),
+)
+
+HEADER_NAMES = _bytes_from(_TCHAR, 1, 16).filter(lambda name: name.lower() not in _RESERVED)
+
+HEADER_VALUES = st.one_of(
+    st.just(b""),
+    _bytes_from(_VCHAR, 1, 24),
+    st.builds(
+        lambda a, middle, b: a + middle + b,
+        _bytes_from(_VCHAR, 1, 8),
+        _bytes_from(_VCHAR + b" \t", 0, 16),
+        _bytes_from(_VCHAR, 1, 8),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    method: str
+    target: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    raw: bytes
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> Message:
+    method = draw(METHODS)
+    target = draw(TARGETS)
+    headers: list[tuple[bytes, bytes]] = [(b"Host", draw(_bytes_from(_PCHAR, 1, 20)))]
+    headers += draw(st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=6))
+    framing = draw(st.sampled_from(["none", "length", "chunked"]))
+    body = b""
+    payload = b""
+    if framing == "length":
+        body = draw(st.binary(max_size=300))
+        headers.insert(draw(st.integers(0, len(headers))), (b"Content-Length", b"%d" % len(body)))
+        payload = body
+    elif framing == "chunked":
+        chunks = draw(st.lists(st.binary(min_size=1, max_size=80), max_size=5))
+        body = b"".join(chunks)
+        headers.insert(draw(st.integers(0, len(headers))), (b"Transfer-Encoding", b"chunked"))
+        parts = []
+        for chunk in chunks:
+            size = b"%x" % len(chunk)
+            if draw(st.booleans()):
+                size = size.upper()
+            extension = draw(st.sampled_from([b"", b";a", b";name=value", b';q="x y"']))
+            parts.append(size + extension + b"\r\n" + chunk + b"\r\n")
+        # No trailer fields: test_requests covers them (httptools merges them into headers).
+        payload = b"".join(parts) + b"0\r\n\r\n"
+    head = b"%s %s HTTP/1.1\r\n" % (method.encode(), target)
+    head += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return Message(
+        method=method,
+        target=target,
+        headers=tuple((name.lower(), value) for name, value in headers),
+        body=body,
+        raw=head + b"\r\n" + payload,
+    )
+
+
+@st.composite
+def split(draw: st.DrawFn, data: bytes) -> list[bytes]:
+    """``data`` cut at random points (possibly into single bytes)."""
+    cuts = sorted(set(draw(st.lists(st.integers(0, len(data)), max_size=30))))
+    bounds = [0, *cuts, len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+@st.composite
+def pipelines(draw: st.DrawFn) -> tuple[list[Message], list[bytes]]:
+    batch = draw(st.lists(messages(), min_size=1, max_size=4))
+    data = b"".join(message.raw for message in batch)
+    return batch, draw(split(data))
+
+
+def _expected(batch: list[Message]) -> list[object]:
+    return [
+        (message.method, message.target, "1.1", message.headers, message.body, True)
+        for message in batch
+    ]
+
+
+@pytest.mark.parametrize("adapter", adapter_params())
+@FUZZ
+@given(case=pipelines())
+def test_split_points_do_not_matter(adapter: str, case: tuple[list[Message], list[bytes]]) -> None:
+    batch, pieces = case
+    whole = Driver(make(adapter, LIMITS))
+    whole.feed(b"".join(pieces))
+    assert whole.error is None, whole.error
+    assert whole.outcome() == _expected(batch)
+    cut = Driver(make(adapter, LIMITS))
+    cut.feed_all(pieces)
+    assert cut.error is None, cut.error
+    assert cut.outcome() == whole.outcome()
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    out = bytearray(data)
+    for position, delete, insert in edits:
+        at = position % (len(out) + 1)
+        out[at : at + delete] = insert
+    return bytes(out)
+
+
+NOISE = st.one_of(
+    st.binary(max_size=200),
+    st.lists(
+        st.sampled_from([b"GET ", b"/", b" HTTP/1.1", b"\r\n", b"\n", b": ", b"0", b"5", b";"])
+        | st.binary(max_size=4),
+        max_size=30,
+    ).map(b"".join),
+)
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> bytes:
+    """Valid requests with bytes deleted, replaced or inserted here and there."""
+    batch = draw(st.lists(messages(), min_size=1, max_size=2))
+    data = b"".join(message.raw for message in batch)
+    edits = draw(
+        st.lists(
+            st.tuples(st.integers(0, 10_000), st.integers(0, 3), st.binary(max_size=3)),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    return _mutate(data, edits)
+
+
+@pytest.mark.parametrize("adapter", adapter_params())
+@FUZZ
+@given(data=st.one_of(NOISE, damaged()), pieces=st.data(), eof=st.booleans())
+def test_random_bytes_never_raise(
+    adapter: str, data: bytes, pieces: st.DataObject, eof: bool
+) -> None:
+    """Whatever arrives, receive_data returns events (the Driver checks their grammar)."""
+    driver = Driver(make(adapter, LIMITS))
+    driver.feed_all(pieces.draw(split(data)))
+    if eof:
+        driver.feed(b"")
+    if driver.error is not None:
+        assert driver.conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n") == []

@@ -1,0 +1,526 @@
+"""Well-formed requests through both adapters: heads, bodies, pipelining, EOF."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from xloop.protocol import END_OF_MESSAGE, Body, ProtocolError, Request
+
+from ._support import Driver, feed_in_pieces, requests_of, respond, summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from xloop.protocol import Event, HTTPConnection
+
+    Factory = Callable[[], HTTPConnection]
+
+
+def body_of(events: list[Event]) -> bytes:
+    return b"".join(event.data for event in events if isinstance(event, Body))
+
+
+def only_request(events: list[Event]) -> Request:
+    requests = requests_of(events)
+    assert len(requests) == 1, events
+    return requests[0]
+
+
+# -- the head ---------------------------------------------------------------------------------
+
+
+def test_simple_get(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert len(events) == 2, events
+    request, end = events
+    assert isinstance(request, Request)
+    assert end is END_OF_MESSAGE
+    assert request.method == "GET"
+    assert request.target == b"/"
+    assert request.http_version == "1.1"
+    assert request.headers == [(b"host", b"example.com")]
+    assert request.keep_alive is True
+    assert request.expect_continue is False
+
+
+def test_header_names_lowercased_values_as_sent(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    raw = (
+        b"GET / HTTP/1.1\r\n"
+        b"Host: Example.COM\r\n"
+        b"X-Mixed-Case: MiXeD Value\r\n"
+        b"UPPER: A, b;q=0.5\r\n"
+        b"x-dup: first\r\n"
+        b"X-Dup: second\r\n"
+        b"X-Empty:\r\n"
+        b"X-Tab: a\tb\r\n"
+        b"X-Latin1: caf\xe9\r\n"
+        b"Cookie: a=1; b=2\r\n"
+        b"\r\n"
+    )
+    request = only_request(conn.receive_data(raw))
+    assert request.headers == [
+        (b"host", b"Example.COM"),
+        (b"x-mixed-case", b"MiXeD Value"),
+        (b"upper", b"A, b;q=0.5"),
+        (b"x-dup", b"first"),
+        (b"x-dup", b"second"),
+        (b"x-empty", b""),
+        (b"x-tab", b"a\tb"),
+        (b"x-latin1", b"caf\xe9"),
+        (b"cookie", b"a=1; b=2"),
+    ]
+
+
+def test_whitespace_around_header_value_is_not_part_of_it(conn_factory: Factory) -> None:
+    """RFC 9112 section 5: leading and trailing OWS is excluded from the field value."""
+    conn = conn_factory()
+    raw = b"GET / HTTP/1.1\r\nHost: a\r\nX-Pad: \t inner  value \t \r\nX-Lead:    v\r\n\r\n"
+    request = only_request(conn.receive_data(raw))
+    assert request.headers == [(b"host", b"a"), (b"x-pad", b"inner  value"), (b"x-lead", b"v")]
+
+
+@pytest.mark.parametrize(
+    ("line", "method", "target", "version"),
+    [
+        (b"GET /a/b?c=d&e=%20f HTTP/1.1", "GET", b"/a/b?c=d&e=%20f", "1.1"),
+        (b"POST /submit HTTP/1.1", "POST", b"/submit", "1.1"),
+        (b"PUT /x HTTP/1.0", "PUT", b"/x", "1.0"),
+        (b"DELETE /item/7 HTTP/1.1", "DELETE", b"/item/7", "1.1"),
+        (b"PATCH /p HTTP/1.1", "PATCH", b"/p", "1.1"),
+        (b"HEAD /h HTTP/1.1", "HEAD", b"/h", "1.1"),
+        (b"OPTIONS * HTTP/1.1", "OPTIONS", b"*", "1.1"),
+        (b"GET /%E2%82%AC/..%2F HTTP/1.1", "GET", b"/%E2%82%AC/..%2F", "1.1"),
+        (b"GET //double//slash HTTP/1.1", "GET", b"//double//slash", "1.1"),
+    ],
+)
+def test_method_target_version(
+    conn_factory: Factory, line: bytes, method: str, target: bytes, version: str
+) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(line + b"\r\nHost: a\r\n\r\n")
+    request = only_request(events)
+    assert (request.method, request.target, request.http_version) == (method, target, version)
+    assert events[-1] is END_OF_MESSAGE
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"http://example.com/a/../b?x=%20y",
+        b"http://example.com:8080/",
+        b"https://user@example.org/path;p?q#frag",
+        b"http://[::1]:8000/v6",
+    ],
+)
+def test_absolute_form_target_kept_as_sent(conn_factory: Factory, target: bytes) -> None:
+    conn = conn_factory()
+    request = only_request(conn.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n"))
+    assert request.target == target
+
+
+@pytest.mark.parametrize(
+    ("head", "keep_alive"),
+    [
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\n", True, id="1.1"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n", False, id="1.1-close"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n", False, id="1.1-CLOSE"),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n",
+            False,
+            id="1.1-keep-alive-and-close",
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n", True, id="1.1-keep-alive"
+        ),
+        pytest.param(b"GET / HTTP/1.0\r\n", False, id="1.0"),
+        pytest.param(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n", True, id="1.0-keep-alive"),
+        pytest.param(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n", True, id="1.0-Keep-Alive"),
+        pytest.param(b"GET / HTTP/1.0\r\nConnection: close\r\n", False, id="1.0-close"),
+    ],
+)
+def test_keep_alive(conn_factory: Factory, head: bytes, keep_alive: bool) -> None:
+    conn = conn_factory()
+    request = only_request(conn.receive_data(head + b"\r\n"))
+    assert request.keep_alive is keep_alive
+
+
+@pytest.mark.parametrize("value", [b"closed", b"x-close-later", b"keep-alive, enclose"])
+def test_connection_close_token_matched_whole(conn_factory: Factory, value: bytes) -> None:
+    """``Connection`` is a list of tokens: ``closed`` is not ``close``."""
+    conn = conn_factory()
+    raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: " + value + b"\r\n\r\n"
+    assert only_request(conn.receive_data(raw)).keep_alive is True
+
+
+def test_keep_alive_reflected_in_response(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    request = only_request(conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+    respond(conn, request)
+    assert conn.keep_alive is True
+    conn = conn_factory()
+    request = only_request(
+        conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    )
+    respond(conn, request)
+    assert conn.keep_alive is False
+
+
+# -- bodies -----------------------------------------------------------------------------------
+
+
+def test_content_length_body(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world")
+    assert isinstance(events[0], Request)
+    assert (b"content-length", b"11") in events[0].headers
+    assert events[-1] is END_OF_MESSAGE
+    assert all(isinstance(event, Body) for event in events[1:-1])
+    assert body_of(events) == b"hello world"
+
+
+def test_content_length_zero_has_no_body(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+    assert summarize(events)[1:] == [("end",)]
+
+
+def test_body_after_head_in_later_reads(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\n")
+    assert summarize(events)[1:] == [], "no END_OF_MESSAGE before the body arrived"
+    more = conn.receive_data(b"abc")
+    assert body_of(more) == b"abc"
+    assert END_OF_MESSAGE not in more
+    last = conn.receive_data(b"def")
+    assert body_of(last) == b"def"
+    assert last[-1] is END_OF_MESSAGE
+
+
+def test_chunked_body_is_dechunked(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    raw = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n"
+        b"1;name=value\r\n \r\n"
+        b"A\r\n0123456789\r\n"
+        b"a\r\nabcdefghij\r\n"
+        b"0\r\n\r\n"
+    )
+    events = conn.receive_data(raw)
+    assert isinstance(events[0], Request)
+    assert events[-1] is END_OF_MESSAGE
+    assert body_of(events) == b"hello 0123456789abcdefghij"
+
+
+def test_chunked_body_with_trailers(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    raw = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nX-Checksum: 1234\r\n\r\n"
+        b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
+    events = conn.receive_data(raw)
+    assert summarize(events)[1:] == [("body", b"abc"), ("end",)]
+    request = only_request(events)
+    # Trailer fields are not request headers (and a released Request does not change).
+    assert request.headers == [(b"host", b"a"), (b"transfer-encoding", b"chunked")]
+    respond(conn, request)
+    following = conn.start_next_cycle()
+    assert only_request(following).target == b"/next"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_body_split_across_many_reads(conn_factory: Factory, size: int, framing: str) -> None:
+    payload = bytes(range(256)) * 3
+    if framing == "length":
+        raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload
+    else:
+        pieces = [payload[i : i + 100] for i in range(0, len(payload), 100)]
+        raw = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        raw += b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+    conn = conn_factory()
+    events = feed_in_pieces(conn, raw, size)
+    assert len(requests_of(events)) == 1
+    assert events.count(END_OF_MESSAGE) == 1
+    assert events[-1] is END_OF_MESSAGE
+    assert body_of(events) == payload
+
+
+def test_http10_request_without_length_has_no_body(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"POST / HTTP/1.0\r\n\r\n")
+    assert summarize(events)[1:] == [("end",)]
+
+
+# -- pipelining -------------------------------------------------------------------------------
+
+PIPELINE = (
+    b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+    b"POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+    b"POST /three HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"2\r\nxy\r\n1\r\nz\r\n0\r\n\r\n"
+    b"GET /four HTTP/1.1\r\nHost: a\r\n\r\n"
+)
+
+
+def test_pipelined_requests_released_one_at_a_time(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    first = conn.receive_data(PIPELINE)
+    assert summarize(first) == [
+        ("request", "GET", b"/one", "1.1", ((b"host", b"a"),), True, False),
+        ("end",),
+    ]
+    seen: list[tuple[bytes, bytes]] = []
+    events = first
+    for _ in range(4):
+        request = only_request(events)
+        assert events[-1] is END_OF_MESSAGE
+        seen.append((request.target, body_of(events)))
+        respond(conn, request)
+        assert conn.keep_alive
+        events = conn.start_next_cycle()
+    assert events == []
+    assert seen == [(b"/one", b""), (b"/two", b"abc"), (b"/three", b"xyz"), (b"/four", b"")]
+
+
+def test_pipelined_request_held_until_start_next_cycle(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    first = conn.receive_data(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+    request = only_request(first)
+    # The next request arrives while the first response is still being produced.
+    assert conn.receive_data(b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n") == []
+    assert conn.receive_data(b"POST /three HTTP/1.1\r\nHost: a\r\nContent-") == []
+    respond(conn, request)
+    second = conn.start_next_cycle()
+    assert summarize(second) == [
+        ("request", "GET", b"/two", "1.1", ((b"host", b"a"),), True, False),
+        ("end",),
+    ]
+    assert conn.receive_data(b"Length: 2\r\n\r\nok") == []
+    respond(conn, only_request(second))
+    third = conn.start_next_cycle()
+    assert only_request(third).target == b"/three"
+    assert body_of(third) == b"ok"
+    assert third[-1] is END_OF_MESSAGE
+
+
+def test_pipelined_body_of_next_request_not_mixed_into_current(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(
+        b"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n12"
+        b"POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n34"
+    )
+    assert body_of(events) == b"12"
+    respond(conn, only_request(events))
+    assert body_of(conn.start_next_cycle()) == b"34"
+
+
+@pytest.mark.parametrize(
+    ("bad", "status"),
+    [
+        pytest.param(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, id="version"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400, id="header"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+            400,
+            id="content-length",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501, id="coding"
+        ),
+    ],
+)
+def test_pipelined_error_released_after_earlier_cycle(
+    conn_factory: Factory, bad: bytes, status: int
+) -> None:
+    conn = conn_factory()
+    first = conn.receive_data(b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n" + bad)
+    assert summarize(first) == [
+        ("request", "GET", b"/ok", "1.1", ((b"host", b"a"),), True, False),
+        ("end",),
+    ]
+    respond(conn, only_request(first))
+    later = conn.start_next_cycle()
+    assert summarize(later) == [("error", status)]
+
+
+def test_pipelined_error_arriving_during_response_is_held(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    first = conn.receive_data(b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert conn.receive_data(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n") == []
+    respond(conn, only_request(first))
+    assert summarize(conn.start_next_cycle()) == [("error", 505)]
+
+
+def test_buffered_counts_only_unreleased_requests(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(
+        b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+    )
+    assert conn.buffered > 0, "the second request is held"
+    respond(conn, only_request(events))
+    assert body_of(conn.start_next_cycle()) == b"hello"
+    assert conn.buffered == 0, "everything received has been released"
+
+
+# -- Expect: 100-continue ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+            id="content-length",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n",
+            id="mixed-case",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            id="chunked",
+        ),
+    ],
+)
+def test_expect_continue_flag(conn_factory: Factory, head: bytes) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(head)
+    assert only_request(events).expect_continue is True
+    assert END_OF_MESSAGE not in events
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", id="absent"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: something\r\n\r\n",
+            id="other-expectation",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+            id="http-1.0",  # RFC 9110 section 10.1.1: MUST ignore it in HTTP/1.0
+        ),
+    ],
+)
+def test_no_expect_continue(conn_factory: Factory, head: bytes) -> None:
+    conn = conn_factory()
+    assert only_request(conn.receive_data(head)).expect_continue is False
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n",
+            id="content-length-0",
+        ),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", id="no-body"),
+    ],
+)
+def test_expect_continue_without_body_to_come(conn_factory: Factory, head: bytes) -> None:
+    """``expect_continue``: "sent with a body still to come" (events.py); here none is."""
+    conn = conn_factory()
+    events = conn.receive_data(head)
+    assert events[-1] is END_OF_MESSAGE
+    assert only_request(events).expect_continue is False
+
+
+def test_expect_continue_body_follows_after_100(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+    request = only_request(conn.receive_data(head))
+    conn.begin_response(request)
+    assert conn.informational_continue().startswith(b"HTTP/1.1 100")
+    events = conn.receive_data(b"abc")
+    assert summarize(events) == [("body", b"abc"), ("end",)]
+
+
+# -- EOF --------------------------------------------------------------------------------------
+
+
+def test_eof_on_idle_connection(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    assert conn.receive_data(b"") == []
+    assert conn.receive_data(b"") == []
+
+
+def test_eof_after_complete_request(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert summarize(events)[1:] == [("end",)]
+    assert conn.receive_data(b"") == []
+    # The half-closed client still gets its response.
+    respond(conn, only_request(events))
+
+
+def test_eof_after_response_between_requests(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    respond(conn, only_request(events))
+    assert conn.start_next_cycle() == []
+    assert conn.receive_data(b"") == []
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        pytest.param(b"G", id="method"),
+        pytest.param(b"GET / HTTP/1.1\r\nHo", id="header-name"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\n", id="before-blank-line"),
+    ],
+)
+def test_eof_inside_head_gives_no_request(conn_factory: Factory, partial: bytes) -> None:
+    conn = conn_factory()
+    assert conn.receive_data(partial) == []
+    events = conn.receive_data(b"")
+    assert requests_of(events) == []
+    assert END_OF_MESSAGE not in events
+    assert all(isinstance(e, ProtocolError) and e.status == 400 for e in events), events
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc", id="content-length"
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            id="chunked",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            id="chunked-mid-chunk",
+        ),
+    ],
+)
+def test_eof_inside_body_is_an_error(conn_factory: Factory, partial: bytes) -> None:
+    """A body cut short by EOF must be reported, or the app waits for the rest forever."""
+    conn = conn_factory()
+    events = conn.receive_data(partial)
+    assert isinstance(events[0], Request)
+    assert END_OF_MESSAGE not in events
+    at_eof = conn.receive_data(b"")
+    assert END_OF_MESSAGE not in at_eof
+    assert summarize(at_eof) == [("error", 400)]
+
+
+def test_driver_sees_whole_pipeline(conn_factory: Factory) -> None:
+    """The test driver itself: all four pipelined requests, bodies intact, fed byte by byte."""
+    driver = Driver(conn_factory())
+    driver.feed_all([PIPELINE[i : i + 1] for i in range(len(PIPELINE))])
+    assert driver.error is None
+    assert [(target, body) for _, target, _, _, body, _ in driver.outcome()] == [
+        (b"/one", b""),
+        (b"/two", b"abc"),
+        (b"/three", b"xyz"),
+        (b"/four", b""),
+    ]

@@ -1,0 +1,121 @@
+"""Real servers on 127.0.0.1 port 0, in a thread, on every loop and parser available here.
+
+``XLOOP_TEST_LOOPS`` (comma-separated backends, e.g. ``selector`` or ``uvloop``) and
+``XLOOP_TEST_HTTP`` (``h11``/``httptools``) narrow the matrix; tox's loop factors use them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from xloop import Config, Server, loops
+from xloop.protocol import httptools_available
+
+TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Backend:
+    loop: str
+    selector: str | None
+    http: str
+
+    @property
+    def id(self) -> str:
+        loop = f"{self.loop}[{self.selector}]" if self.selector else self.loop
+        return f"{loop}-{self.http}"
+
+
+def _wanted(variable: str) -> set[str] | None:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return None
+    return {item.strip() for item in value.split(",") if item.strip()}
+
+
+def backends() -> list[Backend]:
+    """Every (loop, selector) x parser combination to test here."""
+    wanted_loops = _wanted("XLOOP_TEST_LOOPS")
+    wanted_http = _wanted("XLOOP_TEST_HTTP")
+    parsers = ["h11"] + (["httptools"] if httptools_available() else [])
+    result = []
+    for loop, selector in loops.matrix():
+        if wanted_loops is not None and loop not in wanted_loops:
+            continue
+        for http in parsers:
+            if wanted_http is not None and http not in wanted_http:
+                continue
+            result.append(Backend(loop, selector, http))
+    return result
+
+
+class RunningServer:
+    """A server running in its own thread with its own loop."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.server = Server(config)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        choice = loops.resolve(self.config.loop, self.config.selector)
+        try:
+            loops.run(self.server.serve(), loop_factory=choice.factory)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.server.ready.set()  # never leave a waiter hanging
+
+    def start(self) -> RunningServer:
+        self.thread.start()
+        if not self.server.ready.wait(TIMEOUT):
+            raise RuntimeError("server did not start")
+        if self.error is not None:
+            raise self.error
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self) -> None:
+        self.server.request_shutdown()
+        self.join()
+
+    def join(self, timeout: float = TIMEOUT) -> None:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise RuntimeError("server thread did not stop")
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        sock.settimeout(TIMEOUT)
+        return sock
+
+
+@contextlib.contextmanager
+def serving(app: Any, backend: Backend, **options: Any) -> Iterator[RunningServer]:
+    """Run ``app`` on ``backend`` at 127.0.0.1:0 for the duration of the block."""
+    options.setdefault("log_level", "warning")
+    config = Config(
+        app=app,
+        host="127.0.0.1",
+        port=0,
+        loop=backend.loop,
+        selector=backend.selector or "auto",
+        http=backend.http,
+        **options,
+    )
+    running = RunningServer(config).start()
+    try:
+        yield running
+    finally:
+        if running.thread.is_alive():
+            running.stop()
