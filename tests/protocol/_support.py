@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -21,18 +20,18 @@ from xloop.protocol import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from xloop.protocol import Event, HTTPConnection
 
 __all__ = [
-    "ADAPTERS",
     "DEFAULTS",
     "LIMITS",
     "Driver",
     "Exchange",
     "ParsedResponse",
+    "Summary",
     "adapter_params",
-    "errors_of",
-    "feed",
     "feed_in_pieces",
     "make",
     "parse_response",
@@ -40,8 +39,6 @@ __all__ = [
     "respond",
     "summarize",
 ]
-
-ADAPTERS: Final = ("h11", "httptools")
 
 #: Small limits so the size cases stay small; the ordinary cases are far below them.
 LIMITS: Final = Limits(max_request_line=200, max_header_bytes=600, max_header_count=10)
@@ -63,10 +60,6 @@ def make(adapter: str, limits: Limits = LIMITS) -> HTTPConnection:
     return connection_factory(adapter, limits)()
 
 
-def feed(conn: HTTPConnection, data: bytes) -> list[Event]:
-    return conn.receive_data(data)
-
-
 def feed_in_pieces(conn: HTTPConnection, data: bytes, size: int) -> list[Event]:
     """Feed ``data`` in pieces of ``size`` bytes; all events, in order."""
     events: list[Event] = []
@@ -77,10 +70,6 @@ def feed_in_pieces(conn: HTTPConnection, data: bytes, size: int) -> list[Event]:
 
 def requests_of(events: Iterable[Event]) -> list[Request]:
     return [event for event in events if isinstance(event, Request)]
-
-
-def errors_of(events: Iterable[Event]) -> list[ProtocolError]:
-    return [event for event in events if isinstance(event, ProtocolError)]
 
 
 Summary = tuple[object, ...]
@@ -103,12 +92,13 @@ def summarize(events: Iterable[Event]) -> list[Summary]:
                 )
             )
         elif isinstance(event, Body):
+            # bytes() so that a bytearray (see test_event_field_types) compares equal here.
             if out and out[-1][0] == "body":
                 previous = out[-1][1]
                 assert isinstance(previous, bytes)
-                out[-1] = ("body", previous + event.data)
+                out[-1] = ("body", previous + bytes(event.data))
             else:
-                out.append(("body", event.data))
+                out.append(("body", bytes(event.data)))
         elif event is END_OF_MESSAGE:
             out.append(("end",))
         else:
@@ -174,7 +164,7 @@ class Driver:
                 elif isinstance(event, Body):
                     assert current is not None, "Body before any Request"
                     assert not current.complete, "Body after END_OF_MESSAGE"
-                    current.body += event.data
+                    current.body += bytes(event.data)
                 elif event is END_OF_MESSAGE:
                     assert current is not None, "END_OF_MESSAGE before any Request"
                     assert not current.complete, "END_OF_MESSAGE twice"

@@ -372,9 +372,7 @@ DISPUTED = [
     pytest.param(_CHUNKED + b"0" * 20 + b"5\r\nhello\r\n0\r\n\r\n", id="chunk-size-zeros"),
     pytest.param(_CHUNKED + b"f" * 20 + b"\r\nhello\r\n0\r\n\r\n", id="chunk-size-overflow"),
     pytest.param(
-        _post(
-            b"Content-Length: 3", b"Connection: upgrade", b"Upgrade: websocket", body=b"abc"
-        ),
+        _post(b"Content-Length: 3", b"Connection: upgrade", b"Upgrade: websocket", body=b"abc"),
         id="upgrade-with-body",
     ),
     pytest.param(
@@ -406,3 +404,11 @@ def test_adapters_agree(raw: bytes) -> None:
                 outcome += summarize(conn.start_next_cycle())
         outcomes[name] = outcome
     assert outcomes["h11"] == outcomes["httptools"]
+
+
+@pytest.mark.parametrize("raw", DISPUTED)
+def test_verdict_independent_of_read_sizes(adapter: str, raw: bytes) -> None:
+    """Each adapter on its own: whole or byte by byte, the same events (bodies merged)."""
+    whole = summarize(make(adapter, Limits()).receive_data(raw))
+    bytewise = summarize(_bytewise(make(adapter, Limits()), raw))
+    assert bytewise == whole

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -119,7 +120,7 @@ def split(draw: st.DrawFn, data: bytes) -> list[bytes]:
     """``data`` cut at random points (possibly into single bytes)."""
     cuts = sorted(set(draw(st.lists(st.integers(0, len(data)), max_size=30))))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [data[a:b] for a, b in pairwise(bounds) if b > a]
 
 
 @st.composite

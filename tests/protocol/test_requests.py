@@ -169,12 +169,37 @@ def test_keep_alive_reflected_in_response(conn_factory: Factory) -> None:
     assert conn.keep_alive is False
 
 
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_event_field_types(conn_factory: Factory, framing: str) -> None:
+    """Exact types: ASGI wants ``bytes`` bodies and headers, not bytearray or memoryview."""
+    framing_header = b"Content-Length: 3" if framing == "length" else b"Transfer-Encoding: chunked"
+    payload = b"abc" if framing == "length" else b"3\r\nabc\r\n0\r\n\r\n"
+    raw = b"POST /x?y=1 HTTP/1.1\r\nHost: a\r\nX-A: b\r\n" + framing_header + b"\r\n\r\n"
+    for events in (
+        conn_factory().receive_data(raw + payload),
+        feed_in_pieces(conn_factory(), raw + payload, 1),
+    ):
+        request = only_request(events)
+        assert type(request.method) is str
+        assert type(request.target) is bytes
+        assert type(request.http_version) is str
+        assert type(request.headers) is list
+        for name, value in request.headers:
+            assert type(name) is bytes
+            assert type(value) is bytes
+        bodies = [event for event in events if isinstance(event, Body)]
+        assert bodies
+        assert [type(body.data) for body in bodies] == [bytes] * len(bodies)
+
+
 # -- bodies -----------------------------------------------------------------------------------
 
 
 def test_content_length_body(conn_factory: Factory) -> None:
     conn = conn_factory()
-    events = conn.receive_data(b"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world")
+    events = conn.receive_data(
+        b"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
+    )
     assert isinstance(events[0], Request)
     assert (b"content-length", b"11") in events[0].headers
     assert events[-1] is END_OF_MESSAGE
@@ -384,7 +409,8 @@ def test_buffered_counts_only_unreleased_requests(conn_factory: Factory) -> None
             id="mixed-case",
         ),
         pytest.param(
-            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\n\r\n",
             id="chunked",
         ),
     ],

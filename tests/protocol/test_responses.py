@@ -84,7 +84,9 @@ def test_streaming_http11_empty_body(conn_factory: Factory) -> None:
 
 
 @pytest.mark.parametrize("keep_alive_header", [False, True])
-def test_streaming_http10_is_close_delimited(conn_factory: Factory, keep_alive_header: bool) -> None:
+def test_streaming_http10_is_close_delimited(
+    conn_factory: Factory, keep_alive_header: bool
+) -> None:
     raw_request = (
         b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" if keep_alive_header else GET_10
     )
@@ -342,9 +344,7 @@ def test_non_bytes_header_refused(conn_factory: Factory) -> None:
         conn.response_head(200, bad, DEFAULTS, 0, False)
 
 
-@pytest.mark.parametrize(
-    "items", [[(b"x", b"a\r\nb")], [(b"bad name", b"v")], [(b"x", b"\x00")]]
-)
+@pytest.mark.parametrize("items", [[(b"x", b"a\r\nb")], [(b"bad name", b"v")], [(b"x", b"\x00")]])
 def test_default_headers_validated(items: list[tuple[bytes, bytes]]) -> None:
     with pytest.raises(ResponseError):
         DefaultHeaders(items)
@@ -409,9 +409,8 @@ def test_error_response_after_protocol_error(conn_factory: Factory) -> None:
 
 
 def test_informational_continue(conn_factory: Factory) -> None:
-    conn, _ = start(
-        conn_factory, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
-    )
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+    conn, _ = start(conn_factory, head)
     interim = conn.informational_continue()
     assert interim.startswith(b"HTTP/1.1 100")
     assert interim.endswith(b"\r\n\r\n")

@@ -84,7 +84,7 @@ class Recorder:
                 self.messages.put(dict(message))
                 if message["type"] == "http.disconnect" or not message.get("more_body"):
                     break
-        if self.wait_for_release:
+        if self.wait_for_release and scope["path"] != "/fast":
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self.release.wait, 10.0)
         if self.respond:

@@ -14,7 +14,13 @@ from typing import Final
 
 from .events import ProtocolError
 
-__all__ = ["Limits", "check_head", "status_for_version", "version_status_from_line"]
+__all__ = [
+    "Limits",
+    "check_head",
+    "method_status_from_line",
+    "status_for_version",
+    "version_status_from_line",
+]
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,24 @@ def status_for_version(version: str) -> ProtocolError | None:
     """Refuse any HTTP version but 1.0 and 1.1 (505; HTTP/0.9 and HTTP/2 are not spoken)."""
     if version == "1.1" or version == "1.0":
         return None
+    if version == "0.9":
+        # llhttp reports 0.9 for a request line without a version: not HTTP/1.x at all.
+        return ProtocolError(400, "request line without HTTP/1.x version")
     return ProtocolError(505, f"HTTP version {version} is not supported")
+
+
+_WELL_FORMED_LINE: Final = re.compile(
+    rb"^[-!#$%&'*+.^_`|~0-9A-Za-z]+ [^ \r\n]+ HTTP/[0-9]\.[0-9]\r?$"
+)
+
+
+def method_status_from_line(data: bytes) -> ProtocolError:
+    """For a method the parser does not know: 501 if the line is well-formed, else 400."""
+    end = data.find(b"\n")
+    line = data if end < 0 else data[:end]
+    if _WELL_FORMED_LINE.match(line) is not None:
+        return ProtocolError(501, "method not implemented")
+    return ProtocolError(400, "malformed request line")
 
 
 def version_status_from_line(data: bytes) -> ProtocolError | None:

@@ -9,7 +9,13 @@ from typing import Final
 import httptools
 
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
-from .head import Limits, check_head, status_for_version, version_status_from_line
+from .head import (
+    Limits,
+    check_head,
+    method_status_from_line,
+    status_for_version,
+    version_status_from_line,
+)
 from .response import DefaultHeaders, ResponseWriter, error_response
 
 __all__ = ["HttptoolsConnection"]
@@ -77,7 +83,7 @@ class HttptoolsConnection:
             else:  # pragma: no cover - our callbacks raise nothing else
                 raise
         except httptools.HttpParserInvalidMethodError:
-            self._fail(ProtocolError(501, "method not implemented"))
+            self._fail(method_status_from_line(data))
         except httptools.HttpParserError as exc:
             reason = str(exc)
             error: ProtocolError | None = None

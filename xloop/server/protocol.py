@@ -446,16 +446,21 @@ class Cycle:
             head = conn.response_head(
                 self.status, self.headers, state.defaults, None if more else len(body), close
             )
+            framed = conn.response_body(body)
+            if not more:
+                framed += conn.response_end()
+            # Nothing is written until the whole first message is known to be valid.
             self.head_written = True
-            if len(body) > _LARGE_BODY:
+            if len(framed) > _LARGE_BODY:
                 self.protocol.write(head)
-                data = conn.response_body(body)
+                data = framed
             else:
-                data = head + conn.response_body(body)
+                data = head + framed
         else:
             data = conn.response_body(body)
+            if not more:
+                data += conn.response_end()
         if not more:
-            data += conn.response_end()
             self.protocol.write(data)
             self._complete()
             return
