@@ -10,7 +10,7 @@ import h11
 
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
 from .head import Limits, check_head, status_for_version, version_status_from_line
-from .response import DefaultHeaders, error_response, status_line
+from .response import DefaultHeaders, connection_tokens, error_response, status_line
 
 __all__ = ["H11Connection"]
 
@@ -27,17 +27,20 @@ class H11Connection:
         self._failed = False
         self._no_body = False
         self._recent = bytearray()  # raw bytes not yet matched to a request head
+        self._saw_newline = False  # in the head being received: the request line ended
         self.keep_alive = True
 
     @property
     def buffered(self) -> int:
-        return len(self._recent)
+        return len(self._conn.trailing_data[0])
 
     def receive_data(self, data: bytes) -> list[Event]:
         if self._failed:
             return []
         if data:
             recent = self._recent
+            if not self._saw_newline and b"\n" in data:
+                self._saw_newline = True
             recent += data
             if len(recent) > 2 * self._limits.max_head:
                 del recent[: -self._limits.max_head]
@@ -59,15 +62,17 @@ class H11Connection:
             except h11.RemoteProtocolError as exc:
                 self._failed = True
                 error = None
-                if conn.their_state is h11.ERROR and exc.error_status_hint == 400:
+                if exc.error_status_hint == 400:
                     error = version_status_from_line(bytes(self._recent[:256]))
+                elif exc.error_status_hint == 431 and not self._saw_newline:
+                    error = ProtocolError(414, "request line too long")
                 out.append(error or ProtocolError(exc.error_status_hint, str(exc)))
                 return out
             if event in _NEED:
                 return out
             event_type = type(event)
             if event_type is h11.Data:
-                out.append(Body(event.data))  # type: ignore[union-attr]
+                out.append(Body(bytes(event.data)))  # type: ignore[union-attr]
             elif event_type is h11.EndOfMessage:
                 out.append(END_OF_MESSAGE)
                 return out
@@ -83,23 +88,29 @@ class H11Connection:
     def _request(self, event: h11.Request) -> Request | ProtocolError:
         version = event.http_version.decode("ascii")
         headers: list[tuple[bytes, bytes]] = list(event.headers)  # type: ignore[arg-type]
-        error = status_for_version(version) or check_head(event.target, headers, self._limits)
+        error = status_for_version(version) or check_head(
+            event.target, headers, self._limits, version == "1.1"
+        )
         if error is not None:
             return error
         keep_alive = version == "1.1"
         expect = False
         has_length = False
+        has_body = False
         for name, value in headers:
             if name == b"connection":
-                value = value.lower()
-                if b"close" in value:
+                tokens = connection_tokens(value)
+                if b"close" in tokens:
                     keep_alive = False
-                elif b"keep-alive" in value and version == "1.0":
+                elif b"keep-alive" in tokens and version == "1.0":
                     keep_alive = True
             elif name == b"expect":
                 expect = value.lower() == b"100-continue"
             elif name == b"content-length":
                 has_length = True
+                has_body = value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
         if has_length:
             error = self._check_raw_content_length(event)
             if error is not None:
@@ -112,7 +123,7 @@ class H11Connection:
             version,
             headers,
             keep_alive,
-            expect and self._conn.they_are_waiting_for_100_continue,
+            expect and has_body and self._conn.they_are_waiting_for_100_continue,
         )
 
     def _head_span(self, event: h11.Request) -> tuple[int, int]:
@@ -129,12 +140,14 @@ class H11Connection:
     def _consume_head(self, event: h11.Request) -> None:
         _, end = self._head_span(event)
         del self._recent[:end]
+        self._saw_newline = b"\n" in self._recent
 
     def _check_raw_content_length(self, event: h11.Request) -> ProtocolError | None:
         """h11 folds ``Content-Length: 5`` twice, or ``5, 5``, into one; refuse those."""
         start, end = self._head_span(event)
         values = _CONTENT_LENGTH_LINE.findall(self._recent, start, end)
         del self._recent[:end]
+        self._saw_newline = b"\n" in self._recent
         if len(values) > 1:
             return ProtocolError(400, "more than one Content-Length header")
         if values and not bytes(values[0]).isdigit():
@@ -170,6 +183,8 @@ class H11Connection:
             items.append((name, value))
         if status == 204 or status == 304:
             self._no_body = True
+        if status == 204 or status == 304:
+            body_length = None
         if body_length is not None and not has_length and not (self._no_body and not body_length):
             items.append((b"content-length", b"%d" % body_length))
         if close:

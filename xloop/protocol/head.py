@@ -48,9 +48,6 @@ def status_for_version(version: str) -> ProtocolError | None:
     """Refuse any HTTP version but 1.0 and 1.1 (505; HTTP/0.9 and HTTP/2 are not spoken)."""
     if version == "1.1" or version == "1.0":
         return None
-    if version == "0.9":
-        # llhttp reports 0.9 for a request line without a version: not HTTP/1.x at all.
-        return ProtocolError(400, "request line without HTTP/1.x version")
     return ProtocolError(505, f"HTTP version {version} is not supported")
 
 
@@ -83,7 +80,7 @@ def version_status_from_line(data: bytes) -> ProtocolError | None:
 
 
 def check_head(
-    target: bytes, headers: list[tuple[bytes, bytes]], limits: Limits
+    target: bytes, headers: list[tuple[bytes, bytes]], limits: Limits, http11: bool = True
 ) -> ProtocolError | None:
     """Validate a complete request head: sizes and framing (RFC 9112 section 6).
 
@@ -91,18 +88,22 @@ def check_head(
     many or too large header fields (431), more than one Content-Length field (even with
     equal values: a proxy in front may have picked the other one), a Content-Length that is
     not plain digits, Content-Length together with Transfer-Encoding (the classic smuggling
-    vector), and any transfer coding but a lone ``chunked`` (501, RFC 9112 section 6.1).
+    vector), any transfer coding but a lone ``chunked`` (501, RFC 9112 section 6.1), and
+    a missing or repeated Host (400, RFC 9112 section 3.2).
     """
     if len(target) > limits.max_request_line:
         return ProtocolError(414, "request-target too long")
     if len(headers) > limits.max_header_count:
         return ProtocolError(431, "too many header fields")
     size = 0
+    hosts = 0
     content_length: bytes | None = None
     transfer_encoding: bytes | None = None
     for name, value in headers:
         size += len(name) + len(value) + 4
-        if name == b"content-length":
+        if name == b"host":
+            hosts += 1
+        elif name == b"content-length":
             if content_length is not None:
                 return ProtocolError(400, "more than one Content-Length header")
             content_length = value
@@ -112,6 +113,9 @@ def check_head(
             transfer_encoding = value
     if size > limits.max_header_bytes:
         return ProtocolError(431, "header fields too large")
+    if hosts > 1 or (http11 and not hosts):
+        # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
+        return ProtocolError(400, "an HTTP/1.1 request needs exactly one Host header")
     if content_length is not None:
         if _DIGITS(content_length.strip(b" \t")) is None:
             return ProtocolError(400, "Content-Length is not a plain decimal number")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Sequence
 from typing import Final
@@ -21,6 +22,7 @@ from .response import DefaultHeaders, ResponseWriter, error_response
 __all__ = ["HttptoolsConnection"]
 
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LINE_PREFIX: Final = re.compile(rb"[\x21-\x7e ]*(?:\r?\n.*)?", re.DOTALL).fullmatch
 _VERSION_ERRORS: Final = ("Invalid HTTP version", "Invalid major version", "Invalid minor version")
 
 
@@ -46,6 +48,12 @@ class HttptoolsConnection:
         self._in_head = True  # between messages or inside a head
         self._head_bytes = 0
         self._began = False
+        self._began_message = False
+        self._prefix = bytearray()
+        self._prefix_valid = True
+        self._completed_here = False
+        self._pending_method_error = False
+        self._has_body = False
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect = False
@@ -63,13 +71,27 @@ class HttptoolsConnection:
 
     def receive_data(self, data: bytes) -> list[Event]:
         out = self._out = []
+        if self._pending_method_error:
+            self._classify_method_error(data)
+            return out
         if self._failed:
             return out
         if not data:
-            # EOF. A message cut short is the peer's loss; nothing left to answer.
+            # EOF. A request cut short is refused like h11 does; between requests it is
+            # simply the end.
+            if not self._in_head or self._began_message:
+                self._fail(ProtocolError(400, "connection closed in the middle of a request"))
             self._failed = True
             return out
         self._began = False
+        self._completed_here = False
+        if not self._began_message:
+            # This read starts a new head: keep its start, so that an error's verdict
+            # (400/501/505) does not depend on how the bytes were split into reads.
+            self._prefix.clear()
+            self._prefix_valid = True
+        if self._prefix_valid and len(self._prefix) < 512:
+            self._prefix += data[:512]
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -83,12 +105,16 @@ class HttptoolsConnection:
             else:  # pragma: no cover - our callbacks raise nothing else
                 raise
         except httptools.HttpParserInvalidMethodError:
-            self._fail(method_status_from_line(data))
+            # llhttp stops at the first bad byte of the method; whether this is an unknown
+            # method (501) or a malformed line (400) shows only once the line is complete.
+            self._failed = True
+            self._pending_method_error = True
+            self._classify_method_error(data, first=True)
         except httptools.HttpParserError as exc:
             reason = str(exc)
             error: ProtocolError | None = None
             if reason in _VERSION_ERRORS:
-                error = version_status_from_line(data)
+                error = version_status_from_line(self._line_start(data))
             self._fail(error or ProtocolError(400, f"invalid request: {reason}"))
         else:
             if self._in_head and not self._began:
@@ -99,6 +125,24 @@ class HttptoolsConnection:
                     self._fail(ProtocolError(431, "request head too large"))
         return out
 
+    def _classify_method_error(self, data: bytes, first: bool = False) -> None:
+        """Decide 400 or 501 once the request line is complete (or EOF, or 512 bytes)."""
+        if first and not self._prefix_valid:
+            self._prefix = bytearray(data[:512])
+            self._prefix_valid = True
+        elif not first:
+            self._prefix += data[:512]
+        line = self._prefix
+        if not data or b"\n" in line or len(line) >= 512 or _LINE_PREFIX(line) is None:
+            self._pending_method_error = False
+            self._emit(method_status_from_line(bytes(line)))
+
+    def _line_start(self, data: bytes) -> bytes:
+        """The bytes the failing request line starts with, as well as we know them."""
+        if self._prefix_valid and self._prefix:
+            return bytes(self._prefix)
+        return data
+
     def start_next_cycle(self) -> list[Event]:
         out = self._out = []
         self._blocked = False
@@ -108,7 +152,9 @@ class HttptoolsConnection:
             out.append(event)
             if type(event) is Body:
                 self._held_bytes -= len(event.data)
-            elif event is END_OF_MESSAGE:
+            else:
+                self._held_bytes -= 64
+            if event is END_OF_MESSAGE:
                 self._blocked = True
                 break
         return out
@@ -133,8 +179,12 @@ class HttptoolsConnection:
         self._url = b""
         self._headers = []
         self._expect = False
+        self._has_body = False
         self._in_head = True
         self._began = True
+        self._began_message = True
+        if self._completed_here:
+            self._prefix_valid = False  # this head starts mid-read: its offset is unknown
         self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
@@ -144,9 +194,16 @@ class HttptoolsConnection:
         self._url = url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:
+            return  # a chunked trailer field: not part of the request head
         name = name.lower()
+        value = value.rstrip(b" \t")
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect = True
+        elif name == b"content-length":
+            self._has_body = value != b"0"
+        elif name == b"transfer-encoding":
+            self._has_body = True
         headers = self._headers
         headers.append((name, value))
         if len(headers) > self._limits.max_header_count:
@@ -157,8 +214,13 @@ class HttptoolsConnection:
         self._in_head = False
         self._head_bytes = 0
         version = parser.get_http_version()
-        error = status_for_version(version) or check_head(self._url, self._headers, self._limits)
+        error = status_for_version(version) or check_head(
+            self._url, self._headers, self._limits, version == "1.1"
+        )
         if error is not None:
+            if version == "0.9" and b" HTTP/0.9" not in self._line_start(b""):
+                # llhttp reports 0.9 for a request line without any version.
+                error = ProtocolError(400, "request line without an HTTP version")
             raise _Refuse(error)
         keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
         self._emit(
@@ -168,7 +230,7 @@ class HttptoolsConnection:
                 version,
                 self._headers,
                 keep_alive,
-                self._expect,
+                self._expect and self._has_body and version == "1.1",
             )
         )
 
@@ -179,6 +241,8 @@ class HttptoolsConnection:
         self._emit(END_OF_MESSAGE)
         self._blocked = True
         self._in_head = True
+        self._began_message = False
+        self._completed_here = True
 
     # -- sending ---------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ __all__ = [
     "DefaultHeaders",
     "ResponseWriter",
     "error_response",
+    "connection_tokens",
     "status_line",
 ]
 
@@ -70,6 +71,11 @@ def validate_value(value: bytes) -> None:
         raise ResponseError(f"response header value must be bytes, not {type(value).__name__}")
     if b"\r" in value or b"\n" in value or b"\0" in value:
         raise ResponseError(f"response header value contains CR, LF or NUL: {value!r}")
+
+
+def connection_tokens(value: bytes) -> list[bytes]:
+    """The lowercased tokens of a Connection header value."""
+    return [token.strip(b" \t") for token in value.lower().split(b",")]
 
 
 class DefaultHeaders:
@@ -140,7 +146,7 @@ class ResponseWriter:
                 # client cannot take chunked anyway).
                 continue
             elif lname == b"connection":
-                if b"close" in value.lower():
+                if b"close" in connection_tokens(value):
                     connection_close = True
                     keep_alive = False
             append(name)

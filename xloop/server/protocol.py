@@ -67,6 +67,7 @@ class HttpProtocol(asyncio.Protocol):
         self.server: tuple[str, int | None] | None = None
         self.scheme = "http"
         self.closed = False
+        self.aborted = False
         self.eof = False
         self.write_paused = False
         self.read_paused = False
@@ -129,6 +130,12 @@ class HttpProtocol(asyncio.Protocol):
         cycle = self.cycle
         if cycle is not None:
             cycle.disconnect()
+        task = self.task
+        if task is not None and not task.done():
+            # The app is still running for a connection that is gone: the server's
+            # shutdown waits for it too.
+            state.orphans.add(task)
+            task.add_done_callback(state.orphans.discard)
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -288,10 +295,11 @@ class HttpProtocol(asyncio.Protocol):
 
     def abort(self) -> None:
         """Forced shutdown: drop the connection and cancel the app."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        self.aborted = True
         if self.transport is not None and not self.closed:
             self.transport.abort()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
     def _close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -318,8 +326,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         """Write to the transport (no-op once closed)."""
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
+        transport = self.transport
+        if transport is not None and not self.closed and not transport.is_closing():
+            transport.write(data)
 
 
 class Cycle:
@@ -513,7 +522,11 @@ class Cycle:
             self._abandon()
 
     def _app_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, asyncio.CancelledError) and self.protocol.closed:
+        protocol = self.protocol
+        if isinstance(exc, asyncio.CancelledError) and (protocol.aborted or protocol.closed):
+            if not self.response_complete:
+                self.response_complete = True
+                protocol.state.active -= 1
             return
         if self.response_complete:
             error_logger.error("Exception in ASGI application after the response", exc_info=exc)

@@ -253,17 +253,24 @@ class Server:
             state.shutting_down = True
             for connection in list(state.connections):
                 connection.shutdown()
-            if state.connections:
-                assert self._all_closed is not None and self._force is not None
-                finished = await self._wait_closed(self.config.timeout_graceful_shutdown)
-                if not finished:
-                    logger.warning(
-                        "aborting %d connection(s) still open after the graceful shutdown",
-                        len(state.connections),
-                    )
-                    for connection in list(state.connections):
-                        connection.abort()
-                    await self._wait_closed(5.0, forceable=False)
+            loop = asyncio.get_running_loop()
+            timeout = self.config.timeout_graceful_shutdown
+            deadline = None if timeout is None else loop.time() + timeout
+            finished = await self._wait_closed(timeout)
+            if finished and state.orphans:
+                finished = await self._wait_orphans(deadline)
+            if not finished:
+                logger.warning(
+                    "graceful shutdown timed out: aborting %d connection(s), %d request(s)",
+                    len(state.connections),
+                    state.active,
+                )
+                for connection in list(state.connections):
+                    connection.abort()
+                for task in list(state.orphans):
+                    task.cancel()
+                await self._wait_closed(5.0, forceable=False)
+                await self._wait_orphans(loop.time() + 5.0, forceable=False)
         for listener in self.listeners:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(listener.wait_closed(), 5.0)
@@ -293,6 +300,24 @@ class Server:
             for waiter in waiters:
                 waiter.cancel()
         return not self.state.connections
+
+    async def _wait_orphans(self, deadline: float | None, forceable: bool = True) -> bool:
+        """Wait for apps still running after their connection closed."""
+        assert self.state is not None and self._force is not None
+        orphans = list(self.state.orphans)
+        if not orphans:
+            return True
+        loop = asyncio.get_running_loop()
+        timeout = None if deadline is None else max(0.0, deadline - loop.time())
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(asyncio.wait(orphans))]
+        if forceable:
+            waiters.append(asyncio.ensure_future(self._force.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return not self.state.orphans
 
     def _on_connection_lost(self) -> None:
         state = self.state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -55,6 +56,7 @@ class ServerState:
         self.lifespan_state: dict[str, Any] = lifespan_state if lifespan_state is not None else {}
         self.on_max_requests = on_max_requests
         self.connections: set[HttpProtocol] = set()
+        self.orphans: set[asyncio.Task[None]] = set()  # apps still running, connection gone
         self.active = 0  # requests whose response is not complete
         self.total_requests = 0
         self.shutting_down = False
