@@ -115,8 +115,10 @@ app.command(
 def which_loop(
     loop: Annotated[
         str,
-        typer.Option(help="Loop name (auto, asyncio, selector, proactor, uvloop, winloop, "
-                     "module:callable).", envvar="XLOOP_LOOP"),
+        typer.Option(
+            help="Loop name (auto, asyncio, selector, proactor, uvloop, winloop, module:callable).",
+            envvar="XLOOP_LOOP",
+        ),
     ] = "auto",
     selector: Annotated[
         str,

@@ -64,22 +64,29 @@ class Config:
     )
     factory: bool = field(
         default=False,
-        metadata=_opt("Treat APP as a factory: call it with no arguments to get the app.",
-                      panel="Application"),
+        metadata=_opt(
+            "Treat APP as a factory: call it with no arguments to get the app.", panel="Application"
+        ),
     )
     app_dir: str = field(
         default=".",
-        metadata=_opt("Look for APP in this directory (put first on sys.path).",
-                      panel="Application"),
+        metadata=_opt(
+            "Look for APP in this directory (put first on sys.path).", panel="Application"
+        ),
     )
     host: str = field(default="127.0.0.1", metadata=_opt("Bind to this address."))
-    port: int = field(default=8000, metadata=_opt("Bind to this TCP port (0: any free port).",
-                                                  minimum=0))
+    port: int = field(
+        default=8000, metadata=_opt("Bind to this TCP port (0: any free port).", minimum=0)
+    )
     uds: str | None = field(default=None, metadata=_opt("Bind to this UNIX domain socket."))
-    fd: int | None = field(default=None, metadata=_opt("Serve on this already bound socket "
-                                                       "file descriptor.", minimum=0))
-    backlog: int = field(default=2048, metadata=_opt("Listen backlog: connections the kernel "
-                                                     "queues before accept.", minimum=1))
+    fd: int | None = field(
+        default=None,
+        metadata=_opt("Serve on this already bound socket file descriptor.", minimum=0),
+    )
+    backlog: int = field(
+        default=2048,
+        metadata=_opt("Listen backlog: connections the kernel queues before accept.", minimum=1),
+    )
     loop: str = field(
         default="auto",
         metadata=_opt(
@@ -90,13 +97,19 @@ class Config:
     )
     selector: str = field(
         default="auto",
-        metadata=_opt("selectors class for the selector loop.", choices=SELECTOR_NAMES,
-                      panel="Event loop and parser"),
+        metadata=_opt(
+            "selectors class for the selector loop.",
+            choices=SELECTOR_NAMES,
+            panel="Event loop and parser",
+        ),
     )
     http: str = field(
         default="auto",
-        metadata=_opt("HTTP/1.1 parser (auto: httptools if installed, else h11).",
-                      choices=HTTP_NAMES, panel="Event loop and parser"),
+        metadata=_opt(
+            "HTTP/1.1 parser (auto: httptools if installed, else h11).",
+            choices=HTTP_NAMES,
+            panel="Event loop and parser",
+        ),
     )
     lifespan: str = field(
         default="auto",
@@ -104,68 +117,98 @@ class Config:
     )
     root_path: str = field(
         default="",
-        metadata=_opt("ASGI root_path, for an app mounted below a path by a proxy.",
-                      panel="Application"),
+        metadata=_opt(
+            "ASGI root_path, for an app mounted below a path by a proxy.", panel="Application"
+        ),
     )
     proxy_headers: bool = field(
         default=True,
-        metadata=_opt("Trust X-Forwarded-For/-Proto from --forwarded-allow-ips.",
-                      flag="--proxy-headers", secondary="--no-proxy-headers", panel="HTTP"),
+        metadata=_opt(
+            "Trust X-Forwarded-For/-Proto from --forwarded-allow-ips.",
+            flag="--proxy-headers",
+            secondary="--no-proxy-headers",
+            panel="HTTP",
+        ),
     )
     forwarded_allow_ips: str = field(
         default="127.0.0.1",
-        metadata=_opt("Comma-separated IPs or networks trusted for proxy headers ('*': all).",
-                      panel="HTTP"),
+        metadata=_opt(
+            "Comma-separated IPs or networks trusted for proxy headers ('*': all).", panel="HTTP"
+        ),
     )
     server_header: bool = field(
         default=True,
-        metadata=_opt("Send 'server: xloop'.", flag="--server-header",
-                      secondary="--no-server-header", panel="HTTP"),
+        metadata=_opt(
+            "Send 'server: xloop'.",
+            flag="--server-header",
+            secondary="--no-server-header",
+            panel="HTTP",
+        ),
     )
     date_header: bool = field(
         default=True,
-        metadata=_opt("Send a 'date' header.", flag="--date-header",
-                      secondary="--no-date-header", panel="HTTP"),
+        metadata=_opt(
+            "Send a 'date' header.",
+            flag="--date-header",
+            secondary="--no-date-header",
+            panel="HTTP",
+        ),
     )
     header: list[str] = field(
         default_factory=list,
-        metadata=_opt("Extra response header NAME:VALUE (repeatable).", panel="HTTP",
-                      metavar="NAME:VALUE"),
+        metadata=_opt(
+            "Extra response header NAME:VALUE (repeatable).", panel="HTTP", metavar="NAME:VALUE"
+        ),
     )
     timeout_keep_alive: float = field(
         default=5.0,
-        metadata=_opt("Close idle keep-alive connections after this many seconds.",
-                      minimum=0.0, panel="Limits and timeouts"),
+        metadata=_opt(
+            "Close idle keep-alive connections after this many seconds.",
+            minimum=0.0,
+            panel="Limits and timeouts",
+        ),
     )
     timeout_graceful_shutdown: float | None = field(
         default=None,
-        metadata=_opt("On shutdown, wait at most this many seconds for in-flight requests.",
-                      minimum=0.0, panel="Limits and timeouts"),
+        metadata=_opt(
+            "On shutdown, wait at most this many seconds for in-flight requests.",
+            minimum=0.0,
+            panel="Limits and timeouts",
+        ),
     )
     limit_concurrency: int | None = field(
         default=None,
-        metadata=_opt("Answer 503 above this many concurrent connections or requests.",
-                      minimum=1, panel="Limits and timeouts"),
+        metadata=_opt(
+            "Answer 503 above this many concurrent connections or requests.",
+            minimum=1,
+            panel="Limits and timeouts",
+        ),
     )
     limit_max_requests: int | None = field(
         default=None,
-        metadata=_opt("Shut down gracefully after this many requests.", minimum=1,
-                      panel="Limits and timeouts"),
+        metadata=_opt(
+            "Shut down gracefully after this many requests.", minimum=1, panel="Limits and timeouts"
+        ),
     )
     limit_request_line: int = field(
         default=8190,
-        metadata=_opt("Longest request-target accepted (414 above).", minimum=16,
-                      panel="Limits and timeouts"),
+        metadata=_opt(
+            "Longest request-target accepted (414 above).", minimum=16, panel="Limits and timeouts"
+        ),
     )
     limit_request_field_size: int = field(
         default=65536,
-        metadata=_opt("Most bytes of header fields in one request (431 above).", minimum=64,
-                      panel="Limits and timeouts"),
+        metadata=_opt(
+            "Most bytes of header fields in one request (431 above).",
+            minimum=64,
+            panel="Limits and timeouts",
+        ),
     )
     limit_request_fields: int = field(
         default=100,
-        metadata=_opt("Most header fields in one request (431 above).", minimum=1,
-                      panel="Limits and timeouts"),
+        metadata=_opt(
+            "Most header fields in one request (431 above).", minimum=1, panel="Limits and timeouts"
+        ),
     )
     log_level: str = field(
         default="info",
@@ -173,8 +216,12 @@ class Config:
     )
     access_log: bool = field(
         default=True,
-        metadata=_opt("Log one line per request.", flag="--access-log",
-                      secondary="--no-access-log", panel="Logging"),
+        metadata=_opt(
+            "Log one line per request.",
+            flag="--access-log",
+            secondary="--no-access-log",
+            panel="Logging",
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -187,8 +234,12 @@ class Config:
                     f"invalid --{spec.cli_name} value {value!r}; valid: {', '.join(spec.choices)}",
                     hint=spec.help,
                 )
-            if spec.minimum is not None and isinstance(value, (int, float)) and not (
-                value >= spec.minimum and not (isinstance(value, float) and math.isnan(value))
+            if (
+                spec.minimum is not None
+                and isinstance(value, (int, float))
+                and not (
+                    value >= spec.minimum and not (isinstance(value, float) and math.isnan(value))
+                )
             ):
                 raise ConfigError(f"--{spec.cli_name} must be >= {spec.minimum:g}, got {value}")
         if self.loop not in LOOP_NAMES and ":" not in self.loop:
@@ -221,8 +272,8 @@ class Config:
                 pair = (name.lower().encode("latin-1"), value.strip().encode("latin-1"))
             except UnicodeEncodeError:
                 raise ConfigError(f"invalid --header {entry!r}: not latin-1") from None
-            from .protocol.response import validate_value, validated_name
             from .protocol import ResponseError
+            from .protocol.response import validate_value, validated_name
 
             try:
                 validated_name(pair[0])
@@ -238,7 +289,7 @@ class Config:
 
         entries = [item.strip() for item in self.forwarded_allow_ips.split(",") if item.strip()]
         for item in entries:
-            if item == "*" or item.startswith("/") or item.startswith("unix:"):
+            if item == "*" or item.startswith(("/", "unix:")):
                 continue
             try:
                 if "/" in item:

@@ -78,8 +78,9 @@ async def _echo(scope: Scope, receive: Receive, send: Send) -> None:
         if message["type"] != "http.request":
             return
         more = message.get("more_body", False)
-        await send({"type": "http.response.body", "body": message.get("body", b""),
-                    "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": message.get("body", b""), "more_body": True}
+        )
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -92,8 +93,11 @@ async def _stream(scope: Scope, send: Send) -> None:
         await _text(send, 400, b"chunks and size must be integers")
         return
     await send(
-        {"type": "http.response.start", "status": 200,
-         "headers": [(b"content-type", b"application/octet-stream")]}
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/octet-stream")],
+        }
     )
     block = b"x" * size
     for _ in range(chunks):
@@ -112,8 +116,13 @@ async def _info(scope: Scope, send: Send) -> None:
         return value
 
     body = json.dumps(plain(dict(scope)), indent=2).encode()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -24,8 +24,10 @@ def import_from_string(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name) and (
-            exc.name == module_name or module_name.startswith(exc.name + ".")
+        if (
+            exc.name is not None
+            and module_name.startswith(exc.name)
+            and (exc.name == module_name or module_name.startswith(exc.name + "."))
         ):
             raise AppLoadError(
                 f"could not import module {module_name!r}",
@@ -75,8 +77,9 @@ def load_app(app: Any, *, factory: bool = False, app_dir: str | None = None) -> 
         name = repr(app)
     if factory:
         if not callable(obj):
-            raise AppLoadError(f"{name} is not callable, so it cannot be a factory",
-                               hint="drop --factory")
+            raise AppLoadError(
+                f"{name} is not callable, so it cannot be a factory", hint="drop --factory"
+            )
         try:
             obj = obj()
         except TypeError as exc:

@@ -15,7 +15,11 @@ async def hello(scope: Scope, receive: Receive, send: Send) -> None:
     """The seed's hello world (raises on lifespan: served without it under auto)."""
     assert scope["type"] == "http"
     await send(
-        {"type": "http.response.start", "status": 200, "headers": [[b"content-type", b"text/plain"]]}
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [[b"content-type", b"text/plain"]],
+        }
     )
     await send({"type": "http.response.body", "body": b"Hello, world!"})
 

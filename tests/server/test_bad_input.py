@@ -21,43 +21,84 @@ HEAD_ERRORS: list[tuple[str, bytes, int]] = [
     ("http-1.2", b"GET / HTTP/1.2\r\nHost: t\r\n\r\n", 505),
     ("http-3.0", b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505),
     ("http-4.0", b"GET / HTTP/4.0\r\nHost: t\r\n\r\n", 505),
-    ("duplicate-content-length",
-     b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400),
-    ("conflicting-content-length",
-     b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
-    ("content-length-list",
-     b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello", 400),
+    (
+        "duplicate-content-length",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        400,
+    ),
+    (
+        "conflicting-content-length",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        400,
+    ),
+    (
+        "content-length-list",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello",
+        400,
+    ),
     ("content-length-plus", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\nhello", 400),
     ("content-length-hex", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0x5\r\n\r\nhello", 400),
-    ("content-length-negative",
-     b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400),
-    ("content-length-and-chunked",
-     b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-     b"5\r\nhello\r\n0\r\n\r\n", 400),
-    ("transfer-encoding-gzip", b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-    ("transfer-encoding-gzip-chunked",
-     b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-     501),
+    ("content-length-negative", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400),
+    (
+        "content-length-and-chunked",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "transfer-encoding-gzip",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+        501,
+    ),
+    (
+        "transfer-encoding-gzip-chunked",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        501,
+    ),
     ("request-target-too-long", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414),
-    ("header-too-large", b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", 431),
-    ("too-many-headers",
-     b"GET / HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(120)) + b"\r\n",
-     431),
+    (
+        "header-too-large",
+        b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n",
+        431,
+    ),
+    (
+        "too-many-headers",
+        b"GET / HTTP/1.1\r\nHost: t\r\n"
+        + b"".join(b"X-%d: v\r\n" % i for i in range(120))
+        + b"\r\n",
+        431,
+    ),
 ]
 
 BODY_ERRORS: list[tuple[str, bytes, int]] = [
-    ("chunk-data-not-crlf",
-     b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400),
-    ("chunk-size-0x", b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
-     400),
-    ("chunk-size-space",
-     b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400),
-    ("chunk-size-plus",
-     b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n", 400),
+    (
+        "chunk-data-not-crlf",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+        400,
+    ),
+    (
+        "chunk-size-0x",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0x5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "chunk-size-space",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "chunk-size-plus",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
 ]
 
 
-def _assert_refused(raw: bytes, status: int, backend: Backend, caplog: pytest.LogCaptureFixture) -> Recorder:
+def _assert_refused(
+    raw: bytes, status: int, backend: Backend, caplog: pytest.LogCaptureFixture
+) -> Recorder:
     recorder = Recorder()
     caplog.set_level(logging.DEBUG, logger="xloop")
     with serving(recorder, backend) as server, server.connect() as sock:
@@ -72,8 +113,9 @@ def _assert_refused(raw: bytes, status: int, backend: Backend, caplog: pytest.Lo
     return recorder
 
 
-@pytest.mark.parametrize(("raw", "status"), [c[1:] for c in HEAD_ERRORS],
-                         ids=[c[0] for c in HEAD_ERRORS])
+@pytest.mark.parametrize(
+    ("raw", "status"), [c[1:] for c in HEAD_ERRORS], ids=[c[0] for c in HEAD_ERRORS]
+)
 def test_bad_head_never_reaches_the_app(
     backend: Backend, raw: bytes, status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -81,8 +123,9 @@ def test_bad_head_never_reaches_the_app(
     assert recorder.calls == 0
 
 
-@pytest.mark.parametrize(("raw", "status"), [c[1:] for c in BODY_ERRORS],
-                         ids=[c[0] for c in BODY_ERRORS])
+@pytest.mark.parametrize(
+    ("raw", "status"), [c[1:] for c in BODY_ERRORS], ids=[c[0] for c in BODY_ERRORS]
+)
 def test_bad_body_is_refused(
     backend: Backend, raw: bytes, status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -110,19 +153,18 @@ def test_nothing_is_smuggled_behind_a_bad_request(backend: Backend) -> None:
 
 def test_header_split_across_many_reads_is_bounded(backend: Backend) -> None:
     """A head that never ends is refused once it passes the limit, not buffered forever."""
-    with serving(Recorder(), backend, limit_request_field_size=4096) as server:
-        with server.connect() as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
-            reader = Reader(sock)
-            status = None
-            for _ in range(200):
-                try:
-                    sock.sendall(b"v" * 1024)
-                except (BrokenPipeError, ConnectionResetError):
-                    break
-            response = reader.response()
-            status = response.status
-    assert status == 431
+    with (
+        serving(Recorder(), backend, limit_request_field_size=4096) as server,
+        server.connect() as sock,
+    ):
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        reader = Reader(sock)
+        for _ in range(200):
+            try:
+                sock.sendall(b"v" * 1024)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        assert reader.response().status == 431
 
 
 @pytest.mark.parametrize("value", [b"a\r\nx-injected: 1", b"a\nb", b"a\x00b"])

@@ -40,7 +40,8 @@ def test_pipelined_requests_are_answered_in_order(backend: Backend) -> None:
     body = b"x" * 1000
     burst = (
         get("/a")
-        + b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n" + body
+        + b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n"
+        + body
         + b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
         + get("/d")
     )
@@ -240,9 +241,10 @@ def test_proxy_headers_from_a_trusted_peer(backend: Backend) -> None:
     extra = "X-Forwarded-For: 203.0.113.7, 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
     with serving(scope_json, backend) as server, server.connect() as sock:
         trusted = json.loads(exchange(sock, get(extra=extra)).body)
-    with serving(
-        scope_json, backend, forwarded_allow_ips="10.0.0.1"
-    ) as server, server.connect() as sock:
+    with (
+        serving(scope_json, backend, forwarded_allow_ips="10.0.0.1") as server,
+        server.connect() as sock,
+    ):
         untrusted = json.loads(exchange(sock, get(extra=extra)).body)
     assert trusted["client"][0] == "203.0.113.7"
     assert trusted["scheme"] == "https"
@@ -251,13 +253,16 @@ def test_proxy_headers_from_a_trusted_peer(backend: Backend) -> None:
 
 
 def test_extra_and_suppressed_default_headers(backend: Backend) -> None:
-    with serving(
-        hello,
-        backend,
-        header=["X-Served-By: test", "Alt-Svc: none"],
-        server_header=False,
-        date_header=False,
-    ) as server, server.connect() as sock:
+    with (
+        serving(
+            hello,
+            backend,
+            header=["X-Served-By: test", "Alt-Svc: none"],
+            server_header=False,
+            date_header=False,
+        ) as server,
+        server.connect() as sock,
+    ):
         response = exchange(sock, get())
     assert response.header(b"x-served-by") == b"test"
     assert response.header(b"alt-svc") == b"none"
@@ -307,13 +312,19 @@ def test_unix_domain_socket(backend: Backend, tmp_path: object) -> None:
     import os
     import tempfile
 
-    from .harness import Config, RunningServer
+    from xloop import Config
+
+    from .harness import RunningServer
 
     directory = tempfile.mkdtemp(prefix="xl")
     path = os.path.join(directory, "s.sock")
     config = Config(
-        app=hello, uds=path, loop=backend.loop, selector=backend.selector or "auto",
-        http=backend.http, log_level="warning",
+        app=hello,
+        uds=path,
+        loop=backend.loop,
+        selector=backend.selector or "auto",
+        http=backend.http,
+        log_level="warning",
     )
     running = RunningServer(config).start()
     try:

@@ -53,8 +53,14 @@ def test_lifespan_runs_and_shares_state(backend: Backend) -> None:
 
 
 def test_lifespan_startup_failure_stops_the_server(backend: Backend) -> None:
-    config = Config(app=LifespanApp(fail_startup=True), port=0, loop=backend.loop,
-                    selector=backend.selector or "auto", http=backend.http, log_level="critical")
+    config = Config(
+        app=LifespanApp(fail_startup=True),
+        port=0,
+        loop=backend.loop,
+        selector=backend.selector or "auto",
+        http=backend.http,
+        log_level="critical",
+    )
     with pytest.raises(StartupError, match="no db"):
         RunningServer(config).start()
 
@@ -63,7 +69,10 @@ def test_lifespan_auto_serves_an_app_without_lifespan(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="xloop")
-    with serving(hello, backend, lifespan="auto", log_level="info") as server, server.connect() as sock:
+    with (
+        serving(hello, backend, lifespan="auto", log_level="info") as server,
+        server.connect() as sock,
+    ):
         assert exchange(sock, get()).body == b"Hello, world!"
     lines = [r.getMessage() for r in caplog.records if "lifespan" in r.getMessage()]
     assert len(lines) == 1
@@ -72,8 +81,15 @@ def test_lifespan_auto_serves_an_app_without_lifespan(
 
 
 def test_lifespan_on_with_an_app_without_lifespan_fails(backend: Backend) -> None:
-    config = Config(app=hello, port=0, loop=backend.loop, selector=backend.selector or "auto",
-                    http=backend.http, lifespan="on", log_level="critical")
+    config = Config(
+        app=hello,
+        port=0,
+        loop=backend.loop,
+        selector=backend.selector or "auto",
+        http=backend.http,
+        lifespan="on",
+        log_level="critical",
+    )
     with pytest.raises(StartupError):
         RunningServer(config).start()
 
@@ -81,16 +97,15 @@ def test_lifespan_on_with_an_app_without_lifespan_fails(backend: Backend) -> Non
 def test_limit_concurrency_answers_503(backend: Backend) -> None:
     recorder = Recorder(read_body=False)
     recorder.wait_for_release = True
-    with serving(recorder, backend, limit_concurrency=1) as server:
-        with server.connect() as first:
-            first.sendall(get())
-            assert recorder.started.wait(10)
-            with server.connect() as second:
-                response = exchange(second, get())
-            assert response.status == 503
-            assert response.header(b"connection") == b"close"
-            recorder.release.set()
-            assert Reader(first).response().status == 200
+    with serving(recorder, backend, limit_concurrency=1) as server, server.connect() as first:
+        first.sendall(get())
+        assert recorder.started.wait(10)
+        with server.connect() as second:
+            response = exchange(second, get())
+        assert response.status == 503
+        assert response.header(b"connection") == b"close"
+        recorder.release.set()
+        assert Reader(first).response().status == 200
 
 
 def test_limit_max_requests_shuts_down(backend: Backend) -> None:

@@ -60,7 +60,9 @@ class HTTPConnection(Protocol):
     ) -> bytes:
         """Serialize the status line and headers.
 
-        ``defaults`` are the headers the server adds (``server``, ``date``, ``--header``). ``body_length`` is the whole body's size when the app sent it in a
+        ``defaults`` are the headers the server adds (``server``, ``date``,
+        ``--header``). ``body_length`` is the whole body's size when the app sent it in a
+        single message and gave no Content-Length. ``close`` forces ``Connection: close``.
         single message and gave no Content-Length. ``close`` forces ``Connection: close``.
         """
 

@@ -87,7 +87,7 @@ class H11Connection:
 
     def _request(self, event: h11.Request) -> Request | ProtocolError:
         version = event.http_version.decode("ascii")
-        headers: list[tuple[bytes, bytes]] = list(event.headers)  # type: ignore[arg-type]
+        headers: list[tuple[bytes, bytes]] = list(event.headers)
         error = status_for_version(version) or check_head(
             event.target, headers, self._limits, version == "1.1"
         )
@@ -181,9 +181,9 @@ class H11Connection:
             if name.lower() == b"content-length":
                 has_length = True
             items.append((name, value))
-        if status == 204 or status == 304:
+        if status in {204, 304}:
             self._no_body = True
-        if status == 204 or status == 304:
+        if status in {204, 304}:
             body_length = None
         if body_length is not None and not has_length and not (self._no_body and not body_length):
             items.append((b"content-length", b"%d" % body_length))

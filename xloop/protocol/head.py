@@ -46,7 +46,7 @@ _VERSION_IN_LINE: Final = re.compile(rb"^[^\r\n]* HTTP/([0-9])\.([0-9])\r?$")
 
 def status_for_version(version: str) -> ProtocolError | None:
     """Refuse any HTTP version but 1.0 and 1.1 (505; HTTP/0.9 and HTTP/2 are not spoken)."""
-    if version == "1.1" or version == "1.0":
+    if version in {"1.1", "1.0"}:
         return None
     return ProtocolError(505, f"HTTP version {version} is not supported")
 

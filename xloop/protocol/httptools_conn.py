@@ -9,7 +9,7 @@ from typing import Final
 
 import httptools
 
-from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
+from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from .head import (
     Limits,
     check_head,
@@ -285,4 +285,3 @@ class HttptoolsConnection:
     def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
         self.keep_alive = False
         return error_response(status, defaults)
-

@@ -13,7 +13,6 @@ from typing import Final
 
 from .events import ResponseError
 
-
 __all__ = [
     "CHUNKED",
     "CLOSE_DELIMITED",
@@ -21,8 +20,8 @@ __all__ = [
     "NO_BODY",
     "DefaultHeaders",
     "ResponseWriter",
-    "error_response",
     "connection_tokens",
+    "error_response",
     "status_line",
 ]
 
@@ -145,16 +144,15 @@ class ResponseWriter:
                 # The server chooses the framing; the app's TE is dropped (an HTTP/1.0
                 # client cannot take chunked anyway).
                 continue
-            elif lname == b"connection":
-                if b"close" in connection_tokens(value):
-                    connection_close = True
-                    keep_alive = False
+            elif lname == b"connection" and b"close" in connection_tokens(value):
+                connection_close = True
+                keep_alive = False
             append(name)
             append(b": ")
             append(value)
             append(b"\r\n")
 
-        if head_method or status == 204 or status == 304:
+        if head_method or status in {204, 304}:
             mode = NO_BODY
             if content_length is None and body_length and head_method:
                 append(b"content-length: %d\r\n" % body_length)

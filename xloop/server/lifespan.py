@@ -42,9 +42,7 @@ class Lifespan:
         self._task = asyncio.get_running_loop().create_task(self._main())
         await self._inbox.put({"type": "lifespan.startup"})
         await self._startup_done.wait()
-        if self.failed:
-            return False
-        return True
+        return not self.failed
 
     async def shutdown(self) -> None:
         """Run shutdown, if startup ran."""

@@ -173,7 +173,7 @@ class HttpProtocol(asyncio.Protocol):
                         while index < count:
                             following = events[index]
                             if type(following) is Body:
-                                cycle.feed(cast("Body", following).data)
+                                cycle.feed(following.data)
                             elif following is END_OF_MESSAGE:
                                 cycle.request_complete = True
                             else:
@@ -502,7 +502,7 @@ class Cycle:
 
     async def run_asgi(self, app: ASGIApp) -> None:
         try:
-            result = await app(self.scope, self.receive, self.send)
+            result: object = await app(self.scope, self.receive, self.send)  # type: ignore[func-returns-value]
         except ClientDisconnected:
             if not self.response_complete:
                 self._abandon()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import signal
@@ -63,7 +64,7 @@ class Server:
         self._force: asyncio.Event | None = None
         self._all_closed: asyncio.Event | None = None
         self._uds_path: str | None = None
-        self._signal_cleanup: list[Callable[[], None]] = []
+        self._signal_cleanup: list[Callable[[], object]] = []
         self.forced = False
         self._port: int | None = None
 
@@ -73,7 +74,7 @@ class Server:
     def sockets(self) -> list[socket.socket]:
         result: list[socket.socket] = []
         for listener in self.listeners:
-            result.extend(listener.sockets)  # type: ignore[arg-type]
+            result.extend(getattr(listener, "sockets", ()) or ())
         return result
 
     @property
@@ -107,8 +108,8 @@ class Server:
         self.lifespan = Lifespan(app, config.lifespan, lifespan_state)
         if not await self.lifespan.startup():
             raise StartupError(
-                "application startup failed" + (f": {self.lifespan.error}"
-                                                 if self.lifespan.error else ""),
+                "application startup failed"
+                + (f": {self.lifespan.error}" if self.lifespan.error else ""),
                 hint="see the log above; --lifespan off skips the lifespan protocol",
             )
         proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
@@ -168,8 +169,10 @@ class Server:
                 )
         except OSError as exc:
             where = (
-                f"fd {config.fd}" if config.fd is not None
-                else config.uds if config.uds is not None
+                f"fd {config.fd}"
+                if config.fd is not None
+                else config.uds
+                if config.uds is not None
                 else f"{config.host}:{config.port}"
             )
             if exc.errno == errno.EADDRINUSE:
@@ -286,7 +289,8 @@ class Server:
 
     async def _wait_closed(self, timeout: float | None, forceable: bool = True) -> bool:
         """Wait until every connection is closed; False on timeout or a forced exit."""
-        assert self._all_closed is not None and self._force is not None
+        assert self._all_closed is not None
+        assert self._force is not None
         assert self.state is not None
         if not self.state.connections:
             return True
@@ -303,7 +307,8 @@ class Server:
 
     async def _wait_orphans(self, deadline: float | None, forceable: bool = True) -> bool:
         """Wait for apps still running after their connection closed."""
-        assert self.state is not None and self._force is not None
+        assert self.state is not None
+        assert self._force is not None
         orphans = list(self.state.orphans)
         if not orphans:
             return True
@@ -326,8 +331,10 @@ class Server:
 
     def _on_max_requests(self) -> None:
         if self._shutdown_requested is not None and not self._shutdown_requested.is_set():
-            logger.info("maximum number of requests reached (%s); shutting down",
-                        self.config.limit_max_requests)
+            logger.info(
+                "maximum number of requests reached (%s); shutting down",
+                self.config.limit_max_requests,
+            )
             self._shutdown_requested.set()
 
     # -- signals -----------------------------------------------------------------------------
@@ -352,17 +359,15 @@ class Server:
             except (NotImplementedError, RuntimeError, ValueError):
                 # Loops without add_signal_handler (Windows proactor/selector): a plain
                 # handler that hops onto the loop.
-                def handler(signum: int, frame: Any, loop: asyncio.AbstractEventLoop = loop) -> None:
+                def handler(
+                    signum: int, frame: Any, loop: asyncio.AbstractEventLoop = loop
+                ) -> None:
                     loop.call_soon_threadsafe(self._on_signal, signum)
 
                 previous = signal.signal(sig, handler)
-                self._signal_cleanup.append(
-                    lambda sig=sig, previous=previous: signal.signal(sig, previous)  # type: ignore[misc]
-                )
+                self._signal_cleanup.append(functools.partial(signal.signal, sig, previous))
             else:
-                self._signal_cleanup.append(
-                    lambda sig=sig: loop.remove_signal_handler(sig)  # type: ignore[misc]
-                )
+                self._signal_cleanup.append(functools.partial(loop.remove_signal_handler, sig))
 
     def _remove_signal_handlers(self) -> None:
         while self._signal_cleanup:
