@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
 from typing import Final
 
 import httptools
@@ -17,11 +16,13 @@ from .head import (
     status_for_version,
     version_status_from_line,
 )
-from .response import DefaultHeaders, ResponseWriter, error_response
+from .response import ResponseWriter
 
 __all__ = ["HttptoolsConnection"]
 
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_OWS: Final = (b" ", b"\t")
+_SPECIAL: Final = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect"))
 _LINE_PREFIX: Final = re.compile(rb"[\x21-\x7e ]*(?:\r?\n.*)?", re.DOTALL).fullmatch
 _VERSION_ERRORS: Final = ("Invalid HTTP version", "Invalid major version", "Invalid minor version")
 
@@ -34,10 +35,11 @@ class _Refuse(Exception):
         self.error = error
 
 
-class HttptoolsConnection:
+class HttptoolsConnection(ResponseWriter):
     """:class:`xloop.protocol.base.HTTPConnection` on httptools."""
 
     def __init__(self, limits: Limits | None = None) -> None:
+        super().__init__()
         self._limits = limits or Limits()
         self._parser = httptools.HttpRequestParser(self)
         self._out: list[Event] = []
@@ -49,19 +51,17 @@ class HttptoolsConnection:
         self._head_bytes = 0
         self._began = False
         self._began_message = False
-        self._prefix = bytearray()
+        self._prefix = b""
         self._prefix_valid = True
         self._completed_here = False
         self._pending_method_error = False
         self._has_body = False
+        self._framing = False
+        self._hosts = 0
+        self._size = 0
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect = False
-        self._method_head = False
-        self._http11 = True
-        self._request_keep_alive = True
-        self._writer = ResponseWriter()
-        self.keep_alive = True
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -86,12 +86,12 @@ class HttptoolsConnection:
         self._began = False
         self._completed_here = False
         if not self._began_message:
-            # This read starts a new head: keep its start, so that an error's verdict
-            # (400/501/505) does not depend on how the bytes were split into reads.
-            self._prefix.clear()
+            # This read starts a new head: keep (a reference to) its start, so that an
+            # error's verdict (400/501/505) does not depend on how reads were split.
+            self._prefix = data
             self._prefix_valid = True
-        if self._prefix_valid and len(self._prefix) < 512:
-            self._prefix += data[:512]
+        elif self._prefix_valid and len(self._prefix) < 512:
+            self._prefix = self._prefix[:512] + data[:512]
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -128,11 +128,11 @@ class HttptoolsConnection:
     def _classify_method_error(self, data: bytes, first: bool = False) -> None:
         """Decide 400 or 501 once the request line is complete (or EOF, or 512 bytes)."""
         if first and not self._prefix_valid:
-            self._prefix = bytearray(data[:512])
+            self._prefix = data[:512]
             self._prefix_valid = True
         elif not first:
-            self._prefix += data[:512]
-        line = self._prefix
+            self._prefix = self._prefix[:512] + data[:512]
+        line = self._prefix[:1024]
         if not data or b"\n" in line or len(line) >= 512 or _LINE_PREFIX(line) is None:
             self._pending_method_error = False
             self._emit(method_status_from_line(bytes(line)))
@@ -180,6 +180,9 @@ class HttptoolsConnection:
         self._headers = []
         self._expect = False
         self._has_body = False
+        self._framing = False
+        self._hosts = 0
+        self._size = 0
         self._in_head = True
         self._began = True
         self._began_message = True
@@ -197,13 +200,21 @@ class HttptoolsConnection:
         if not self._in_head:
             return  # a chunked trailer field: not part of the request head
         name = name.lower()
-        value = value.rstrip(b" \t")
-        if name == b"expect" and value.lower() == b"100-continue":
-            self._expect = True
-        elif name == b"content-length":
-            self._has_body = value != b"0"
-        elif name == b"transfer-encoding":
-            self._has_body = True
+        if value[-1:] in _OWS:
+            value = value.rstrip(b" \t")
+        if name in _SPECIAL:
+            # Framing, Host and Expect: framing is checked in full by check_head.
+            if name == b"expect" and value.lower() == b"100-continue":
+                self._expect = True
+            elif name == b"content-length":
+                self._has_body = value != b"0"
+                self._framing = True
+            elif name == b"transfer-encoding":
+                self._has_body = True
+                self._framing = True
+            elif name == b"host":
+                self._hosts += 1
+        self._size += len(name) + len(value) + 4
         headers = self._headers
         headers.append((name, value))
         if len(headers) > self._limits.max_header_count:
@@ -214,74 +225,48 @@ class HttptoolsConnection:
         self._in_head = False
         self._head_bytes = 0
         version = parser.get_http_version()
-        error = status_for_version(version) or check_head(
-            self._url, self._headers, self._limits, version == "1.1"
-        )
+        if (
+            version == "1.1"
+            and self._hosts == 1
+            and not self._framing
+            and self._size <= self._limits.max_header_bytes
+        ):
+            error = None  # the common case: nothing for check_head to find
+        else:
+            error = status_for_version(version) or check_head(
+                self._url, self._headers, self._limits, version == "1.1"
+            )
         if error is not None:
             if version == "0.9" and b" HTTP/0.9" not in self._line_start(b""):
                 # llhttp reports 0.9 for a request line without any version.
                 error = ProtocolError(400, "request line without an HTTP version")
             raise _Refuse(error)
         keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
-        self._emit(
-            Request(
-                parser.get_method().decode("ascii"),
-                self._url,
-                version,
-                self._headers,
-                keep_alive,
-                self._expect and self._has_body and version == "1.1",
-            )
+        request = Request(
+            parser.get_method().decode("ascii"),
+            self._url,
+            version,
+            self._headers,
+            keep_alive,
+            self._expect and self._has_body and version == "1.1",
         )
+        if self._blocked:
+            self._emit(request)
+        else:
+            self._out.append(request)
 
     def on_body(self, body: bytes) -> None:
         self._emit(Body(body))
 
     def on_message_complete(self) -> None:
-        self._emit(END_OF_MESSAGE)
+        if self._blocked:
+            self._emit(END_OF_MESSAGE)
+        else:
+            self._out.append(END_OF_MESSAGE)
         self._blocked = True
         self._in_head = True
         self._began_message = False
         self._completed_here = True
 
-    # -- sending ---------------------------------------------------------------------------
-
-    def begin_response(self, request: Request) -> None:
-        """Remember what the response depends on (method, version, keep-alive)."""
-        self._method_head = request.method == "HEAD"
-        self._http11 = request.http_version == "1.1"
-        self._request_keep_alive = request.keep_alive
-
     def informational_continue(self) -> bytes:
         return _CONTINUE
-
-    def response_head(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        defaults: DefaultHeaders,
-        body_length: int | None,
-        close: bool,
-    ) -> bytes:
-        writer = self._writer
-        data = writer.head(
-            status,
-            headers,
-            defaults,
-            body_length,
-            head_method=self._method_head,
-            http11=self._http11,
-            keep_alive=self._request_keep_alive and not close,
-        )
-        self.keep_alive = writer.keep_alive
-        return data
-
-    def response_body(self, data: bytes) -> bytes:
-        return self._writer.body(data)
-
-    def response_end(self) -> bytes:
-        return self._writer.end()
-
-    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
-        self.keep_alive = False
-        return error_response(status, defaults)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Final
 
-from .events import ResponseError
+from .events import Request, ResponseError
 
 __all__ = [
     "CHUNKED",
@@ -106,36 +106,53 @@ def error_response(status: int, defaults: DefaultHeaders, message: str | None = 
 
 
 class ResponseWriter:
-    """Frames one response at a time for a connection."""
+    """Frames the responses of one connection, one at a time.
 
-    __slots__ = ("keep_alive", "mode", "remaining")
+    ``begin_response`` records what the framing depends on; ``response_head``,
+    ``response_body`` and ``response_end`` return the bytes to write.
+    """
+
+    __slots__ = ("_head_method", "_http11", "_request_keep_alive", "keep_alive", "mode",
+                 "remaining")
 
     def __init__(self) -> None:
         self.mode = NO_BODY
         self.remaining = 0
         self.keep_alive = True
+        self._head_method = False
+        self._http11 = True
+        self._request_keep_alive = True
 
-    def head(
+    def begin_response(self, request: Request) -> None:
+        """Remember what the response depends on (method, version, keep-alive)."""
+        self._head_method = request.method == "HEAD"
+        self._http11 = request.http_version == "1.1"
+        self._request_keep_alive = request.keep_alive
+
+    def response_head(
         self,
         status: int,
         headers: Sequence[tuple[bytes, bytes]],
         defaults: DefaultHeaders,
         body_length: int | None,
-        *,
-        head_method: bool,
-        http11: bool,
-        keep_alive: bool,
+        close: bool,
     ) -> bytes:
         """Serialize the head and choose the framing of the body that follows."""
         if type(status) is not int or not 200 <= status <= 999:
             raise ResponseError(f"invalid response status {status!r}")
-        parts = [status_line(status), defaults.block]
+        line = _STATUS_LINES.get(status) or status_line(status)
+        parts = [line, defaults.block]
         append = parts.append
+        keep_alive = self._request_keep_alive and not close
         content_length: int | None = None
         connection_close = False
+        names = _VALID_NAMES
         for name, value in headers:
-            lname = validated_name(name)
-            validate_value(value)
+            lname = names.get(name)
+            if lname is None:
+                lname = validated_name(name)
+            if type(value) is not bytes or b"\r" in value or b"\n" in value or b"\0" in value:
+                validate_value(value)
             if lname == b"content-length":
                 if _DIGITS(value) is None or content_length is not None:
                     raise ResponseError(f"invalid response Content-Length {value!r}")
@@ -152,9 +169,10 @@ class ResponseWriter:
             append(value)
             append(b"\r\n")
 
-        if head_method or status in {204, 304}:
+        http11 = self._http11
+        if self._head_method or status in {204, 304}:
             mode = NO_BODY
-            if content_length is None and body_length and head_method:
+            if content_length is None and body_length and self._head_method:
                 append(b"content-length: %d\r\n" % body_length)
         elif content_length is not None:
             mode = CONTENT_LENGTH
@@ -179,7 +197,7 @@ class ResponseWriter:
         self.keep_alive = keep_alive
         return b"".join(parts)
 
-    def body(self, data: bytes) -> bytes:
+    def response_body(self, data: bytes) -> bytes:
         """Frame one chunk of body."""
         mode = self.mode
         if mode == CONTENT_LENGTH:
@@ -195,7 +213,7 @@ class ResponseWriter:
             return data
         return b""
 
-    def end(self) -> bytes:
+    def response_end(self) -> bytes:
         """Finish the body."""
         mode = self.mode
         self.mode = NO_BODY
@@ -204,3 +222,8 @@ class ResponseWriter:
         if mode == CONTENT_LENGTH and self.remaining:
             raise ResponseError("response body shorter than its Content-Length")
         return b""
+
+    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
+        """A complete response for a protocol error; the connection closes after it."""
+        self.keep_alive = False
+        return error_response(status, defaults)
