@@ -66,6 +66,16 @@ class HTTPConnection(Protocol):
         single message and gave no Content-Length. ``close`` forces ``Connection: close``.
         """
 
+    def response_whole(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body: bytes,
+        close: bool,
+    ) -> bytes:
+        """Head, body and end at once, for a response whose body came in one message."""
+
     def response_body(self, data: bytes) -> bytes:
         """Frame a chunk of response body (nothing for HEAD, 204, 304)."""
 

@@ -26,6 +26,7 @@ class Request:
 
     __slots__ = (
         "expect_continue",
+        "forwarded",
         "headers",
         "http_version",
         "keep_alive",
@@ -41,6 +42,7 @@ class Request:
         headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
         expect_continue: bool,
+        forwarded: bool = False,
     ) -> None:
         self.method = method
         #: The request-target exactly as sent (origin-form, absolute-form, ``*``).
@@ -54,6 +56,8 @@ class Request:
         self.keep_alive = keep_alive
         #: ``Expect: 100-continue`` was sent with a body still to come.
         self.expect_continue = expect_continue
+        #: An ``X-Forwarded-For`` or ``X-Forwarded-Proto`` header is present.
+        self.forwarded = forwarded
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.target!r} HTTP/{self.http_version})"

@@ -97,6 +97,7 @@ class H11Connection:
         expect = False
         has_length = False
         has_body = False
+        forwarded = False
         for name, value in headers:
             if name == b"connection":
                 tokens = connection_tokens(value)
@@ -111,6 +112,8 @@ class H11Connection:
                 has_body = value != b"0"
             elif name == b"transfer-encoding":
                 has_body = True
+            elif name in {b"x-forwarded-for", b"x-forwarded-proto"}:
+                forwarded = True
         if has_length:
             error = self._check_raw_content_length(event)
             if error is not None:
@@ -124,6 +127,7 @@ class H11Connection:
             headers,
             keep_alive,
             expect and has_body and self._conn.they_are_waiting_for_100_continue,
+            forwarded,
         )
 
     def _head_span(self, event: h11.Request) -> tuple[int, int]:
@@ -196,6 +200,17 @@ class H11Connection:
             raise ResponseError(str(exc)) from None
         self.keep_alive = self._conn.our_state is not h11.MUST_CLOSE
         return data or b""
+
+    def response_whole(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body: bytes,
+        close: bool,
+    ) -> bytes:
+        head = self.response_head(status, headers, defaults, len(body), close)
+        return head + self.response_body(body) + self.response_end()
 
     def response_body(self, data: bytes) -> bytes:
         if self._no_body or not data:

@@ -22,7 +22,21 @@ __all__ = ["HttptoolsConnection"]
 
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _OWS: Final = (b" ", b"\t")
-_SPECIAL: Final = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect"))
+_SPECIAL: Final = frozenset(
+    (
+        b"host",
+        b"content-length",
+        b"transfer-encoding",
+        b"expect",
+        b"upgrade",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+    )
+)
+_METHODS: Final = {
+    method.encode(): method
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+}
 _LINE_PREFIX: Final = re.compile(rb"[\x21-\x7e ]*(?:\r?\n.*)?", re.DOTALL).fullmatch
 _VERSION_ERRORS: Final = ("Invalid HTTP version", "Invalid major version", "Invalid minor version")
 
@@ -57,6 +71,8 @@ class HttptoolsConnection(ResponseWriter):
         self._pending_method_error = False
         self._has_body = False
         self._framing = False
+        self._upgrade = False
+        self._forwarded = False
         self._hosts = 0
         self._size = 0
         self._url = b""
@@ -181,6 +197,8 @@ class HttptoolsConnection(ResponseWriter):
         self._expect = False
         self._has_body = False
         self._framing = False
+        self._upgrade = False
+        self._forwarded = False
         self._hosts = 0
         self._size = 0
         self._in_head = True
@@ -214,6 +232,10 @@ class HttptoolsConnection(ResponseWriter):
                 self._framing = True
             elif name == b"host":
                 self._hosts += 1
+            elif name == b"upgrade":
+                self._upgrade = True
+            else:
+                self._forwarded = True
         self._size += len(name) + len(value) + 4
         headers = self._headers
         headers.append((name, value))
@@ -241,14 +263,19 @@ class HttptoolsConnection(ResponseWriter):
                 # llhttp reports 0.9 for a request line without any version.
                 error = ProtocolError(400, "request line without an HTTP version")
             raise _Refuse(error)
-        keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and (self._upgrade or method == "CONNECT") and parser.should_upgrade():
+            keep_alive = False
         request = Request(
-            parser.get_method().decode("ascii"),
+            method,
             self._url,
             version,
             self._headers,
             keep_alive,
             self._expect and self._has_body and version == "1.1",
+            self._forwarded,
         )
         if self._blocked:
             self._emit(request)

@@ -112,8 +112,14 @@ class ResponseWriter:
     ``response_body`` and ``response_end`` return the bytes to write.
     """
 
-    __slots__ = ("_head_method", "_http11", "_request_keep_alive", "keep_alive", "mode",
-                 "remaining")
+    __slots__ = (
+        "_head_method",
+        "_http11",
+        "_request_keep_alive",
+        "keep_alive",
+        "mode",
+        "remaining",
+    )
 
     def __init__(self) -> None:
         self.mode = NO_BODY
@@ -196,6 +202,27 @@ class ResponseWriter:
         self.mode = mode
         self.keep_alive = keep_alive
         return b"".join(parts)
+
+    def response_whole(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body: bytes,
+        close: bool,
+    ) -> bytes:
+        """Head, body and end of a response whose body came in one message."""
+        head = self.response_head(status, headers, defaults, len(body), close)
+        mode = self.mode
+        self.mode = NO_BODY
+        if mode == CONTENT_LENGTH:
+            if self.remaining != len(body):
+                qualifier = "longer" if len(body) > self.remaining else "shorter"
+                raise ResponseError(f"response body {qualifier} than its Content-Length")
+            return head + body
+        if mode == NO_BODY:
+            return head
+        return head + self.response_body(body) + (b"0\r\n\r\n" if mode == CHUNKED else b"")
 
     def response_body(self, data: bytes) -> bytes:
         """Frame one chunk of body."""

@@ -66,6 +66,7 @@ class HttpProtocol(asyncio.Protocol):
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int | None] | None = None
         self.scheme = "http"
+        self.proxy_trusted = False
         self.closed = False
         self.aborted = False
         self.eof = False
@@ -92,6 +93,10 @@ class HttpProtocol(asyncio.Protocol):
             self.server = (sock, None)
         if transport.get_extra_info("sslcontext") is not None:
             self.scheme = "https"
+        proxy = self.state.proxy
+        self.proxy_trusted = proxy is not None and proxy.trusts(
+            self.client[0] if self.client else None
+        )
         self._go_idle()
 
     def data_received(self, data: bytes) -> None:
@@ -167,27 +172,45 @@ class HttpProtocol(asyncio.Protocol):
                     index += 1
                     kind = type(event)
                     if kind is Request:
+                        request: Request = event  # type: ignore[assignment]
+                        state = self.state
+                        state.active += 1
+                        state.total_requests += 1
+                        self._idle_since = None
+                        self.conn.begin_response(request)
+                        cycle = self.cycle = Cycle(self, request)
                         # Hand the body that came with the head to the cycle before the app
                         # starts, so it sees a complete request when it can.
-                        cycle = self._start_cycle(cast("Request", event))
                         while index < count:
                             following = events[index]
-                            if type(following) is Body:
-                                cycle.feed(following.data)
-                            elif following is END_OF_MESSAGE:
+                            if following is END_OF_MESSAGE:
                                 cycle.request_complete = True
+                            elif type(following) is Body:
+                                cycle.feed(following.data)
                             else:
                                 break
                             index += 1
-                        self._run(cycle)
+                        limit = state.limit_concurrency
+                        if limit is not None and (
+                            len(state.connections) > limit or state.active > limit
+                        ):
+                            coro = cycle.run_asgi(_service_unavailable)
+                        else:
+                            coro = cycle.run_asgi(state.app)
+                        if _EAGER:
+                            self.task = asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+                        else:
+                            self.task = self.loop.create_task(coro)
+                        if state.limit_max_requests is not None:
+                            self._check_max_requests()
                     elif kind is Body:
                         if self.cycle is not None:
-                            self.cycle.feed(cast("Body", event).data)
+                            self.cycle.feed(event.data)  # type: ignore[union-attr]
                     elif event is END_OF_MESSAGE:
                         if self.cycle is not None:
                             self.cycle.end_of_body()
                     else:
-                        self._protocol_error(cast("ProtocolError", event))
+                        self._protocol_error(event)  # type: ignore[arg-type]
                         return
                 if not self._next_pending or self.closed:
                     return
@@ -200,32 +223,10 @@ class HttpProtocol(asyncio.Protocol):
         finally:
             self._handling = False
 
-    def _start_cycle(self, request: Request) -> Cycle:
+    def _check_max_requests(self) -> None:
         state = self.state
-        state.active += 1
-        state.total_requests += 1
-        self._idle_since = None
-        self.conn.begin_response(request)
-        cycle = self.cycle = Cycle(self, request)
-        return cycle
-
-    def _run(self, cycle: Cycle) -> None:
-        state = self.state
-        limit = state.limit_concurrency
-        app: ASGIApp = state.app
-        if limit is not None and (len(state.connections) > limit or state.active > limit):
-            app = _service_unavailable
-        coro = cycle.run_asgi(app)
-        if _EAGER:
-            self.task = asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
-        else:
-            self.task = self.loop.create_task(coro)
-        max_requests = state.limit_max_requests
-        if (
-            max_requests is not None
-            and state.total_requests >= max_requests
-            and state.on_max_requests is not None
-        ):
+        limit = state.limit_max_requests
+        if limit is not None and state.total_requests >= limit and state.on_max_requests:
             state.on_max_requests()
 
     def _protocol_error(self, error: ProtocolError) -> None:
@@ -256,7 +257,11 @@ class HttpProtocol(asyncio.Protocol):
         if not self.conn.keep_alive or self.eof or self.state.shutting_down:
             self._close()
             return
-        self._go_idle()
+        self._idle_since = now = self.loop.time()
+        if self._timer is None:
+            self._timer = self.loop.call_at(
+                now + self.state.timeout_keep_alive, self._on_keep_alive_timer
+            )
         if self._handling:
             self._next_pending = True
             return
@@ -358,7 +363,7 @@ class Cycle:
         self.protocol = protocol
         self.conn = protocol.conn
         self.request = request
-        self.scope = _build_scope(protocol, request)
+        self.scope = _build_scope(protocol, request)  # noqa: see _build_scope
         self.body: list[bytes] = []
         self.body_size = 0
         self.body_done = False
@@ -449,19 +454,25 @@ class Cycle:
         body = message.get("body", b"")
         more = message.get("more_body", False)
         conn = self.conn
+        protocol = self.protocol
         if not self.head_written:
-            close = self.close_after or not self.request_complete or self.protocol.eof
-            state = self.protocol.state
-            head = conn.response_head(
-                self.status, self.headers, state.defaults, None if more else len(body), close
-            )
-            framed = conn.response_body(body)
+            close = self.close_after or not self.request_complete or protocol.eof
+            defaults = protocol.state.defaults
             if not more:
-                framed += conn.response_end()
-            # Nothing is written until the whole first message is known to be valid.
+                # The whole response in one message: one write, framed by Content-Length.
+                data = conn.response_whole(self.status, self.headers, defaults, body, close)
+                self.head_written = True
+                transport = protocol.transport
+                if not protocol.closed and transport is not None:
+                    transport.write(data)
+                self._complete()
+                return
+            head = conn.response_head(self.status, self.headers, defaults, None, close)
+            framed = conn.response_body(body)
+            # Nothing is written until the first message is known to be valid.
             self.head_written = True
             if len(framed) > _LARGE_BODY:
-                self.protocol.write(head)
+                protocol.write(head)
                 data = framed
             else:
                 data = head + framed
@@ -469,14 +480,13 @@ class Cycle:
             data = conn.response_body(body)
             if not more:
                 data += conn.response_end()
-        if not more:
-            self.protocol.write(data)
-            self._complete()
-            return
+                protocol.write(data)
+                self._complete()
+                return
         if data:
-            self.protocol.write(data)
-        if self.protocol.write_paused:
-            await self.protocol.drain()
+            protocol.write(data)
+        if protocol.write_paused:
+            await protocol.drain()
 
     def _complete(self) -> None:
         self.response_complete = True
@@ -493,7 +503,9 @@ class Cycle:
                 request.http_version,
                 self.status,
             )
-        self._wake()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if self.request_complete or protocol.closed:
             protocol.cycle_finished(self)
         else:
@@ -591,9 +603,8 @@ def _build_scope(protocol: HttpProtocol, request: Request) -> dict[str, Any]:
         "headers": request.headers,
         "state": state.lifespan_state.copy(),
     }
-    proxy = state.proxy
-    if proxy is not None and proxy.trusts(protocol.client[0] if protocol.client else None):
-        _apply_proxy_headers(scope, request.headers, proxy.client_from)
+    if request.forwarded and protocol.proxy_trusted and state.proxy is not None:
+        _apply_proxy_headers(scope, request.headers, state.proxy.client_from)
     return scope
 
 

@@ -12,6 +12,7 @@ import signal
 import socket
 import stat
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,7 @@ class Server:
         self._signal_cleanup: list[Callable[[], object]] = []
         self.forced = False
         self._port: int | None = None
+        self._date_timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -139,8 +141,18 @@ class Server:
         except BaseException:
             await self.lifespan.shutdown()
             raise
+        self._tick_date()
         self._log_started()
         self.ready.set()
+
+    def _tick_date(self) -> None:
+        """Refresh the Date header at each second boundary (a timer, not per request)."""
+        if self.state is None or self.loop is None:
+            return
+        now = time.time()
+        self.state.refresh_defaults(now)
+        delay = 1.0 - (now % 1.0) + 0.001
+        self._date_timer = self.loop.call_later(delay, self._tick_date)
 
     async def _listen(self, factory: Callable[[], HttpProtocol]) -> None:
         config = self.config
@@ -250,6 +262,9 @@ class Server:
         """Graceful shutdown: stop accepting, close idle connections, let requests finish
         (bounded by ``timeout_graceful_shutdown``), run lifespan shutdown."""
         state = self.state
+        if self._date_timer is not None:
+            self._date_timer.cancel()
+            self._date_timer = None
         for listener in self.listeners:
             listener.close()
         if state is not None:

@@ -65,24 +65,16 @@ class ServerState:
         self._server_header = server_header
         self._date_header = date_header
         self._extra = list(extra_headers or [])
-        self._next_refresh = 0.0
-        self._defaults = DefaultHeaders(self._extra)
-        self._refresh(time.time())
+        #: The server/date/extra headers; the server refreshes the date every second.
+        self.defaults = DefaultHeaders(self._extra)
+        self.refresh_defaults(time.time())
 
-    def _refresh(self, now: float) -> None:
+    def refresh_defaults(self, now: float) -> None:
+        """Rebuild the default headers with the date of ``now``."""
         items: list[tuple[bytes, bytes]] = []
         if self._server_header:
             items.append((b"server", b"xloop"))
         if self._date_header:
             items.append((b"date", formatdate(now, usegmt=True).encode("ascii")))
         items.extend(self._extra)
-        self._defaults = DefaultHeaders(items)
-        self._next_refresh = float(int(now) + 1)
-
-    @property
-    def defaults(self) -> DefaultHeaders:
-        """The server/date/extra headers, with a date at most a second old."""
-        now = time.time()
-        if now >= self._next_refresh:
-            self._refresh(now)
-        return self._defaults
+        self.defaults = DefaultHeaders(items)
