@@ -10,11 +10,11 @@ loadable, 4 cannot bind, 130 interrupted before the server started.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
 from typing import Annotated, Any, get_type_hints
 
-import click
 import typer
 
 from . import __version__
@@ -24,6 +24,28 @@ from .logs import configure_logging
 from .loops.cli import which_loop as which_loop_report
 
 __all__ = ["app", "main"]
+
+
+def _click_exceptions() -> tuple[type[Exception], tuple[type[BaseException], ...]]:
+    """(UsageError, abort classes) of the click typer runs on: its own copy in newer
+    typer releases (``typer._click``), the click package in older ones."""
+    usage: type[Exception] | None = None
+    aborts: list[type[BaseException]] = [typer.Abort]
+    for module_name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        usage = usage or getattr(module, "UsageError", None)
+        abort = getattr(module, "Abort", None)
+        if abort is not None:
+            aborts.append(abort)
+    if usage is None:  # pragma: no cover - every typer has one of the two
+        raise ImportError("typer without click's UsageError")
+    return usage, tuple(aborts)
+
+
+_UsageError, _ABORTS = _click_exceptions()
 
 app = typer.Typer(
     name="xloop",
@@ -145,10 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="xloop", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx is not None else "xloop"
-        _fail(f"{exc.format_message()} (hint: see '{where} --help')", 2)
-    except click.exceptions.Abort:
+    except _UsageError as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = getattr(ctx, "command_path", None) or "xloop"
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(f"{message} (hint: see '{where} --help')", 2)
+    except _ABORTS:
         _fail("aborted", 130)
     except XloopError as exc:
         _fail(exc.one_line(), exc.exit_code)
