@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(exc, "ctx", None)
         where = getattr(ctx, "command_path", None) or "xloop"
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if not message:  # "xloop" alone: the help was shown, nothing else to say
+            sys.exit(2)
         _fail(f"{message} (hint: see '{where} --help')", 2)
     except _ABORTS:
         _fail("aborted", 130)

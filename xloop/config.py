@@ -31,6 +31,7 @@ def _opt(
     *,
     choices: tuple[str, ...] | None = None,
     minimum: float | None = None,
+    maximum: float | None = None,
     flag: str | None = None,
     secondary: str | None = None,
     panel: str = "Server",
@@ -41,6 +42,7 @@ def _opt(
         "help": help,
         "choices": choices,
         "minimum": minimum,
+        "maximum": maximum,
         "flag": flag,
         "secondary": secondary,
         "panel": panel,
@@ -76,7 +78,8 @@ class Config:
     )
     host: str = field(default="127.0.0.1", metadata=_opt("Bind to this address."))
     port: int = field(
-        default=8000, metadata=_opt("Bind to this TCP port (0: any free port).", minimum=0)
+        default=8000,
+        metadata=_opt("Bind to this TCP port (0: any free port).", minimum=0, maximum=65535),
     )
     uds: str | None = field(default=None, metadata=_opt("Bind to this UNIX domain socket."))
     fd: int | None = field(
@@ -241,7 +244,17 @@ class Config:
                     value >= spec.minimum and not (isinstance(value, float) and math.isnan(value))
                 )
             ):
-                raise ConfigError(f"--{spec.cli_name} must be >= {spec.minimum:g}, got {value}")
+                raise ConfigError(
+                    f"--{spec.cli_name} must be >= {spec.minimum:g}, got {value}", hint=spec.help
+                )
+            if (
+                spec.maximum is not None
+                and isinstance(value, (int, float))
+                and not value <= spec.maximum
+            ):
+                raise ConfigError(
+                    f"--{spec.cli_name} must be <= {spec.maximum:g}, got {value}", hint=spec.help
+                )
         if self.loop not in LOOP_NAMES and ":" not in self.loop:
             raise ConfigError(
                 f"unknown --loop value {self.loop!r}; valid: {', '.join(LOOP_NAMES)}",
@@ -326,6 +339,7 @@ class OptionSpec:
     help: str
     choices: tuple[str, ...] | None
     minimum: float | None
+    maximum: float | None
     flag: str | None
     secondary: str | None
     panel: str
@@ -360,6 +374,7 @@ def option_specs() -> list[OptionSpec]:
                 help=meta["help"],
                 choices=meta["choices"],
                 minimum=meta["minimum"],
+                maximum=meta["maximum"],
                 flag=meta["flag"],
                 secondary=meta["secondary"],
                 panel=meta["panel"],

@@ -30,6 +30,8 @@ from xloop.protocol import httptools_available
 STARTUP_TIMEOUT = 20.0
 #: How long a process may take to exit once it was told to (or should have by itself).
 EXIT_TIMEOUT = 10.0
+#: How the server is started: ``sys.executable *PYARGS serve ...``.
+PYARGS: tuple[str, ...] = ("-m", "xloop")
 #: Socket timeout of the test client.
 IO_TIMEOUT = 10.0
 
@@ -148,7 +150,7 @@ class XloopProcess:
     def __init__(
         self, args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
     ) -> None:
-        self.args = [sys.executable, "-m", "xloop", *args]
+        self.args = [sys.executable, *PYARGS, *args]
         self.lines: list[str] = []
         self._eof = False
         self._changed = threading.Condition()
@@ -235,6 +237,25 @@ class XloopProcess:
         self._reader.join(EXIT_TIMEOUT)
         return code
 
+    def wait_exit_without_serving(self, timeout: float = STARTUP_TIMEOUT) -> int:
+        """For a start that must fail: the exit code; fails at once if it serves instead."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if any(SERVING.search(line) for line in self.lines):
+                    raise AssertionError(
+                        f"xloop started serving instead of failing:\n{self.describe()}"
+                    )
+                if self._eof:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"xloop still running {timeout}s later:\n{self.describe()}"
+                    )
+                self._changed.wait(remaining)
+        return self.wait_exit()
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = EXIT_TIMEOUT) -> int:
         self.proc.send_signal(sig)
         return self.wait_exit(timeout)
@@ -276,7 +297,7 @@ def run_cli(
 ) -> Completed:
     """Run ``python -m xloop ARGS`` to completion (killed if it outlives ``timeout``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xloop", *args],
+        [sys.executable, *PYARGS, *args],
         cwd=cwd,
         env=clean_env(env),
         stdin=subprocess.DEVNULL,

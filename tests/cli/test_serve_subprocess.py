@@ -6,13 +6,13 @@ import json
 import os
 import signal
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.server.client import Reader, exchange, get
+from xloop import loops
 
 from ._support import (
     IO_TIMEOUT,
@@ -28,7 +28,7 @@ from ._support import (
 )
 
 pytestmark = pytest.mark.skipif(
-    sys.platform == "win32", reason="POSIX signals are sent to the server process"
+    loops.IS_WINDOWS, reason="POSIX signals are sent to the server process"
 )
 
 BACKENDS = backends()
@@ -127,7 +127,7 @@ def test_second_sigint_forces_exit_during_stuck_request(tmp_path: Path, backend:
             server.wait_for("SIGINT received: shutting down gracefully")
             # ... until a second Ctrl+C
             server.proc.send_signal(signal.SIGINT)
-            code = server.wait_exit()
+            code = server.wait_exit(timeout=5.0)  # nothing left to wait for: prompt
         log = server.log
     assert "second SIGINT: forcing exit" in log, log
     assert "Traceback" not in log, log

@@ -229,6 +229,14 @@ def test_scope(backend: Backend) -> None:
     assert scope["state"] == {}
 
 
+def test_non_ascii_root_path(backend: Backend) -> None:
+    with serving(scope_json, backend, root_path="/café") as server, server.connect() as sock:
+        scope = json.loads(exchange(sock, get("/x")).body)
+    assert scope["root_path"] == "/café"
+    assert scope["path"] == "/café/x"
+    assert scope["raw_path"] == "/caf%C3%A9/x"
+
+
 def test_absolute_form_target(backend: Backend) -> None:
     with serving(scope_json, backend) as server, server.connect() as sock:
         response = exchange(sock, b"GET http://example.com/p/q?z=9 HTTP/1.1\r\nHost: e\r\n\r\n")

@@ -39,6 +39,7 @@ class Lifespan:
         if self.mode == "off":
             self.supported = False
             return True
+        logger.info("Waiting for application startup.")
         self._task = asyncio.get_running_loop().create_task(self._main())
         await self._inbox.put({"type": "lifespan.startup"})
         await self._startup_done.wait()
@@ -48,6 +49,7 @@ class Lifespan:
         """Run shutdown, if startup ran."""
         if not self.supported or self._task is None or self.failed:
             return
+        logger.info("Waiting for application shutdown.")
         await self._inbox.put({"type": "lifespan.shutdown"})
         await self._shutdown_done.wait()
 
@@ -91,6 +93,7 @@ class Lifespan:
     async def _send(self, message: Message) -> None:
         kind = message.get("type")
         if kind == "lifespan.startup.complete":
+            logger.info("Application startup complete.")
             self._startup_done.set()
         elif kind == "lifespan.startup.failed":
             self.failed = True
@@ -98,6 +101,7 @@ class Lifespan:
             logger.error("Application startup failed: %s", self.error)
             self._startup_done.set()
         elif kind == "lifespan.shutdown.complete":
+            logger.info("Application shutdown complete.")
             self._shutdown_done.set()
         elif kind == "lifespan.shutdown.failed":
             logger.error("Application shutdown failed: %s", message.get("message", ""))

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from ..protocol import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
+from ..protocol.response import status_line
 from .state import access_logger, error_logger
 
 if TYPE_CHECKING:
@@ -496,12 +497,13 @@ class Cycle:
         if state.access_log and access_logger.isEnabledFor(_INFO):
             request = self.request
             access_logger.info(
-                '%s - "%s %s HTTP/%s" %d',
+                '%s - "%s %s HTTP/%s" %d %s',
                 _fmt_client(self.scope["client"]),
                 request.method,
                 request.target.decode("latin-1"),
                 request.http_version,
                 self.status,
+                status_line(self.status)[13:-2].decode("latin-1"),
             )
         waiter = self.waiter
         if waiter is not None and not waiter.done():

@@ -94,9 +94,11 @@ class Server:
         try:
             assert self._shutdown_requested is not None
             await self._shutdown_requested.wait()
+            # The handlers stay in place during the graceful shutdown: a second
+            # Ctrl+C must reach them to force the exit.
+            await self.stop()
         finally:
             self._remove_signal_handlers()
-            await self.stop()
 
     async def start(self) -> None:
         """Load the app, run lifespan startup, bind and listen."""
@@ -279,7 +281,8 @@ class Server:
                 finished = await self._wait_orphans(deadline)
             if not finished:
                 logger.warning(
-                    "graceful shutdown timed out: aborting %d connection(s), %d request(s)",
+                    "%s: aborting %d connection(s), %d request(s)",
+                    "forced exit" if self.forced else "graceful shutdown timed out",
                     len(state.connections),
                     state.active,
                 )

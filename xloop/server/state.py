@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..protocol import DefaultHeaders, HTTPConnection, Limits
 from .proxy import ProxyHeaders
@@ -47,7 +48,8 @@ class ServerState:
         self.connection_factory = connection_factory
         self.limits = limits
         self.root_path = root_path
-        self.root_path_bytes = root_path.encode("ascii")
+        # raw_path is bytes as sent: a non-ASCII root_path goes in percent-encoded.
+        self.root_path_bytes = quote(root_path, safe="/:@!$&'()*+,;=-._~").encode("ascii")
         self.access_log = access_log
         self.limit_concurrency = limit_concurrency
         self.limit_max_requests = limit_max_requests
