@@ -152,8 +152,22 @@ def which_loop(
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON for programs (schema xloop.which-loop/1).")
     ] = False,
+    check: Annotated[
+        str | None,
+        typer.Option(
+            "--check",
+            metavar="FILE",
+            help="Compare every loop name with a platform file (platforms/<os>.toml): "
+            "one line per mismatch, exit 1 on any.",
+        ),
+    ] = None,
 ) -> None:
     """Say exactly which loop class resolves, what it drives, and why."""
+    if check is not None:
+        from .loops.check import run_check
+
+        code = run_check(check, loop=loop, selector=selector, all_=all_, as_json=as_json)
+        raise typer.Exit(code)
     which_loop_report(loop=loop, selector=selector, all_=all_, as_json=as_json)
 
 

@@ -7,6 +7,8 @@ import socket
 
 import pytest
 
+from xloop.loops import IS_WINDOWS
+
 from .apps import Recorder, echo, hello, scope_json
 from .client import Reader, exchange, get
 from .harness import Backend, serving
@@ -316,6 +318,9 @@ def test_keep_alive_timeout_closes_idle_connections(backend: Backend) -> None:
         assert reader.at_eof()  # closed by the server, within the socket timeout
 
 
+@pytest.mark.skipif(
+    IS_WINDOWS, reason="--uds needs socket.AF_UNIX, which CPython does not provide on Windows"
+)
 def test_unix_domain_socket(backend: Backend, tmp_path: object) -> None:
     import os
     import tempfile
