@@ -75,6 +75,11 @@ class H11Connection:
                 out.append(Body(bytes(event.data)))  # type: ignore[union-attr]
             elif event_type is h11.EndOfMessage:
                 out.append(END_OF_MESSAGE)
+                # What h11 still holds is all that can contain the next head.
+                buffered = conn.trailing_data[0]
+                if len(self._recent) != len(buffered):
+                    self._recent = bytearray(buffered)
+                    self._saw_newline = b"\n" in self._recent
                 return out
             elif event_type is h11.Request:
                 request = self._request(event)  # type: ignore[arg-type]
@@ -86,6 +91,9 @@ class H11Connection:
                 return out
 
     def _request(self, event: h11.Request) -> Request | ProtocolError:
+        if event.method == b"CONNECT":
+            # Tunnels are not served; RFC 9110 section 9.3.6 lets a server refuse them.
+            return ProtocolError(501, "CONNECT is not supported")
         version = event.http_version.decode("ascii")
         headers: list[tuple[bytes, bytes]] = list(event.headers)
         error = status_for_version(version) or check_head(
@@ -175,7 +183,11 @@ class H11Connection:
         body_length: int | None,
         close: bool,
     ) -> bytes:
-        if type(status) is not int or not 200 <= status <= 999:
+        if type(status) is not int:
+            if not isinstance(status, int) or isinstance(status, bool):
+                raise ResponseError(f"invalid response status {status!r}")
+            status = int(status)  # an IntEnum such as http.HTTPStatus
+        if not 200 <= status <= 999:
             raise ResponseError(f"invalid response status {status!r}")
         items = list(defaults.items)
         has_length = False

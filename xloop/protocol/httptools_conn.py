@@ -265,9 +265,18 @@ class HttptoolsConnection(ResponseWriter):
             raise _Refuse(error)
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        if method == "CONNECT":
+            # Tunnels are not served; RFC 9110 section 9.3.6 lets a server refuse them.
+            raise _Refuse(ProtocolError(501, "CONNECT is not supported"))
         keep_alive = parser.should_keep_alive()
-        if keep_alive and (self._upgrade or method == "CONNECT") and parser.should_upgrade():
+        if keep_alive and self._upgrade and parser.should_upgrade():
             keep_alive = False
+        if keep_alive and self._framing and version == "1.0":
+            # A chunked HTTP/1.0 request: its framing is suspect, close after it
+            # (RFC 9112 section 6.1).
+            for name, _ in self._headers:
+                if name == b"transfer-encoding":
+                    keep_alive = False
         request = Request(
             method,
             self._url,

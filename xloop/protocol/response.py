@@ -144,7 +144,11 @@ class ResponseWriter:
         close: bool,
     ) -> bytes:
         """Serialize the head and choose the framing of the body that follows."""
-        if type(status) is not int or not 200 <= status <= 999:
+        if type(status) is not int:
+            if not isinstance(status, int) or isinstance(status, bool):
+                raise ResponseError(f"invalid response status {status!r}")
+            status = int(status)  # an IntEnum such as http.HTTPStatus
+        if not 200 <= status <= 999:
             raise ResponseError(f"invalid response status {status!r}")
         line = _STATUS_LINES.get(status) or status_line(status)
         parts = [line, defaults.block]

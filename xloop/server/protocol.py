@@ -26,6 +26,7 @@ not per request: when it fires it checks how long the connection has really been
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sys
 from collections.abc import Callable
@@ -69,7 +70,10 @@ class HttpProtocol(asyncio.Protocol):
         self.scheme = "http"
         self.proxy_trusted = False
         self.closed = False
+        self.closing = False
         self.aborted = False
+        self._next_on_resume = False
+        self._context = contextvars.copy_context()
         self.eof = False
         self.write_paused = False
         self.read_paused = False
@@ -122,6 +126,10 @@ class HttpProtocol(asyncio.Protocol):
                 cycle.disconnect()
             self._close()
             return False
+        # The client sent its request and closed its side: receive() tells a waiting
+        # app (long-poll, SSE) it is gone, while send() can still deliver a response.
+        cycle.peer_closed = True
+        cycle._wake()
         # A complete request whose response is still being produced: keep the transport
         # half-open so the response can still be written.
         return True
@@ -156,6 +164,10 @@ class HttpProtocol(asyncio.Protocol):
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self._next_on_resume:
+            self._next_on_resume = False
+            if self.cycle is None and not self.closed and not self.closing:
+                self._next_cycle()
 
     # -- events ------------------------------------------------------------------------------
 
@@ -174,12 +186,23 @@ class HttpProtocol(asyncio.Protocol):
                     kind = type(event)
                     if kind is Request:
                         request: Request = event  # type: ignore[assignment]
+                        try:
+                            cycle = Cycle(self, request)
+                        except ValueError:  # a target urlsplit cannot take apart
+                            self._protocol_error(ProtocolError(400, "invalid request-target"))
+                            return
                         state = self.state
                         state.active += 1
                         state.total_requests += 1
                         self._idle_since = None
                         self.conn.begin_response(request)
-                        cycle = self.cycle = Cycle(self, request)
+                        self.cycle = cycle
+                        previous = self.task
+                        if previous is not None and not previous.done():
+                            # An app still working after its response (background work):
+                            # the server's shutdown waits for it.
+                            state.orphans.add(previous)
+                            previous.add_done_callback(state.orphans.discard)
                         # Hand the body that came with the head to the cycle before the app
                         # starts, so it sees a complete request when it can.
                         while index < count:
@@ -213,13 +236,19 @@ class HttpProtocol(asyncio.Protocol):
                     else:
                         self._protocol_error(event)  # type: ignore[arg-type]
                         return
-                if not self._next_pending or self.closed:
+                if not self._next_pending or self.closed or self.closing:
                     return
                 self._next_pending = False
+                if self.write_paused:
+                    self._pause_reading()
+                    self._next_on_resume = True
+                    return
                 events = self.conn.start_next_cycle()
                 if self.read_paused:
                     self._resume_reading()
                 if not events:
+                    if self.eof:
+                        self._close()
                     return
         finally:
             self._handling = False
@@ -252,10 +281,9 @@ class HttpProtocol(asyncio.Protocol):
         if cycle is not self.cycle:
             return
         self.cycle = None
-        self.task = None
-        if self.closed:
+        if self.closed or self.closing:
             return
-        if not self.conn.keep_alive or self.eof or self.state.shutting_down:
+        if not self.conn.keep_alive or self.state.shutting_down:
             self._close()
             return
         self._idle_since = now = self.loop.time()
@@ -266,11 +294,25 @@ class HttpProtocol(asyncio.Protocol):
         if self._handling:
             self._next_pending = True
             return
+        if self.write_paused:
+            # The client is not reading: take no further request until it does, so
+            # pipelined requests cannot pile up responses in our write buffer.
+            self._pause_reading()
+            self._next_on_resume = True
+            return
+        self._next_cycle()
+
+    def _next_cycle(self) -> None:
+        """Release the next pipelined request, if any, with a context of its own."""
         events = self.conn.start_next_cycle()
-        if self.read_paused:
+        if self.read_paused and not self.write_paused:
             self._resume_reading()
         if events:
-            self._handle(events)
+            # Called from the previous app's task: its context must not leak into the
+            # next request's task.
+            self._context.copy().run(self._handle, events)
+        elif self.eof:
+            self._close()  # half-closed and nothing more to answer
 
     # -- connection management ---------------------------------------------------------------
 
@@ -308,6 +350,7 @@ class HttpProtocol(asyncio.Protocol):
             self.task.cancel()
 
     def _close(self) -> None:
+        self.closing = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
@@ -350,6 +393,7 @@ class Cycle:
         "disconnected",
         "head_written",
         "headers",
+        "peer_closed",
         "protocol",
         "request",
         "request_complete",
@@ -375,6 +419,7 @@ class Cycle:
         self.disconnected = False
         self.continue_sent = False
         self.close_after = False
+        self.peer_closed = False
         self.status = 0
         self.headers: Any = ()
         self.waiter: asyncio.Future[None] | None = None
@@ -411,6 +456,8 @@ class Cycle:
         while True:
             if self.disconnected or self.response_complete:
                 return dict(_DISCONNECT)
+            if self.peer_closed and self.body_done:
+                return dict(_DISCONNECT)
             if not self.body_done:
                 body = self.body
                 if body:
@@ -427,7 +474,7 @@ class Cycle:
                     return {"type": "http.request", "body": b"", "more_body": False}
                 if self.request.expect_continue and not self.continue_sent:
                     self.continue_sent = True
-                    if not self.response_started:
+                    if not self.head_written:
                         self.protocol.write(self.conn.informational_continue())
             # Wait for more body, or (body delivered) for a disconnect / the response to end.
             waiter = self.waiter
@@ -448,25 +495,25 @@ class Cycle:
             return
         if kind != "http.response.body":
             raise RuntimeError(f"expected ASGI message 'http.response.body', got {kind!r}")
-        if self.response_complete:
-            raise RuntimeError("ASGI app sent a body after the response completed")
         if self.disconnected:
             raise ClientDisconnected("client disconnected")
+        if self.response_complete:
+            raise RuntimeError("ASGI app sent a body after the response completed")
         body = message.get("body", b"")
+        if type(body) is not bytes:
+            # bytearray, memoryview (of any item size): framed by their length in bytes.
+            body = bytes(memoryview(body))
         more = message.get("more_body", False)
         conn = self.conn
         protocol = self.protocol
         if not self.head_written:
-            close = self.close_after or not self.request_complete or protocol.eof
+            close = self.close_after or not self.request_complete
             defaults = protocol.state.defaults
             if not more:
                 # The whole response in one message: one write, framed by Content-Length.
                 data = conn.response_whole(self.status, self.headers, defaults, body, close)
                 self.head_written = True
-                transport = protocol.transport
-                if not protocol.closed and transport is not None:
-                    transport.write(data)
-                self._complete()
+                self._complete(data)
                 return
             head = conn.response_head(self.status, self.headers, defaults, None, close)
             framed = conn.response_body(body)
@@ -481,19 +528,22 @@ class Cycle:
             data = conn.response_body(body)
             if not more:
                 data += conn.response_end()
-                protocol.write(data)
-                self._complete()
+                self._complete(data)
                 return
         if data:
             protocol.write(data)
         if protocol.write_paused:
             await protocol.drain()
 
-    def _complete(self) -> None:
+    def _complete(self, data: bytes) -> None:
+        """The last bytes of the response: count it finished, then write them."""
         self.response_complete = True
         protocol = self.protocol
         state = protocol.state
         state.active -= 1
+        transport = protocol.transport
+        if not protocol.closed and transport is not None:
+            transport.write(data)
         if state.access_log and access_logger.isEnabledFor(_INFO):
             request = self.request
             access_logger.info(
@@ -529,7 +579,9 @@ class Cycle:
         if result is not None:
             error_logger.error("ASGI callable returned a value other than None: %r", result)
         if not self.response_complete:
-            if not self.response_started:
+            if self.disconnected:
+                pass  # the client left; the app ending there is no error
+            elif not self.response_started:
                 error_logger.error("ASGI callable returned without starting a response")
             else:
                 error_logger.error("ASGI callable returned without completing the response")
