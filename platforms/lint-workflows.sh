@@ -12,7 +12,7 @@
 #   zizmor      PyPI zizmor, run --offline (no GitHub API calls; the audits that need the
 #               network are skipped).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKFLOWS=.github/workflows

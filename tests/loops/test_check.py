@@ -380,6 +380,22 @@ def test_a_loop_available_against_the_file_is_a_mismatch() -> None:
     ]
 
 
+def test_an_os_without_optional_loops() -> None:
+    text = MINIMAL.replace(
+        'available = true\noptional = true\nloop_class = "uvloop.Loop"\ndriver_kind = "none"',
+        "available = false",
+    ).replace('with_optional = "uvloop"', 'with_optional = "selector"')
+    expected = parse(text, "plain.toml")
+    assert expected.optional_loops == ()
+    machine = linux(uvloop=False)
+    assert compare(expected, machine) == []
+    machine = with_loop(machine, "auto", backend="uvloop")
+    assert compare(expected, machine) == [
+        "auto: backend: expected selector (without_optional: no optional loops on this OS), "
+        "got uvloop"
+    ]
+
+
 def test_another_os_stops_the_comparison() -> None:
     assert compare(platform_file("windows.toml"), macos()) == [
         "os: "

@@ -20,6 +20,27 @@ from xloop.protocol import httptools_available
 TIMEOUT = 10.0
 
 
+def _under_wine() -> bool:
+    """True on Wine (platforms/wine.sh): its ntdll exports ``wine_get_version``."""
+    if not loops.IS_WINDOWS:
+        return False
+    import ctypes
+
+    try:
+        return hasattr(ctypes.CDLL("ntdll"), "wine_get_version")
+    except OSError:  # pragma: no cover
+        return False
+
+
+#: Windows under Wine: the same code paths as Windows, not always the same socket semantics.
+UNDER_WINE = _under_wine()
+#: Why a test that resets its connection cannot hold on the selector loop under Wine.
+WINE_RST_READS_AS_EOF = (
+    "Wine: recv() on a connection reset by the peer (RST) returns b'' (an EOF) where Windows "
+    "raises WSAECONNRESET, so the selector loop sees a half-close, not a connection error"
+)
+
+
 @dataclass(frozen=True)
 class Backend:
     loop: str

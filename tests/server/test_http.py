@@ -341,7 +341,8 @@ def test_unix_domain_socket(backend: Backend, tmp_path: object) -> None:
     )
     running = RunningServer(config).start()
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        family: int = socket.AF_UNIX  # type: ignore[attr-defined,unused-ignore]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(10)
             sock.connect(path)
             response = exchange(sock, get())

@@ -122,7 +122,7 @@ def os_info() -> dict[str, str]:
 
 def driver_info(loop: asyncio.AbstractEventLoop) -> dict[str, str | None]:
     """``{"kind": "selector"|"proactor"|None, "class": qualified name|None}``."""
-    for kind in ("selector", "proactor"):
+    for kind in ("proactor", "selector"):
         driver = getattr(loop, f"_{kind}", None)
         if driver is not None:
             return {"kind": kind, "class": qualname(type(driver))}
