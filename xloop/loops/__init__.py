@@ -60,6 +60,7 @@ __all__ = [
     "matrix",
     "resolve",
     "run",
+    "socket_limit",
 ]
 
 BACKENDS: tuple[str, ...] = ("asyncio", "selector", "proactor", "uvloop", "winloop")
@@ -359,6 +360,21 @@ def matrix() -> list[tuple[str, str | None]]:
         else:
             combos.append((backend, None))
     return combos
+
+
+#: select() on Windows takes at most FD_SETSIZE = 512 sockets (CPython's build setting).
+WINDOWS_SELECT_LIMIT = 512
+
+
+def socket_limit(loop: asyncio.AbstractEventLoop) -> int | None:
+    """The most sockets ``loop`` can watch at once, where the OS sets a low bound.
+
+    The selector loop on Windows drives ``select()``, which CPython builds with
+    ``FD_SETSIZE = 512``; every other loop here has no such limit (None).
+    """
+    if IS_WINDOWS and isinstance(loop, asyncio.SelectorEventLoop):
+        return WINDOWS_SELECT_LIMIT
+    return None
 
 
 def driver_of(loop: asyncio.AbstractEventLoop) -> str | None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import loops
-from ..errors import BindError, StartupError
+from ..errors import BindError, ConfigError, StartupError
 from ..importer import load_app
 from ..protocol import connection_factory, resolve_http
 from .lifespan import Lifespan
@@ -107,6 +107,21 @@ class Server:
         self._shutdown_requested = asyncio.Event()
         self._force = asyncio.Event()
         self._all_closed = asyncio.Event()
+        limit = loops.socket_limit(loop)
+        if limit is not None:
+            # Leave room for the listening socket and the loop's own self-pipe.
+            if config.limit_concurrency is not None and config.limit_concurrency > limit - 12:
+                raise ConfigError(
+                    f"--limit-concurrency {config.limit_concurrency} is above what this loop "
+                    f"can watch: {loops.describe(loop)} is limited by select() to {limit} "
+                    "sockets",
+                    hint=f"use --limit-concurrency {limit - 12} or less, or --loop proactor",
+                )
+            logger.warning(
+                "the selector loop on Windows uses select(), limited to %d sockets; "
+                "--loop proactor (or winloop) has no such limit",
+                limit,
+            )
         app: ASGIApp = load_app(config.app, factory=config.factory, app_dir=config.app_dir)
         lifespan_state: dict[str, Any] = {}
         self.lifespan = Lifespan(app, config.lifespan, lifespan_state)
