@@ -50,6 +50,6 @@ def test_startup_log_says_so(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(loops, "IS_WINDOWS", True)
-    caplog.set_level(logging.WARNING, logger="xloop")
-    _start(Config(app=hello, port=0, loop="selector", limit_concurrency=100))
+    caplog.set_level(logging.INFO, logger="xloop")
+    _start(Config(app=hello, port=0, loop="selector", limit_concurrency=100, log_level="info"))
     assert any("limited to 512 sockets" in r.getMessage() for r in caplog.records)

@@ -117,7 +117,7 @@ class Server:
                     "sockets",
                     hint=f"use --limit-concurrency {limit - 12} or less, or --loop proactor",
                 )
-            logger.warning(
+            logger.info(
                 "the selector loop on Windows uses select(), limited to %d sockets; "
                 "--loop proactor (or winloop) has no such limit",
                 limit,
