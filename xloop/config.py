@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,6 +260,11 @@ class Config:
             raise ConfigError(
                 f"unknown --loop value {self.loop!r}; valid: {', '.join(LOOP_NAMES)}",
                 hint="or module:callable for a loop factory",
+            )
+        if self.uds is not None and not hasattr(socket, "AF_UNIX"):
+            raise ConfigError(
+                "--uds needs UNIX domain sockets, which Python does not offer on this OS",
+                hint="use --host/--port, or --fd with a socket you bound",
             )
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd cannot be used together", hint="pick one listener")

@@ -469,27 +469,15 @@ def test_matrix_on_linux() -> None:
     assert loops.matrix() == expected
 
 
-@pytest.mark.parametrize(
-    ("backend", "selector"),
-    [
-        pytest.param(
-            *entry,
-            marks=pytest.mark.xfail(
-                reason="test bug: it expects no driver for every non-selector backend, "
-                "but the proactor loop drives an IocpProactor (driver_of() is right)",
-            ),
-        )
-        if entry[0] == "proactor"
-        else entry
-        for entry in loops.matrix()
-    ],
-)
+@pytest.mark.parametrize(("backend", "selector"), loops.matrix())
 def test_every_matrix_entry_runs_and_pickles(backend: str, selector: str | None) -> None:
     choice = loops.resolve(backend, selector or "auto")
     assert choice.backend == backend
     factory = pickle.loads(pickle.dumps(choice.factory))
     description, driver = _run_probe(factory)
-    if selector is None:
+    if backend == "proactor":
+        assert driver == "asyncio.windows_events.IocpProactor"
+    elif selector is None:
         assert driver is None
     else:
         assert driver == f"selectors.{choice.selector}"

@@ -351,3 +351,25 @@ def test_unix_domain_socket(backend: Backend, tmp_path: object) -> None:
         running.stop()
         os.rmdir(directory)
     assert not os.path.exists(path)
+
+
+def test_long_poll_app_ending_on_a_half_close_logs_no_error(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import threading
+
+    ended = threading.Event()
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        assert scope["type"] == "http"
+        while (await receive())["type"] != "http.disconnect":  # type: ignore[operator]
+            pass
+        ended.set()
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(get())
+        sock.shutdown(socket.SHUT_WR)
+        assert ended.wait(10)
+        assert Reader(sock).at_eof()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["ClientDisconnected", "Cycle", "HttpProtocol"]
 
 HIGH_WATER: Final = 65536
+LINGER_SECONDS: Final = 2.0  # after an error response: how long to drain the client
+LINGER_BYTES: Final = 1 << 20  # ... and how much of it
 _EAGER: Final = sys.version_info >= (3, 12)
 _DISCONNECT: Final = {"type": "http.disconnect"}
 _LARGE_BODY: Final = 65536
@@ -71,6 +73,8 @@ class HttpProtocol(asyncio.Protocol):
         self.proxy_trusted = False
         self.closed = False
         self.closing = False
+        self.lingering = False
+        self._lingered = 0
         self.aborted = False
         self._next_on_resume = False
         self._context = contextvars.copy_context()
@@ -105,6 +109,11 @@ class HttpProtocol(asyncio.Protocol):
         self._go_idle()
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            self._lingered += len(data)
+            if self._lingered > LINGER_BYTES and self.transport is not None:
+                self.transport.close()
+            return
         events = self.conn.receive_data(data)
         cycle = self.cycle
         if cycle is not None and cycle.request_complete and not self.read_paused:
@@ -116,6 +125,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.eof = True
+        if self.lingering:
+            return False  # the client is done too: close
         events = self.conn.receive_data(b"")
         if events:
             self._handle(events)
@@ -274,7 +285,33 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.write(self.conn.error_response(error.status, self.state.defaults))
             if error_logger.isEnabledFor(logging.DEBUG):
                 error_logger.debug("bad request from %s: %s", _fmt_client(self.client), error)
-        self._close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after an error response without losing it to a reset.
+
+        Closing a socket with unread bytes from the client makes the kernel send RST,
+        which can destroy the error response before the client reads it. So: half-close
+        our side once the response is out, read and drop what the client still sends
+        (bounded in bytes and time), and close on its EOF.
+        """
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        self.closing = True
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        self.lingering = True
+        transport.write_eof()
+        if self.read_paused:
+            self.read_paused = False
+            transport.resume_reading()
+        self.loop.call_later(LINGER_SECONDS, self._abort_linger)
+
+    def _abort_linger(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
 
     def cycle_finished(self, cycle: Cycle) -> None:
         """Both the response and the request body of ``cycle`` are complete."""
@@ -579,7 +616,7 @@ class Cycle:
         if result is not None:
             error_logger.error("ASGI callable returned a value other than None: %r", result)
         if not self.response_complete:
-            if self.disconnected:
+            if self.disconnected or self.peer_closed:
                 pass  # the client left; the app ending there is no error
             elif not self.response_started:
                 error_logger.error("ASGI callable returned without starting a response")
@@ -606,7 +643,7 @@ class Cycle:
     def _abandon(self) -> None:
         """The response cannot be completed: 500 if nothing went out yet, else close."""
         protocol = self.protocol
-        if not self.head_written and not self.disconnected:
+        if not self.head_written and not self.disconnected and not self.peer_closed:
             self.status = 500
             protocol.write(self.conn.error_response(500, protocol.state.defaults))
         if not self.response_complete:

