@@ -44,6 +44,9 @@ _SHUTDOWN_SIGNALS = tuple(
 )
 
 
+_SIGBREAK = getattr(signal, "SIGBREAK", None)
+
+
 class Server:
     """One xloop server. ``await serve()`` runs it until a shutdown is requested.
 
@@ -388,6 +391,10 @@ class Server:
         assert loop is not None
         for sig in _SHUTDOWN_SIGNALS:
             try:
+                if sig == _SIGBREAK:
+                    # Ctrl+Break reaches Python as the C runtime's SIGBREAK; libuv loops
+                    # (winloop) watch the console instead, so take it the portable way.
+                    raise NotImplementedError
                 loop.add_signal_handler(sig, self._on_signal, sig)
             except (NotImplementedError, RuntimeError, ValueError):
                 # Loops without add_signal_handler (Windows proactor/selector): a plain
