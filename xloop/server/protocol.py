@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ipaddress
 import logging
 import sys
 from collections.abc import Callable
@@ -669,6 +670,7 @@ def _build_scope(protocol: HttpProtocol, request: Request) -> dict[str, Any]:
         raw_path, query = b"*", b""
     else:  # absolute-form (RFC 9112 section 3.2.2)
         parts = urlsplit(target)
+        _check_bracketed_host(parts.netloc)
         raw_path = parts.path or b"/"
         query = parts.query
     if raw_path.isascii() and b"%" not in raw_path:
@@ -697,6 +699,20 @@ def _build_scope(protocol: HttpProtocol, request: Request) -> dict[str, Any]:
     if request.forwarded and protocol.proxy_trusted and state.proxy is not None:
         _apply_proxy_headers(scope, request.headers, state.proxy.client_from)
     return scope
+
+
+def _check_bracketed_host(netloc: bytes) -> None:
+    """An IP-literal host must be a valid IPv6 address (ValueError otherwise).
+
+    urlsplit checks this itself from Python 3.11 on; this makes 3.10 refuse alike.
+    """
+    host = netloc.rpartition(b"@")[2]
+    if b"[" not in host and b"]" not in host:
+        return
+    end = host.find(b"]")
+    if not host.startswith(b"[") or end < 0:
+        raise ValueError("invalid IP-literal host")
+    ipaddress.IPv6Address(host[1:end].decode("ascii"))
 
 
 def _apply_proxy_headers(
