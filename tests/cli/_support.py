@@ -22,9 +22,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.server import harness
 from tests.server.client import Response, exchange, get
-from xloop import loops
-from xloop.protocol import httptools_available
 
 #: A healthy start takes well under a second; the slack is for a loaded CI machine.
 STARTUP_TIMEOUT = 20.0
@@ -74,15 +73,8 @@ def write_hello(directory: Path, name: str = "main.py") -> Path:
 
 
 @dataclass(frozen=True)
-class Backend:
-    loop: str
-    selector: str | None
-    http: str
-
-    @property
-    def id(self) -> str:
-        loop = f"{self.loop}[{self.selector}]" if self.selector else self.loop
-        return f"{loop}-{self.http}"
+class Backend(harness.Backend):
+    """A server-suite backend, with the command-line options that select it."""
 
     def args(self) -> list[str]:
         result = ["--loop", self.loop]
@@ -94,27 +86,9 @@ class Backend:
         return self.args()[:-2]
 
 
-def _wanted(variable: str) -> set[str] | None:
-    """``XLOOP_TEST_LOOPS``/``XLOOP_TEST_HTTP`` narrow the matrix, as in tests/server."""
-    value = os.environ.get(variable, "").strip()
-    if not value:
-        return None
-    return {item.strip() for item in value.split(",") if item.strip()}
-
-
 def backends() -> list[Backend]:
-    """Every (loop, selector) pair of ``loops.matrix()`` with every parser here."""
-    wanted_loops = _wanted("XLOOP_TEST_LOOPS")
-    wanted_http = _wanted("XLOOP_TEST_HTTP")
-    parsers = ["h11"] + (["httptools"] if httptools_available() else [])
-    result = []
-    for loop, selector in loops.matrix():
-        if wanted_loops is not None and loop not in wanted_loops:
-            continue
-        for http in parsers:
-            if wanted_http is None or http in wanted_http:
-                result.append(Backend(loop, selector, http))
-    return result
+    """The server suite's matrix (narrowed by ``XLOOP_TEST_LOOPS``/``XLOOP_TEST_HTTP``)."""
+    return [Backend(b.loop, b.selector, b.http) for b in harness.backends()]
 
 
 def loop_families() -> list[Backend]:

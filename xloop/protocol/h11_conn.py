@@ -10,7 +10,13 @@ import h11
 
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
 from .head import Limits, check_head, status_for_version, version_status_from_line
-from .response import DefaultHeaders, connection_tokens, error_response, status_line
+from .response import (
+    DefaultHeaders,
+    checked_status,
+    connection_tokens,
+    error_response,
+    status_line,
+)
 
 __all__ = ["H11Connection"]
 
@@ -183,12 +189,7 @@ class H11Connection:
         body_length: int | None,
         close: bool,
     ) -> bytes:
-        if type(status) is not int:
-            if not isinstance(status, int) or isinstance(status, bool):
-                raise ResponseError(f"invalid response status {status!r}")
-            status = int(status)  # an IntEnum such as http.HTTPStatus
-        if not 200 <= status <= 999:
-            raise ResponseError(f"invalid response status {status!r}")
+        status = checked_status(status)
         items = list(defaults.items)
         has_length = False
         for name, value in headers:

@@ -20,6 +20,7 @@ __all__ = [
     "NO_BODY",
     "DefaultHeaders",
     "ResponseWriter",
+    "checked_status",
     "connection_tokens",
     "error_response",
     "status_line",
@@ -49,6 +50,13 @@ def status_line(status: int) -> bytes:
         if len(_STATUS_LINES) < 1024:
             _STATUS_LINES[status] = line
     return line
+
+
+def checked_status(status: object) -> int:
+    """A final status code (200-999) as an int (IntEnums such as HTTPStatus allowed)."""
+    if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 999:
+        raise ResponseError(f"invalid response status {status!r}")
+    return int(status)
 
 
 def validated_name(name: bytes) -> bytes:
@@ -144,12 +152,8 @@ class ResponseWriter:
         close: bool,
     ) -> bytes:
         """Serialize the head and choose the framing of the body that follows."""
-        if type(status) is not int:
-            if not isinstance(status, int) or isinstance(status, bool):
-                raise ResponseError(f"invalid response status {status!r}")
-            status = int(status)  # an IntEnum such as http.HTTPStatus
-        if not 200 <= status <= 999:
-            raise ResponseError(f"invalid response status {status!r}")
+        if type(status) is not int or not 200 <= status <= 999:
+            status = checked_status(status)
         line = _STATUS_LINES.get(status) or status_line(status)
         parts = [line, defaults.block]
         append = parts.append
