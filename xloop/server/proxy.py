@@ -23,7 +23,7 @@ class ProxyHeaders:
                 continue
             if item == "*":
                 self.trust_all = True
-            elif "/" in item:
+            elif "/" in item and not item.startswith("/"):
                 self.networks.append(ipaddress.ip_network(item, strict=False))
             else:
                 try:

@@ -1,0 +1,100 @@
+"""The built-in demo app over real sockets, and the proxy-header trust rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xloop.demo import app as demo
+from xloop.server.proxy import ProxyHeaders
+
+from .client import Reader, exchange, get
+from .harness import Backend, serving
+
+
+def test_demo_routes(backend: Backend) -> None:
+    with serving(demo, backend, lifespan="on") as server, server.connect() as sock:
+        reader = Reader(sock)
+        sock.sendall(get("/"))
+        assert reader.response().body == b"Hello, world!"
+        sock.sendall(get("/json"))
+        assert json.loads(reader.response().body) == {"message": "Hello, world!"}
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        )
+        echoed = reader.response()
+        assert echoed.body == b"abcde"
+        assert echoed.header(b"content-type") == b"text/x"
+        sock.sendall(get("/stream?chunks=3&size=4"))
+        streamed = reader.response()
+        assert streamed.chunked
+        assert streamed.body == b"x" * 12
+        sock.sendall(get("/stream?chunks=many"))
+        assert reader.response().status == 400
+        sock.sendall(get("/info?a=1"))
+        info = json.loads(reader.response().body)
+        assert info["path"] == "/info"
+        assert info["query_string"] == "a=1"
+        sock.sendall(get("/nowhere"))
+        assert reader.response().status == 404
+        sock.sendall(b"HEAD /json HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert reader.response(head_request=True).header(b"content-length") == b"28"
+
+
+def test_demo_refuses_other_scope_types() -> None:
+    import asyncio
+
+    async def nothing() -> dict[str, object]:
+        return {}
+
+    async def ignore(message: object) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="serves http"):
+        asyncio.run(demo({"type": "websocket"}, nothing, ignore))
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "expected"),
+    [
+        (["127.0.0.1"], "127.0.0.1", True),
+        (["127.0.0.1"], "10.0.0.1", False),
+        (["10.0.0.0/8"], "10.1.2.3", True),
+        (["10.0.0.0/8"], "192.168.1.1", False),
+        (["10.0.0.0/8"], "not-an-ip", False),
+        (["*"], "203.0.113.9", True),
+        (["/run/proxy.sock"], "/run/proxy.sock", True),
+        (["::1"], "::1", True),
+        ([" ", "127.0.0.1"], None, False),
+    ],
+)
+def test_proxy_trust(trusted: list[str], peer: str | None, expected: bool) -> None:
+    assert ProxyHeaders(trusted).trusts(peer) is expected
+
+
+@pytest.mark.parametrize(
+    ("trusted", "header", "client"),
+    [
+        (["127.0.0.1"], b"203.0.113.7, 127.0.0.1", "203.0.113.7"),
+        (["127.0.0.1", "10.0.0.0/8"], b"198.51.100.1, 10.0.0.5, 127.0.0.1", "198.51.100.1"),
+        (["*"], b"198.51.100.1, 10.0.0.5", "198.51.100.1"),
+        (["127.0.0.1"], b"127.0.0.1", "127.0.0.1"),
+        (["127.0.0.1"], b" , ", None),
+    ],
+)
+def test_proxy_client_is_the_rightmost_untrusted(
+    trusted: list[str], header: bytes, client: str | None
+) -> None:
+    assert ProxyHeaders(trusted).client_from(header) == client
+
+
+def test_proxy_headers_can_be_switched_off(backend: Backend) -> None:
+    from .apps import scope_json
+
+    extra = "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n"
+    with serving(scope_json, backend, proxy_headers=False) as server, server.connect() as sock:
+        scope = json.loads(exchange(sock, get(extra=extra)).body)
+    assert scope["client"][0] == "127.0.0.1"
+    assert scope["scheme"] == "http"
