@@ -155,17 +155,19 @@ class H11Connection:
             return start, (len(recent) if end < 0 else end + 2)
         return start, end + 3
 
-    def _consume_head(self, event: h11.Request) -> None:
-        _, end = self._head_span(event)
+    def _drop(self, end: int) -> None:
+        """Forget the raw bytes up to ``end`` (a head already matched)."""
         del self._recent[:end]
         self._saw_newline = b"\n" in self._recent
+
+    def _consume_head(self, event: h11.Request) -> None:
+        self._drop(self._head_span(event)[1])
 
     def _check_raw_content_length(self, event: h11.Request) -> ProtocolError | None:
         """h11 folds ``Content-Length: 5`` twice, or ``5, 5``, into one; refuse those."""
         start, end = self._head_span(event)
         values = _CONTENT_LENGTH_LINE.findall(self._recent, start, end)
-        del self._recent[:end]
-        self._saw_newline = b"\n" in self._recent
+        self._drop(end)
         if len(values) > 1:
             return ProtocolError(400, "more than one Content-Length header")
         if values and not bytes(values[0]).isdigit():

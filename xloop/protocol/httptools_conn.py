@@ -71,6 +71,7 @@ class HttptoolsConnection(ResponseWriter):
         self._pending_method_error = False
         self._has_body = False
         self._framing = False
+        self._chunked = False
         self._upgrade = False
         self._forwarded = False
         self._hosts = 0
@@ -197,6 +198,7 @@ class HttptoolsConnection(ResponseWriter):
         self._expect = False
         self._has_body = False
         self._framing = False
+        self._chunked = False
         self._upgrade = False
         self._forwarded = False
         self._hosts = 0
@@ -230,6 +232,7 @@ class HttptoolsConnection(ResponseWriter):
             elif name == b"transfer-encoding":
                 self._has_body = True
                 self._framing = True
+                self._chunked = True
             elif name == b"host":
                 self._hosts += 1
             elif name == b"upgrade":
@@ -271,12 +274,10 @@ class HttptoolsConnection(ResponseWriter):
         keep_alive = parser.should_keep_alive()
         if keep_alive and self._upgrade and parser.should_upgrade():
             keep_alive = False
-        if keep_alive and self._framing and version == "1.0":
+        if keep_alive and self._chunked and version == "1.0":
             # A chunked HTTP/1.0 request: its framing is suspect, close after it
             # (RFC 9112 section 6.1).
-            for name, _ in self._headers:
-                if name == b"transfer-encoding":
-                    keep_alive = False
+            keep_alive = False
         request = Request(
             method,
             self._url,

@@ -251,16 +251,8 @@ class HttpProtocol(asyncio.Protocol):
                 if not self._next_pending or self.closed or self.closing:
                     return
                 self._next_pending = False
-                if self.write_paused:
-                    self._pause_reading()
-                    self._next_on_resume = True
-                    return
-                events = self.conn.start_next_cycle()
-                if self.read_paused:
-                    self._resume_reading()
+                events = self._release_next()
                 if not events:
-                    if self.eof:
-                        self._close()
                     return
         finally:
             self._handling = False
@@ -276,9 +268,7 @@ class HttpProtocol(asyncio.Protocol):
         cycle = self.cycle
         if cycle is not None:
             cycle.disconnect()
-            if not cycle.response_complete:
-                cycle.response_complete = True
-                self.state.active -= 1
+            cycle.mark_complete()
             if cycle.head_written:
                 self._close()
                 return
@@ -305,9 +295,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self.lingering = True
         transport.write_eof()
-        if self.read_paused:
-            self.read_paused = False
-            transport.resume_reading()
+        self._resume_reading()
         self.loop.call_later(LINGER_SECONDS, self._abort_linger)
 
     def _abort_linger(self) -> None:
@@ -324,33 +312,34 @@ class HttpProtocol(asyncio.Protocol):
         if not self.conn.keep_alive or self.state.shutting_down:
             self._close()
             return
-        self._idle_since = now = self.loop.time()
-        if self._timer is None:
-            self._timer = self.loop.call_at(
-                now + self.state.timeout_keep_alive, self._on_keep_alive_timer
-            )
+        self._go_idle()
         if self._handling:
-            self._next_pending = True
-            return
-        if self.write_paused:
-            # The client is not reading: take no further request until it does, so
-            # pipelined requests cannot pile up responses in our write buffer.
-            self._pause_reading()
-            self._next_on_resume = True
+            self._next_pending = True  # _handle takes it when this returns
             return
         self._next_cycle()
 
     def _next_cycle(self) -> None:
-        """Release the next pipelined request, if any, with a context of its own."""
-        events = self.conn.start_next_cycle()
-        if self.read_paused and not self.write_paused:
-            self._resume_reading()
+        """From outside ``_handle``: serve the next pipelined request, if any."""
+        events = self._release_next()
         if events:
             # Called from the previous app's task: its context must not leak into the
             # next request's task.
             self._context.copy().run(self._handle, events)
-        elif self.eof:
-            self._close()  # half-closed and nothing more to answer
+
+    def _release_next(self) -> list[Event]:
+        """The next pipelined request's events; none while the client is not reading
+        (so responses cannot pile up in our write buffer), and close once a half-closed
+        client has nothing more to be answered."""
+        if self.write_paused:
+            self._pause_reading()
+            self._next_on_resume = True
+            return []
+        events = self.conn.start_next_cycle()
+        if self.read_paused:
+            self._resume_reading()
+        if not events and self.eof:
+            self._close()
+        return events
 
     # -- connection management ---------------------------------------------------------------
 
@@ -573,15 +562,18 @@ class Cycle:
         if protocol.write_paused:
             await protocol.drain()
 
+    def mark_complete(self) -> None:
+        """Count the response finished (once), whatever ended it."""
+        if not self.response_complete:
+            self.response_complete = True
+            self.protocol.state.active -= 1
+
     def _complete(self, data: bytes) -> None:
         """The last bytes of the response: count it finished, then write them."""
-        self.response_complete = True
+        self.mark_complete()
         protocol = self.protocol
         state = protocol.state
-        state.active -= 1
-        transport = protocol.transport
-        if not protocol.closed and transport is not None:
-            transport.write(data)
+        protocol.write(data)
         if state.access_log and access_logger.isEnabledFor(_INFO):
             request = self.request
             access_logger.info(
@@ -593,9 +585,7 @@ class Cycle:
                 self.status,
                 status_line(self.status)[13:-2].decode("latin-1"),
             )
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
         if self.request_complete or protocol.closed:
             protocol.cycle_finished(self)
         else:
@@ -628,9 +618,7 @@ class Cycle:
     def _app_failed(self, exc: BaseException) -> None:
         protocol = self.protocol
         if isinstance(exc, asyncio.CancelledError) and (protocol.aborted or protocol.closed):
-            if not self.response_complete:
-                self.response_complete = True
-                protocol.state.active -= 1
+            self.mark_complete()
             return
         if self.response_complete:
             error_logger.error("Exception in ASGI application after the response", exc_info=exc)
@@ -647,9 +635,7 @@ class Cycle:
         if not self.head_written and not self.disconnected and not self.peer_closed:
             self.status = 500
             protocol.write(self.conn.error_response(500, protocol.state.defaults))
-        if not self.response_complete:
-            self.response_complete = True
-            protocol.state.active -= 1
+        self.mark_complete()
         self._wake()
         protocol._close()
         protocol.cycle_finished(self)

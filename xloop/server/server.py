@@ -13,7 +13,7 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import loops
@@ -135,10 +135,11 @@ class Server:
                 hint="see the log above; --lifespan off skips the lifespan protocol",
             )
         proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
+        limits = config.limits()
         self.state = state = ServerState(
             app,
-            connection_factory(self.http, config.limits()),
-            limits=config.limits(),
+            connection_factory(self.http, limits),
+            limits=limits,
             root_path=config.root_path,
             server_header=config.server_header,
             date_header=config.date_header,
@@ -323,15 +324,12 @@ class Server:
             await lifespan.shutdown()
         logger.info("xloop stopped")
 
-    async def _wait_closed(self, timeout: float | None, forceable: bool = True) -> bool:
-        """Wait until every connection is closed; False on timeout or a forced exit."""
-        assert self._all_closed is not None
+    async def _wait_until(
+        self, done: Awaitable[Any], timeout: float | None, forceable: bool
+    ) -> None:
+        """Wait for ``done``, at most ``timeout`` seconds, or a forced exit if ``forceable``."""
         assert self._force is not None
-        assert self.state is not None
-        if not self.state.connections:
-            return True
-        self._all_closed.clear()
-        waiters: list[asyncio.Task[Any]] = [asyncio.ensure_future(self._all_closed.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(done)]
         if forceable:
             waiters.append(asyncio.ensure_future(self._force.wait()))
         try:
@@ -339,25 +337,24 @@ class Server:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+    async def _wait_closed(self, timeout: float | None, forceable: bool = True) -> bool:
+        """Wait until every connection is closed; False on timeout or a forced exit."""
+        assert self._all_closed is not None
+        assert self.state is not None
+        if self.state.connections:
+            self._all_closed.clear()
+            await self._wait_until(self._all_closed.wait(), timeout, forceable)
         return not self.state.connections
 
     async def _wait_orphans(self, deadline: float | None, forceable: bool = True) -> bool:
         """Wait for apps still running after their connection closed."""
         assert self.state is not None
-        assert self._force is not None
         orphans = list(self.state.orphans)
-        if not orphans:
-            return True
-        loop = asyncio.get_running_loop()
-        timeout = None if deadline is None else max(0.0, deadline - loop.time())
-        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(asyncio.wait(orphans))]
-        if forceable:
-            waiters.append(asyncio.ensure_future(self._force.wait()))
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        if orphans:
+            loop = asyncio.get_running_loop()
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            await self._wait_until(asyncio.wait(orphans), timeout, forceable)
         return not self.state.orphans
 
     def _on_connection_lost(self) -> None:
