@@ -573,7 +573,9 @@ class Cycle:
         self.mark_complete()
         protocol = self.protocol
         state = protocol.state
-        protocol.write(data)
+        transport = protocol.transport
+        if transport is not None and not protocol.closed:  # the per-request write: direct
+            transport.write(data)
         if state.access_log and access_logger.isEnabledFor(_INFO):
             request = self.request
             access_logger.info(
