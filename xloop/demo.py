@@ -5,10 +5,11 @@ Routes:
 - ``GET /`` and ``GET /plaintext``: ``Hello, world!`` as text/plain (TechEmpower style)
 - ``GET /json``: ``{"message": "Hello, world!"}``
 - ``POST /echo``: the request body back, streamed as it is read
+- ``POST /upload``: reads the whole body, replies with its size in bytes (text/plain)
 - ``GET /stream?chunks=N&size=S``: N chunks of S bytes, chunked transfer encoding
 - ``GET /info``: the scope xloop built for this request, as JSON
 
-It supports the lifespan protocol and counts requests in its lifespan state.
+It supports the lifespan protocol and marks its lifespan state (``state["demo"]``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": _JSON_BODY})
     elif path == "/echo" and method in ("POST", "PUT"):
         await _echo(scope, receive, send)
+    elif path == "/upload" and method in ("POST", "PUT"):
+        await _upload(receive, send)
     elif path == "/stream" and method in ("GET", "HEAD"):
         await _stream(scope, send)
     elif path == "/info" and method == "GET":
@@ -82,6 +85,18 @@ async def _echo(scope: Scope, receive: Receive, send: Send) -> None:
             {"type": "http.response.body", "body": message.get("body", b""), "more_body": True}
         )
     await send({"type": "http.response.body", "body": b""})
+
+
+async def _upload(receive: Receive, send: Send) -> None:
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    await _text(send, 200, b"%d" % size)
 
 
 async def _stream(scope: Scope, send: Send) -> None:

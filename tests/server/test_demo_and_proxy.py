@@ -27,6 +27,11 @@ def test_demo_routes(backend: Backend) -> None:
         echoed = reader.response()
         assert echoed.body == b"abcde"
         assert echoed.header(b"content-type") == b"text/x"
+        body = b"u" * 70_000
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
+        assert reader.response().body == b"70000"
         sock.sendall(get("/stream?chunks=3&size=4"))
         streamed = reader.response()
         assert streamed.chunked

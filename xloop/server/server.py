@@ -322,7 +322,14 @@ class Server:
         if self.lifespan is not None:
             lifespan, self.lifespan = self.lifespan, None
             await lifespan.shutdown()
-        logger.info("xloop stopped")
+        if state is not None:
+            logger.info(
+                "xloop stopped after %d requests on %d connections",
+                state.total_requests,
+                state.total_connections,
+            )
+        else:
+            logger.info("xloop stopped")
 
     async def _wait_until(
         self, done: Awaitable[Any], timeout: float | None, forceable: bool

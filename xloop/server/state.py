@@ -61,6 +61,7 @@ class ServerState:
         self.orphans: set[asyncio.Task[None]] = set()  # apps still running, connection gone
         self.active = 0  # requests whose response is not complete
         self.total_requests = 0
+        self.total_connections = 0
         self.shutting_down = False
         self.on_connection_lost: Callable[[], None] | None = None
 
