@@ -171,6 +171,240 @@ def which_loop(
     which_loop_report(loop=loop, selector=selector, all_=all_, as_json=as_json)
 
 
+_COMPARE_PANEL = "What to compare"
+_LOAD_PANEL = "Load"
+_OUTPUT_PANEL = "Output"
+
+
+@app.command("compare")
+def compare(
+    app_: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[APP]",
+            help="The ASGI app as module:attribute (default: the built-in demo app).",
+            show_default=False,
+        ),
+    ] = None,
+    loops: Annotated[
+        str | None,
+        typer.Option(
+            "--loops",
+            help="Comma-separated loop names (default: asyncio and every other loop available "
+            "here).",
+            rich_help_panel=_COMPARE_PANEL,
+        ),
+    ] = None,
+    selector: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated selectors for the selector loop (epoll, kqueue, poll, "
+            "select): one row each.",
+            rich_help_panel=_COMPARE_PANEL,
+        ),
+    ] = "auto",
+    http: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated parsers: h11, httptools (default: every one installed).",
+            rich_help_panel=_COMPARE_PANEL,
+        ),
+    ] = None,
+    workload: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated workloads: plaintext, json, upload, stream, echo (raw TCP, "
+            "the loop's own ceiling).",
+            rich_help_panel=_COMPARE_PANEL,
+        ),
+    ] = "plaintext",
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="The loop the ratio column is against (default: asyncio).",
+            rich_help_panel=_COMPARE_PANEL,
+        ),
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option(
+            help="Request target for the HTTP workloads, for an app with other routes.",
+            rich_help_panel=_COMPARE_PANEL,
+        ),
+    ] = None,
+    app_dir: Annotated[
+        str | None,
+        typer.Option(help="Look for APP in this directory.", rich_help_panel=_COMPARE_PANEL),
+    ] = None,
+    factory: Annotated[
+        bool,
+        typer.Option(
+            "--factory", help="APP is a factory returning the app.", rich_help_panel=_COMPARE_PANEL
+        ),
+    ] = False,
+    connections: Annotated[
+        int, typer.Option(help="Keep-alive connections.", rich_help_panel=_LOAD_PANEL)
+    ] = 64,
+    duration: Annotated[
+        float, typer.Option(help="Seconds measured per round.", rich_help_panel=_LOAD_PANEL)
+    ] = 3.0,
+    warmup: Annotated[
+        float,
+        typer.Option(help="Seconds of load before each measurement.", rich_help_panel=_LOAD_PANEL),
+    ] = 1.0,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            help="Rounds; they alternate between configurations, figures are medians.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = 3,
+    pipeline: Annotated[
+        int,
+        typer.Option(
+            help="Requests sent at once per connection (plaintext only).",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = 1,
+    client: Annotated[
+        str,
+        typer.Option(
+            help="Load client: builtin, wrk or oha (on PATH).", rich_help_panel=_LOAD_PANEL
+        ),
+    ] = "builtin",
+    host: Annotated[
+        str, typer.Option(help="Address the servers bind.", rich_help_panel=_LOAD_PANEL)
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            help="First port (servers take port, port+1, ...); 0: free ports.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = 0,
+    pin: Annotated[
+        bool,
+        typer.Option(
+            "--pin/--no-pin",
+            help="Pin servers and client to different CPUs where the OS allows.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = True,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds without progress before a client connection counts a timeout.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = 10.0,
+    json_path: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            metavar="FILE",
+            help="Write results (schema xloop.compare/1; - for stdout).",
+            rich_help_panel=_OUTPUT_PANEL,
+        ),
+    ] = None,
+    csv_path: Annotated[
+        str | None,
+        typer.Option("--csv", metavar="FILE", help="Write CSV.", rich_help_panel=_OUTPUT_PANEL),
+    ] = None,
+    markdown_path: Annotated[
+        str | None,
+        typer.Option(
+            "--markdown", metavar="FILE", help="Write Markdown.", rich_help_panel=_OUTPUT_PANEL
+        ),
+    ] = None,
+    plot_path: Annotated[
+        str | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.svg|png",
+            help="Draw a bar chart (needs xloop[plot]).",
+            rich_help_panel=_OUTPUT_PANEL,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=_OUTPUT_PANEL)
+    ] = False,
+) -> None:
+    """Run the same server on every loop and parser here and measure them side by side.
+
+    Exit codes: 0 every row clean; 1 a row had errors (they are in the table and files);
+    2 usage error; 3 the app could not be loaded; 4 a port could not be bound.
+    """
+    from .compare.command import run_compare, split_list
+    from .compare.runner import Settings
+
+    settings = Settings(
+        app=app_,
+        app_dir=app_dir,
+        factory=factory,
+        loops=split_list(loops, "--loops"),
+        selectors=split_list(selector, "--selector") or ["auto"],
+        http=split_list(http, "--http"),
+        workloads=split_list(workload, "--workload") or ["plaintext"],
+        connections=connections,
+        duration=duration,
+        warmup=warmup,
+        rounds=rounds,
+        pipeline=pipeline,
+        client=client,
+        path=path,
+        host=host,
+        port=port,
+        baseline=baseline,
+        pin=pin,
+        timeout=timeout,
+    )
+    code = run_compare(
+        settings,
+        json_path=json_path,
+        csv_path=csv_path,
+        markdown_path=markdown_path,
+        plot_path=plot_path,
+        quiet=quiet,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("report")
+def report(
+    files: Annotated[
+        list[str],
+        typer.Argument(metavar="FILE...", help="Result files of xloop compare --json."),
+    ],
+    markdown_path: Annotated[
+        str | None,
+        typer.Option(
+            "--markdown",
+            metavar="FILE",
+            help="Write one Markdown table (- for stdout, e.g. >> $GITHUB_STEP_SUMMARY).",
+        ),
+    ] = None,
+    json_path: Annotated[
+        str | None, typer.Option("--json", metavar="FILE", help="Write the merged results.")
+    ] = None,
+    csv_path: Annotated[
+        str | None, typer.Option("--csv", metavar="FILE", help="Write CSV.")
+    ] = None,
+    plot_path: Annotated[
+        str | None,
+        typer.Option(
+            "--plot", metavar="FILE.svg|png", help="One chart, a panel per machine."
+        ),
+    ] = None,
+) -> None:
+    """Merge result files from several machines or OSes into one table (and chart)."""
+    from .compare.report import report as merge_report
+
+    code = merge_report(
+        files, markdown=markdown_path, json_out=json_path, csv=csv_path, plot=plot_path
+    )
+    raise typer.Exit(code)
+
+
 def _fail(message: str, code: int) -> None:
     print(f"xloop: error: {message}", file=sys.stderr)
     sys.exit(code)

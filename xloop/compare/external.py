@@ -1,0 +1,272 @@
+"""``--client wrk`` and ``--client oha``: the same measurement with an external load tool.
+
+Both run as their own process, like the built-in client; their output is parsed into
+the same :class:`~xloop.compare.model.Round` figures. Their CPU use comes from
+``getrusage(RUSAGE_CHILDREN)`` around the run (POSIX; None elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .workloads import Workload
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
+__all__ = [
+    "EXTERNAL_CLIENTS",
+    "ExternalRun",
+    "children_cpu",
+    "find_tool",
+    "oha_command",
+    "parse_oha",
+    "parse_wrk",
+    "wrk_command",
+]
+
+EXTERNAL_CLIENTS = ("wrk", "oha")
+
+_INSTALL_HINTS = {
+    "wrk": "install it (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk), "
+    "or use --client builtin",
+    "oha": "install it (cargo install oha, or a release binary), or use --client builtin",
+}
+
+
+@dataclass
+class ExternalRun:
+    """What one external tool run measured."""
+
+    requests: int = 0
+    requests_per_second: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p99_ms: float | None = None
+    latency_max_ms: float | None = None
+    errors: int = 0
+    non_2xx: int = 0
+    error_detail: dict[str, int] = field(default_factory=dict)
+
+
+def find_tool(name: str) -> str:
+    """The path of ``wrk``/``oha`` on PATH, or a ConfigError with how to get it."""
+    path = shutil.which(name)
+    if path is None:
+        raise ConfigError(f"--client {name}: {name} is not on PATH", hint=_INSTALL_HINTS[name])
+    return path
+
+
+def check_workload(client: str, workload: Workload, pipeline: int) -> None:
+    """Refuse what the tool cannot do, before anything starts."""
+    if workload.kind != "http":
+        raise ConfigError(
+            f"--client {client} speaks HTTP; the {workload.name} workload is raw TCP",
+            hint="use --client builtin for --workload echo",
+        )
+    if client == "oha" and pipeline > 1:
+        raise ConfigError(
+            "--client oha cannot pipeline requests", hint="use --client builtin or wrk"
+        )
+
+
+def children_cpu() -> float | None:
+    """CPU seconds (user + system) of this process's waited-for children, POSIX only."""
+    if resource is None:  # pragma: no cover - Windows
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
+# -- wrk ---------------------------------------------------------------------------------
+
+_WRK_SCRIPT = """\
+wrk.method = "{method}"
+{body}
+local pipeline = {pipeline}
+local batch
+init = function(args)
+  local requests = {{}}
+  for i = 1, pipeline do requests[i] = wrk.format(nil, "{path}") end
+  batch = table.concat(requests)
+end
+request = function() return batch end
+"""
+
+
+def wrk_command(
+    wrk: str,
+    url_base: str,
+    workload: Workload,
+    *,
+    path: str | None,
+    connections: int,
+    threads: int,
+    duration: float,
+    pipeline: int,
+    scratch: Path,
+) -> list[str]:
+    """The wrk command line; a Lua script when the request is not a plain GET."""
+    target = path or workload.path
+    command = [
+        wrk,
+        f"-t{threads}",
+        f"-c{max(connections, threads)}",
+        f"-d{max(1, round(duration))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if workload.method != "GET" or workload.body_size or pipeline > 1:
+        body = ""
+        if workload.body_size:
+            body = (
+                f'wrk.body = string.rep("u", {workload.body_size})\n'
+                'wrk.headers["Content-Type"] = "application/octet-stream"'
+            )
+        script = scratch / f"wrk-{workload.name}-{pipeline}.lua"
+        script.write_text(
+            _WRK_SCRIPT.format(
+                method=workload.method, body=body, pipeline=pipeline, path=target
+            ),
+            encoding="utf-8",
+        )
+        command += ["-s", str(script)]
+    return [*command, url_base + target]
+
+
+_TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_RE_RPS = re.compile(r"^Requests/sec:\s*([0-9.]+)", re.MULTILINE)
+_RE_TOTAL = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
+_RE_PCT = re.compile(r"^\s*(50|90|99)(?:\.0+)?%\s+([0-9.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
+_RE_LATENCY = re.compile(
+    r"^\s*Latency\s+[0-9.]+\w+\s+[0-9.]+\w+\s+([0-9.]+)(us|ms|s|m|h)", re.MULTILINE
+)
+_RE_SOCKET = re.compile(
+    r"^\s*Socket errors:\s*connect (\d+), read (\d+), write (\d+), timeout (\d+)", re.MULTILINE
+)
+_RE_NON2XX = re.compile(r"^\s*Non-2xx or 3xx responses:\s*(\d+)", re.MULTILINE)
+
+
+def parse_wrk(output: str) -> ExternalRun:
+    """wrk's ``--latency`` report; ValueError when it has no Requests/sec line."""
+    match = _RE_RPS.search(output)
+    if match is None:
+        last = output.strip().splitlines()[-1:] or ["no output"]
+        raise ValueError(f"wrk measured nothing: {last[0]}")
+    run = ExternalRun(requests_per_second=float(match.group(1)))
+    if match := _RE_TOTAL.search(output):
+        run.requests = int(match.group(1))
+    for match in _RE_PCT.finditer(output):
+        value = float(match.group(2)) * _TIME_UNITS_MS[match.group(3)]
+        setattr(run, f"latency_p{match.group(1)}_ms", value)
+    if match := _RE_LATENCY.search(output):
+        run.latency_max_ms = float(match.group(1)) * _TIME_UNITS_MS[match.group(2)]
+    if match := _RE_SOCKET.search(output):
+        names = ("connect", "read", "write", "timeout")
+        run.error_detail = {
+            name: int(value) for name, value in zip(names, match.groups(), strict=True)
+        }
+        run.errors = sum(run.error_detail.values())
+    if match := _RE_NON2XX.search(output):
+        run.non_2xx = int(match.group(1))
+    return run
+
+
+# -- oha ---------------------------------------------------------------------------------
+
+
+def oha_command(
+    oha: str,
+    url_base: str,
+    workload: Workload,
+    *,
+    path: str | None,
+    connections: int,
+    duration: float,
+    scratch: Path,
+    json_flag: str = "--output-format=json",
+) -> list[str]:
+    """The oha command line (JSON output, no TUI)."""
+    target = path or workload.path
+    command = [oha, "-z", f"{duration:g}s", "-c", str(connections), "--no-tui", json_flag]
+    command += ["-m", workload.method]
+    if workload.body_size:
+        body = scratch / f"oha-{workload.name}.body"
+        body.write_bytes(b"u" * workload.body_size)
+        command += ["-D", str(body), "-T", "application/octet-stream"]
+    return [*command, url_base + target]
+
+
+def parse_oha(output: str) -> ExternalRun:
+    """oha's JSON report; ValueError when it is not one."""
+    try:
+        data: dict[str, Any] = json.loads(output)
+        summary = data["summary"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError("oha did not print its JSON report") from None
+    statuses = {str(k): int(v) for k, v in (data.get("statusCodeDistribution") or {}).items()}
+    errors = {str(k): int(v) for k, v in (data.get("errorDistribution") or {}).items()}
+    percentiles = data.get("latencyPercentiles") or {}
+
+    def ms(value: Any) -> float | None:
+        return None if value is None else float(value) * 1000.0
+
+    # oha counts requests cut off by the deadline as errors ("aborted due to deadline").
+    errors = {k: v for k, v in errors.items() if "deadline" not in k}
+    return ExternalRun(
+        requests=sum(statuses.values()),
+        requests_per_second=float(summary["requestsPerSec"]),
+        latency_p50_ms=ms(percentiles.get("p50")),
+        latency_p90_ms=ms(percentiles.get("p90")),
+        latency_p99_ms=ms(percentiles.get("p99")),
+        latency_max_ms=ms(summary.get("slowest")),
+        errors=sum(errors.values()),
+        non_2xx=sum(v for k, v in statuses.items() if not k.startswith("2")),
+        error_detail=errors,
+    )
+
+
+def run_tool(
+    command: list[str],
+    *,
+    timeout: float,
+    preexec: Callable[[], object] | None,
+    on_start: Callable[[int], None] | None = None,
+) -> tuple[int, str, str, float | None]:
+    """Run a tool to the end: (exit code, stdout, stderr, its CPU seconds or None)."""
+    before = children_cpu()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(  # noqa: S603 - a command line built here
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            preexec_fn=preexec,  # noqa: PLW1509 - only sets the CPU affinity
+        )
+        if on_start is not None:
+            on_start(proc.pid)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = -9
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    after = children_cpu()
+    cpu = None if before is None or after is None else after - before
+    return code, stdout, stderr, cpu

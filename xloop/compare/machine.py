@@ -1,0 +1,112 @@
+"""Facts about the machine a comparison runs on, and how processes are pinned to CPUs."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from .. import __version__, loops
+from .model import Machine
+
+__all__ = ["Pinning", "cpu_model", "describe_machine", "plan_pinning", "version_of"]
+
+_VERSIONED = ("uvloop", "winloop", "h11", "httptools")
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name where the OS tells it, else the architecture."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for key in ("model name", "Hardware", "Processor", "cpu model"):
+        for line in text.splitlines():
+            name, sep, value = line.partition(":")
+            if sep and name.strip() == key and value.strip():
+                return value.strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def version_of(dist: str) -> str | None:
+    """The installed version of a distribution, None when it is not installed."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def describe_machine() -> Machine:
+    """This machine, for the ``machine`` object of a result file."""
+    system = platform.system() or "unknown"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    short = ".".join(platform.python_version_tuple()[:2])
+    label = f"{system.lower()}-{platform.machine().lower() or 'unknown'}-py{short}"
+    versions: dict[str, str | None] = {"xloop": __version__}
+    versions.update({name: version_of(name) for name in _VERSIONED})
+    return Machine(
+        label=label,
+        os=platform.platform(),
+        system=system,
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        python=python,
+        versions=versions,
+    )
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which CPUs the servers and the load client run on (None: not pinned)."""
+
+    server: tuple[int, ...] | None
+    client: tuple[int, ...] | None
+    description: str
+
+    def apply(self, pid: int, cpus: tuple[int, ...] | None) -> None:
+        """Pin process ``pid`` to ``cpus`` (no-op when not pinning or the process is gone)."""
+        if cpus is None:
+            return
+        try:
+            psutil.Process(pid).cpu_affinity(list(cpus))
+        except (psutil.Error, OSError, AttributeError):  # pragma: no cover - raced an exit
+            pass
+
+    def preexec(self, cpus: tuple[int, ...] | None) -> object | None:
+        """A ``preexec_fn`` pinning a child before it runs (Linux), so threads it starts
+        at once are pinned too; None where the child must be pinned after it starts."""
+        setter = getattr(os, "sched_setaffinity", None)
+        if cpus is None or setter is None:
+            return None
+        chosen = set(cpus)
+        return lambda: setter(0, chosen)
+
+
+def _allowed_cpus() -> list[int] | None:
+    """The CPUs this process may use, or None where the OS has no affinity API (macOS)."""
+    getter = getattr(os, "sched_getaffinity", None)
+    if getter is not None:
+        return sorted(getter(0))
+    try:
+        return sorted(psutil.Process().cpu_affinity())
+    except (AttributeError, psutil.Error, OSError):
+        return None
+
+
+def plan_pinning(enabled: bool = True) -> Pinning:
+    """Server on the first allowed CPU, the client on the others, where the OS allows."""
+    if not enabled:
+        return Pinning(None, None, "none (--no-pin)")
+    allowed = _allowed_cpus()
+    if allowed is None:
+        return Pinning(None, None, f"none ({loops.OS_NAME} has no CPU affinity API)")
+    if len(allowed) < 2:
+        return Pinning(None, None, f"none (only CPU {allowed} is usable: server and client share it)")
+    server = (allowed[0],)
+    client = tuple(allowed[1:])
+    where = f"CPU {client[0]}" if len(client) == 1 else f"CPUs {','.join(map(str, client))}"
+    return Pinning(server, client, f"server on CPU {server[0]}, client on {where}")

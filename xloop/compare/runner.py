@@ -1,0 +1,624 @@
+"""``xloop compare``: start one server process per configuration, load them in turns, collect.
+
+Each (loop, selector, parser, workload) gets its own ``xloop serve`` process on a free port
+(``echo``: its own :mod:`xloop.compare.echo` process), all started up front. Rounds then
+alternate between them, A B C A B C ..., each round one load run by a separate client
+process, so drift on a shared machine hits every configuration alike. Where the OS allows,
+the servers are pinned to one CPU and the client to the others.
+
+After the last round each server is stopped with SIGINT (Ctrl+Break on Windows) and its
+final log line gives the number of requests it answered, which is checked against what the
+built-in client counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+from .. import loops
+from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
+from ..protocol import HTTP_NAMES, httptools_available, resolve_http
+from . import external
+from .machine import Pinning, describe_machine, plan_pinning
+from .model import Result, ResultFile, Round
+from .workloads import WORKLOADS, Workload
+
+__all__ = [
+    "CLIENTS",
+    "SATURATED_PERCENT",
+    "Settings",
+    "compare",
+    "default_loops",
+    "default_parsers",
+]
+
+CLIENTS = ("builtin", "wrk", "oha")
+
+SATURATED_PERCENT = 90.0
+"""A client process using this much of a CPU (per CPU it may use) may be setting the pace."""
+
+_LOG_LINES = 400
+_TAIL = 12
+_READY = re.compile(r"serving on (?:http|tcp)://(.+):(\d+) ")
+_STOPPED = re.compile(r"xloop stopped after (\d+) (requests|bytes) on (\d+) connections")
+
+
+@dataclass
+class Settings:
+    """Everything ``xloop compare`` was asked for."""
+
+    app: str | None = None
+    app_dir: str | None = None
+    factory: bool = False
+    loops: list[str] | None = None
+    """None: every distinct loop available here (:func:`default_loops`)."""
+    selectors: list[str] = field(default_factory=lambda: ["auto"])
+    http: list[str] | None = None
+    """None: every parser installed (:func:`default_parsers`)."""
+    workloads: list[str] = field(default_factory=lambda: ["plaintext"])
+    connections: int = 64
+    duration: float = 3.0
+    warmup: float = 1.0
+    rounds: int = 3
+    pipeline: int = 1
+    client: str = "builtin"
+    path: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    """0: a free port per server; else servers take port, port+1, ..."""
+    baseline: str | None = None
+    pin: bool = True
+    timeout: float = 10.0
+    """How long the client waits for progress on a connection."""
+    startup_timeout: float = 30.0
+
+
+def default_loops() -> list[str]:
+    """``asyncio`` (this OS's stdlib default) and every other backend available here."""
+    native = loops.default_asyncio_backend()
+    return ["asyncio", *(b for b in loops.available_backends() if b != native)]
+
+
+def default_parsers() -> list[str]:
+    return ["h11", "httptools"] if httptools_available() else ["h11"]
+
+
+@dataclass
+class _Target:
+    """One row being measured."""
+
+    loop: str
+    selector: str  # as requested: auto, epoll, ...
+    http: str  # h11, httptools, or tcp
+    workload: Workload
+    result: Result
+    server: _ServerProcess | None = None
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+def _check_settings(settings: Settings) -> None:
+    checks: list[tuple[bool, str, str]] = [
+        (settings.rounds >= 1, "--rounds must be at least 1", "e.g. --rounds 3"),
+        (settings.duration > 0, "--duration must be more than 0 seconds", "e.g. --duration 3"),
+        (settings.warmup >= 0, "--warmup cannot be negative", "0 turns warming up off"),
+        (settings.connections >= 1, "--connections must be at least 1", "e.g. 64"),
+        (settings.pipeline >= 1, "--pipeline must be at least 1", "1 sends one at a time"),
+        (settings.timeout > 0, "--timeout must be more than 0 seconds", "e.g. 10"),
+        (0 <= settings.port <= 65535, "--port must be 0..65535", "0 takes free ports"),
+    ]
+    for ok, message, hint in checks:
+        if not ok:
+            raise ConfigError(message, hint=hint)
+    if settings.client not in CLIENTS:
+        raise ConfigError(
+            f"unknown client {settings.client!r}; valid: {', '.join(CLIENTS)}",
+            hint="builtin needs nothing installed",
+        )
+    unknown = [name for name in settings.workloads if name not in WORKLOADS]
+    if unknown or not settings.workloads:
+        raise ConfigError(
+            f"unknown workload {unknown[0]!r}" if unknown else "no workload given",
+            hint=f"valid: {', '.join(WORKLOADS)}",
+        )
+    if settings.pipeline > 1 and any(w != "plaintext" for w in settings.workloads):
+        raise ConfigError(
+            "--pipeline applies to the plaintext workload only",
+            hint="run pipelined plaintext on its own: --workload plaintext --pipeline 16",
+        )
+    if settings.client != "builtin":
+        external.find_tool(settings.client)
+        for name in settings.workloads:
+            external.check_workload(settings.client, WORKLOADS[name], settings.pipeline)
+
+
+def _plan(settings: Settings) -> list[_Target]:
+    """Resolve every name (one-line errors for unknown or unavailable ones) into rows."""
+    loop_names = settings.loops or default_loops()
+    parsers = settings.http or default_parsers()
+    for parser in parsers:
+        if parser not in HTTP_NAMES or parser == "auto":
+            raise ConfigError(
+                f"unknown parser {parser!r}; valid: h11, httptools",
+                hint="leave --http out to compare every parser installed",
+            )
+        resolve_http(parser)
+    loop_rows: list[tuple[str, str, str | None, str]] = []  # name, selector, class, backend
+    for name in loop_names:
+        backend = loops.resolve(name).backend
+        selectors = settings.selectors if backend == "selector" else ["auto"]
+        for selector in selectors:
+            choice = loops.resolve(name, selector)
+            loop_rows.append((name, selector, choice.selector, backend))
+    if not any(backend == "selector" for *_, backend in loop_rows) and settings.selectors != [
+        "auto"
+    ]:
+        raise ConfigError(
+            "--selector applies to the selector loop, and none of --loops is one",
+            hint="add selector (or asyncio on Linux/macOS) to --loops",
+        )
+    targets: list[_Target] = []
+    for workload_name in settings.workloads:
+        workload = WORKLOADS[workload_name]
+        for parser in parsers if workload.kind == "http" else ["tcp"]:
+            for name, selector, selector_class, _backend in loop_rows:
+                row = Result(
+                    loop=name,
+                    loop_class=None,
+                    selector=selector_class,
+                    http=parser,
+                    workload=workload.name,
+                    client=settings.client,
+                    connections=settings.connections,
+                    pipeline=settings.pipeline,
+                )
+                targets.append(_Target(name, selector, parser, workload, row))
+    return targets
+
+
+# -- server processes ------------------------------------------------------------------------
+
+
+class _ServerProcess:
+    """One server subprocess; its log is read by a thread (startup, tail, final counts)."""
+
+    def __init__(
+        self,
+        target: _Target,
+        settings: Settings,
+        port: int,
+        pinning: Pinning,
+    ) -> None:
+        self.label = target.result.label
+        self.lines: list[str] = []
+        self.port: int | None = None
+        self.loop_text: str | None = None
+        self.counted: tuple[int, str] | None = None
+        self.rss_samples: list[int] = []
+        self._ready = threading.Event()
+        command = [sys.executable, "-m"]
+        if target.workload.kind == "tcp":
+            command += ["xloop.compare.echo"]
+        else:
+            command += ["xloop", "serve"]
+            if settings.app:
+                command.append(settings.app)
+            command += ["--http", target.http, "--no-access-log", "--log-level", "info"]
+            if settings.app_dir:
+                command += ["--app-dir", settings.app_dir]
+            if settings.factory:
+                command.append("--factory")
+        command += ["--host", settings.host, "--port", str(port), "--loop", target.loop]
+        if target.selector != "auto":
+            command += ["--selector", target.selector]
+        self.command = command
+        flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            creationflags=flags,
+            preexec_fn=pinning.preexec(pinning.server),  # type: ignore[arg-type]  # noqa: PLW1509
+        )
+        if pinning.preexec(pinning.server) is None:
+            pinning.apply(self.proc.pid, pinning.server)
+        self._reader = threading.Thread(target=self._read, name=f"log {self.label}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if len(self.lines) < _LOG_LINES:
+                self.lines.append(line)
+            else:
+                self.lines[_LOG_LINES // 2 :] = [*self.lines[_LOG_LINES // 2 + 1 :], line]
+            text = line.split(":", 1)[1].strip() if ":" in line else line
+            if text.startswith("loop: "):
+                self.loop_text = text.removeprefix("loop: ")
+            elif (match := _READY.search(line)) is not None:
+                self.port = int(match.group(2))
+                self._ready.set()
+            elif (match := _STOPPED.search(line)) is not None:
+                self.counted = (int(match.group(1)), match.group(2))
+        stream.close()
+        self._ready.set()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Return once it listens; raise the error a user should see if it cannot."""
+        if not self._ready.wait(timeout):
+            self.kill()
+            raise StartupError(
+                f"the {self.label} server did not start within {timeout:g}s",
+                hint=f"its log ends: {self.tail_line()}",
+            )
+        if self.port is not None:
+            return
+        code = self.proc.wait()
+        self._reader.join(5)
+        error_class: type[XloopError] = {3: AppLoadError, 4: BindError, 2: ConfigError}.get(
+            code, StartupError
+        )
+        raise error_class(
+            f"the {self.label} server exited with code {code} before it was ready: "
+            f"{self.tail_line()}",
+            hint="its log ends:\n" + self.tail(),
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, lines: int = _TAIL) -> str:
+        return "\n".join(self.lines[-lines:]) or "(no output)"
+
+    def tail_line(self) -> str:
+        """The last line that says something (errors print their reason last)."""
+        for line in reversed(self.lines):
+            if line.strip():
+                return line.strip()
+        return "(no output)"
+
+    def cpu_seconds(self) -> float | None:
+        try:
+            times = psutil.Process(self.proc.pid).cpu_times()
+        except psutil.Error:
+            return None
+        return float(times.user + times.system)
+
+    def sample_rss(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            self.rss_samples.append(int(psutil.Process(self.proc.pid).memory_info().rss))
+
+    def peak_rss(self) -> int | None:
+        """The peak resident set size: the kernel's high-water mark where the OS keeps one
+        (Linux VmHWM, Windows peak working set), else the largest sample after a round."""
+        pid = self.proc.pid
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        with contextlib.suppress(psutil.Error, AttributeError):
+            peak = getattr(psutil.Process(pid).memory_info(), "peak_wset", None)
+            if peak:
+                return int(peak)
+        return max(self.rss_samples, default=None)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """Graceful stop (SIGINT / Ctrl+Break); kill if it does not finish in time."""
+        if self.proc.poll() is None:
+            sig = getattr(signal, "CTRL_BREAK_EVENT", signal.SIGINT)
+            with contextlib.suppress(OSError):
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._reader.join(5)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+
+
+@contextlib.contextmanager
+def _servers(targets: list[_Target], settings: Settings, pinning: Pinning) -> Iterator[None]:
+    started: list[_ServerProcess] = []
+    try:
+        for index, target in enumerate(targets):
+            port = settings.port + index if settings.port else 0
+            target.server = _ServerProcess(target, settings, port, pinning)
+            started.append(target.server)
+        for server in started:
+            server.wait_ready(settings.startup_timeout)
+        yield
+    finally:
+        for server in started:
+            if server.alive():
+                with contextlib.suppress(Exception):
+                    server.stop()
+
+
+# -- one round -------------------------------------------------------------------------------
+
+
+def _client_round(
+    target: _Target, settings: Settings, pinning: Pinning, index: int, scratch: Path
+) -> tuple[Round, int | None]:
+    """Run one load against ``target``: the round, and the responses the client counted."""
+    server = target.server
+    assert server is not None and server.port is not None
+    if not server.alive():
+        code = server.proc.returncode
+        return Round(index, error=f"server exited with code {code}: {server.tail_line()}"), None
+    if settings.client == "builtin":
+        return _builtin_round(target, settings, pinning, index)
+    return _external_round(target, settings, pinning, index, scratch), None
+
+
+def _builtin_round(
+    target: _Target, settings: Settings, pinning: Pinning, index: int
+) -> tuple[Round, int | None]:
+    server = target.server
+    assert server is not None and server.port is not None
+    command = [
+        sys.executable, "-m", "xloop.compare.client",
+        "--host", settings.host, "--port", str(server.port),
+        "--workload", target.workload.name,
+        "--connections", str(settings.connections),
+        "--duration", f"{settings.duration:g}", "--warmup", f"{settings.warmup:g}",
+        "--pipeline", str(settings.pipeline),
+        "--server-pid", str(server.proc.pid),
+        "--timeout", f"{settings.timeout:g}",
+    ]  # fmt: skip
+    if settings.path:
+        command += ["--path", settings.path]
+    preexec = pinning.preexec(pinning.client)
+    code, stdout, stderr, _cpu = external.run_tool(
+        command,
+        timeout=settings.warmup + settings.duration + settings.timeout + 60,
+        preexec=preexec,
+        on_start=None if preexec else lambda pid: pinning.apply(pid, pinning.client),
+    )
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"the client exited with code {code}"
+        return Round(index, error=reason.removeprefix("xloop compare client: error: ")), None
+    latency = data.get("latency") or {}
+    errors = data.get("errors") or {}
+    round_ = Round(
+        index=index,
+        requests=int(data.get("requests", 0)),
+        requests_per_second=float(data["requests_per_second"]),
+        latency_p50_ms=latency.get("p50_ms"),
+        latency_p90_ms=latency.get("p90_ms"),
+        latency_p99_ms=latency.get("p99_ms"),
+        latency_max_ms=latency.get("max_ms"),
+        errors=sum(int(v) for v in errors.values()),
+        non_2xx=int(data.get("non_2xx", 0)),
+        server_cpu_s=data.get("server_cpu_s"),
+        client_cpu_percent=data.get("client_cpu_percent"),
+    )
+    if round_.requests == 0:
+        round_.error = "no response completed in the measured window"
+    return round_, int(data.get("responses_total", 0))
+
+
+def _external_round(
+    target: _Target, settings: Settings, pinning: Pinning, index: int, scratch: Path
+) -> Round:
+    server = target.server
+    assert server is not None and server.port is not None
+    tool = external.find_tool(settings.client)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{server.port}"
+    threads = len(pinning.client) if pinning.client else 1
+    preexec = pinning.preexec(pinning.client)
+    on_start = None if preexec else (lambda pid: pinning.apply(pid, pinning.client))
+
+    def command(seconds: float) -> list[str]:
+        if settings.client == "wrk":
+            return external.wrk_command(
+                tool, base, target.workload, path=settings.path,
+                connections=settings.connections, threads=threads, duration=seconds,
+                pipeline=settings.pipeline, scratch=scratch,
+            )  # fmt: skip
+        return external.oha_command(
+            tool, base, target.workload, path=settings.path,
+            connections=settings.connections, duration=seconds, scratch=scratch,
+        )  # fmt: skip
+
+    limit = settings.duration + settings.timeout + 60
+    if settings.warmup > 0:
+        external.run_tool(command(settings.warmup), timeout=limit, preexec=preexec, on_start=on_start)
+    cpu_before = server.cpu_seconds()
+    code, stdout, stderr, client_cpu = external.run_tool(
+        command(settings.duration), timeout=limit, preexec=preexec, on_start=on_start
+    )
+    cpu_after = server.cpu_seconds()
+    try:
+        run = (external.parse_wrk if settings.client == "wrk" else external.parse_oha)(stdout)
+    except ValueError as exc:
+        detail = stderr.strip().splitlines()[-1:] or [str(exc)]
+        return Round(index, error=f"{settings.client} exited with code {code}: {detail[0]}")
+    measured = max(1, round(settings.duration)) if settings.client == "wrk" else settings.duration
+    return Round(
+        index=index,
+        requests=run.requests,
+        requests_per_second=run.requests_per_second,
+        latency_p50_ms=run.latency_p50_ms,
+        latency_p90_ms=run.latency_p90_ms,
+        latency_p99_ms=run.latency_p99_ms,
+        latency_max_ms=run.latency_max_ms,
+        errors=run.errors,
+        non_2xx=run.non_2xx,
+        server_cpu_s=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+        client_cpu_percent=None if client_cpu is None else 100.0 * client_cpu / measured,
+        error=None if run.requests else "no response completed in the measured window",
+    )
+
+
+# -- the whole comparison ----------------------------------------------------------------------
+
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: called before each round and once at the end."""
+
+
+def compare(
+    settings: Settings, *, command: str = "", progress: Progress | None = None
+) -> ResultFile:
+    """Measure every configuration ``settings`` names; raise XloopError for what stops it all
+    (a bad option, a server that cannot start). Rows that fail later are kept, marked."""
+    _check_settings(settings)
+    targets = _plan(settings)
+    pinning = plan_pinning(settings.pin)
+    total = len(targets) * settings.rounds
+    done = 0
+    client_counts: dict[int, int] = {}
+    with tempfile.TemporaryDirectory(prefix="xloop-compare-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        if progress:
+            progress(done, total, f"starting {len(targets)} server(s)")
+        with _servers(targets, settings, pinning):
+            for target in targets:
+                assert target.server is not None
+                target.result.loop_class = _loop_class(target.server.loop_text)
+            for index in range(settings.rounds):
+                for number, target in enumerate(targets):
+                    if progress:
+                        progress(
+                            done, total, f"round {index + 1}/{settings.rounds}: {_what(target)}"
+                        )
+                    round_, responses = _client_round(target, settings, pinning, index, scratch)
+                    target.result.rounds.append(round_)
+                    if responses is not None:
+                        client_counts[number] = client_counts.get(number, 0) + responses
+                    assert target.server is not None
+                    target.server.sample_rss()
+                    done += 1
+            for target in targets:
+                assert target.server is not None
+                peak = target.server.peak_rss()
+                target.result.server_peak_rss_mib = None if peak is None else peak / (1 << 20)
+                target.server.stop()
+        if progress:
+            progress(done, total, "done")
+    for number, target in enumerate(targets):
+        _finish_row(target, settings, client_counts.get(number), pinning)
+    _ratios([t.result for t in targets], settings)
+    return ResultFile(
+        machine=describe_machine(),
+        settings=_settings_record(settings, pinning),
+        results=[t.result for t in targets],
+        command=command,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _what(target: _Target) -> str:
+    return f"{target.result.label} {target.workload.name}"
+
+
+def _loop_class(loop_text: str | None) -> str | None:
+    return None if loop_text is None else loop_text.split(" with ", 1)[0]
+
+
+def _finish_row(
+    target: _Target, settings: Settings, client_responses: int | None, pinning: Pinning
+) -> None:
+    row = target.result
+    server = target.server
+    assert server is not None
+    row.summarize()
+    for round_ in row.rounds:
+        if round_.error and round_.error not in row.notes:
+            row.notes.append(f"round {round_.index + 1}: {round_.error}")
+    if server.counted is not None:
+        count, unit = server.counted
+        if unit == "bytes":
+            count //= target.workload.body_size
+        row.server_requests = count
+    elif server.proc.returncode not in (0, None):
+        row.notes.append(
+            f"server exited with code {server.proc.returncode}: {server.tail_line()}"
+        )
+        if row.status == "ok":
+            row.status = "errors"
+    row.client_responses = client_responses
+    if (
+        client_responses is not None
+        and row.server_requests is not None
+        and client_responses != row.server_requests
+        and row.status == "ok"
+    ):
+        row.status = "errors"
+        row.notes.append(
+            f"the client counted {client_responses} responses, "
+            f"the server {row.server_requests} requests"
+        )
+    cpus = len(pinning.client) if pinning.client else 1
+    if settings.client == "builtin":
+        cpus = 1  # one process, one thread
+    limit = SATURATED_PERCENT * cpus
+    if row.client_cpu_percent is not None and row.client_cpu_percent >= limit:
+        row.client_saturated = True
+        row.notes.append(
+            f"client CPU reached {row.client_cpu_percent:.0f}%: "
+            "the client may have set the pace, not the server"
+        )
+
+
+def _ratios(rows: list[Result], settings: Settings) -> None:
+    names = [row.loop for row in rows]
+    baseline = settings.baseline or ("asyncio" if "asyncio" in names else names[0])
+    if settings.baseline and settings.baseline not in names:
+        raise ConfigError(
+            f"--baseline {settings.baseline!r} is not one of the loops compared",
+            hint=f"choose one of: {', '.join(dict.fromkeys(names))}",
+        )
+    for row in rows:
+        base = next(
+            (
+                other
+                for other in rows
+                if other.loop == baseline
+                and (other.http, other.workload, other.client)
+                == (row.http, row.workload, row.client)
+            ),
+            None,
+        )
+        if base is None or not base.requests_per_second or row.requests_per_second is None:
+            continue
+        row.baseline = baseline
+        row.ratio = row.requests_per_second / base.requests_per_second
+
+
+def _settings_record(settings: Settings, pinning: Pinning) -> dict[str, object]:
+    record = asdict(settings)
+    record["loops"] = settings.loops or default_loops()
+    record["http"] = settings.http or default_parsers()
+    record["app"] = settings.app or "xloop.demo:app"
+    record["duration_s"] = record.pop("duration")
+    record["warmup_s"] = record.pop("warmup")
+    record["pinning"] = pinning.description
+    record["saturated_percent"] = SATURATED_PERCENT
+    return record
