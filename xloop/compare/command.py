@@ -45,6 +45,8 @@ def run_compare(
 
         check_plot_path(plot_path)  # before minutes of measuring, not after
     out = Console(file=sys.stdout)
+    if not out.is_terminal:  # a log or a file: room for every column
+        out = Console(file=sys.stdout, width=max(out.width, 200))
     err = Console(file=sys.stderr)
     command = "xloop " + " ".join(sys.argv[1:]) if sys.argv[1:] else "xloop compare"
     progress_bar = Progress(
@@ -87,17 +89,15 @@ def _title(settings: dict[str, Any]) -> str:
 
 def _footer(settings: dict[str, Any], rows: list[Any]) -> list[str]:
     lines = [f"pinning: {settings['pinning']}"]
-    headroom = [
-        row.requests_per_second / (row.client_cpu_percent / 100.0)
-        for row in rows
-        if row.requests_per_second and row.client_cpu_percent
-    ]
-    fastest = max((row.requests_per_second or 0.0 for row in rows), default=0.0)
-    if headroom and fastest:
-        capacity = min(headroom)
+    measured = [row for row in rows if row.requests_per_second and row.client_cpu_percent]
+    if measured:
+        # The busiest row says most about the client: its fixed costs are spread thinnest.
+        fastest = max(measured, key=lambda row: row.requests_per_second)
+        capacity = fastest.requests_per_second / (fastest.client_cpu_percent / 100.0)
         lines.append(
-            f"client capacity: at least {capacity:,.0f} req/s at 100% CPU, "
-            f"{capacity / fastest:.1f}x the fastest row"
+            f"client: {fastest.client_cpu_percent:.0f}% CPU at the fastest row "
+            f"({fastest.label} {fastest.workload}), so about {capacity:,.0f}/s at 100%: "
+            f"{capacity / fastest.requests_per_second:.1f}x that row"
         )
     bad = [row for row in rows if row.status != "ok"]
     if bad:

@@ -89,7 +89,8 @@ class Settings:
 def default_loops() -> list[str]:
     """``asyncio`` (this OS's stdlib default) and every other backend available here."""
     native = loops.default_asyncio_backend()
-    return ["asyncio", *(b for b in loops.available_backends() if b != native)]
+    others = (b for b in loops.available_backends() if b not in ("asyncio", native))
+    return ["asyncio", *others]
 
 
 def default_parsers() -> list[str]:
