@@ -225,6 +225,27 @@ def test_body_after_head_in_later_reads(conn_factory: Factory) -> None:
     assert last[-1] is END_OF_MESSAGE
 
 
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_large_body_read_is_not_counted_as_the_next_head(conn_factory: Factory, split: int) -> None:
+    """A read carrying the end of a body far larger than the head limit (a 1 MiB upload
+    read in large pieces) is body, not the start of the next request's head: the next
+    request on the connection is served, not refused with 431."""
+    conn = conn_factory()
+    body = b"u" * 5000  # far above LIMITS.max_head
+    head = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
+    cut = len(body) // (split + 1)
+    events = conn.receive_data(head + body[:cut])
+    for start in range(cut, len(body), max(1, (len(body) - cut) // split)):
+        events += conn.receive_data(body[start : start + max(1, (len(body) - cut) // split)])
+    assert body_of(events) == body
+    assert events[-1] is END_OF_MESSAGE
+    respond(conn, only_request(events))
+    assert conn.start_next_cycle() == []
+    second = conn.receive_data(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert not [e for e in second if isinstance(e, ProtocolError)], second
+    assert only_request(second).target == b"/next"
+
+
 def test_chunked_body_is_dechunked(conn_factory: Factory) -> None:
     conn = conn_factory()
     raw = (

@@ -134,9 +134,10 @@ class HttptoolsConnection(ResponseWriter):
                 error = version_status_from_line(self._line_start(data))
             self._fail(error or ProtocolError(400, f"invalid request: {reason}"))
         else:
-            if self._in_head and not self._began:
-                # A head still incomplete after a whole chunk: count it (a head that
-                # began inside this chunk is bounded by the chunk's own size).
+            if self._in_head and self._began_message and not self._began:
+                # A head begun in an earlier read and still incomplete after this one:
+                # count it (a head that began inside this read is bounded by the read's
+                # own size; a read that only finished the previous body is not a head).
                 self._head_bytes += len(data)
                 if self._head_bytes > self._limits.max_head:
                     self._fail(ProtocolError(431, "request head too large"))
