@@ -10,8 +10,8 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -25,7 +25,15 @@ from xloop.errors import AppLoadError, BindError, ConfigError, XloopError
 
 from ..cli._support import Completed, run_cli
 
-SHORT = {"duration": 0.3, "warmup": 0.1, "rounds": 1, "connections": 4, "pin": False}
+
+def short(**options: Any) -> Settings:
+    """Settings for a short run (a fraction of a second per round), unpinned so that
+    parallel test workers do not crowd one CPU."""
+    values: dict[str, Any] = {
+        "duration": 0.3, "warmup": 0.1, "rounds": 1, "connections": 4, "pin": False,
+    }  # fmt: skip
+    values.update(options)
+    return Settings(**values)
 
 
 def every_loop() -> tuple[list[str], list[str]]:
@@ -37,19 +45,23 @@ def every_loop() -> tuple[list[str], list[str]]:
 
 def assert_clean(row: Result) -> None:
     assert row.status == "ok", (row.label, row.workload, row.notes)
-    assert row.requests_per_second and row.requests_per_second > 0
-    assert row.latency_p99_ms is not None and row.latency_p99_ms > 0
-    assert row.errors == 0 and row.non_2xx == 0
+    assert row.requests_per_second
+    assert row.requests_per_second > 0
+    assert row.latency_p99_ms is not None
+    assert row.latency_p99_ms > 0
+    assert row.errors == 0
+    assert row.non_2xx == 0
     assert row.loop_class
     # the server's own count of what it answered, against the client's
     assert row.server_requests == row.client_responses, row
-    assert row.server_requests and row.server_requests >= row.rounds[0].requests
+    assert row.server_requests
+    assert row.server_requests >= row.rounds[0].requests
 
 
 @pytest.mark.parametrize("workload", list(WORKLOADS))
 def test_every_loop_and_parser_for_each_workload(workload: str) -> None:
     names, selectors = every_loop()
-    result = compare(Settings(loops=names, selectors=selectors, workloads=[workload], **SHORT))
+    result = compare(short(loops=names, selectors=selectors, workloads=[workload]))
     rows = result.results
     parsers = ["tcp"] if workload == "echo" else default_parsers()
     assert len(rows) == len(loops.matrix()) * len(parsers)
@@ -58,14 +70,8 @@ def test_every_loop_and_parser_for_each_workload(workload: str) -> None:
         assert row.workload == workload
         assert_clean(row)
         if row.loop == "selector":
-            assert row.selector in {f"{s.capitalize()}Selector" for s in selectors} | {
-                "EpollSelector",
-                "KqueueSelector",
-                "DevpollSelector",
-                "PollSelector",
-                "SelectSelector",
-            }
-            assert "Selector" in row.loop_class or "selector" in row.loop_class.lower()
+            assert row.loop_class is not None
+            assert "SelectorEventLoop" in row.loop_class
         elif row.loop == "uvloop":
             assert row.loop_class == "uvloop.Loop"
     assert {row.selector for row in rows if row.loop == "selector"} == {
@@ -80,7 +86,7 @@ def test_rounds_alternate_and_figures_are_medians() -> None:
         if what.startswith("round"):
             order.append(what)
 
-    settings = Settings(http=["h11"], **{**SHORT, "rounds": 3})
+    settings = short(http=["h11"], rounds=3)
     result = compare(settings, progress=progress)
     labels = [row.label for row in result.results]
     assert len(order) == 3 * len(labels)
@@ -99,7 +105,7 @@ def test_rounds_alternate_and_figures_are_medians() -> None:
 
 
 def test_baseline_ratio_is_against_the_stdlib_loop() -> None:
-    result = compare(Settings(http=["h11"], **SHORT))
+    result = compare(short(http=["h11"]))
     rows = {row.loop: row for row in result.results}
     assert list(rows) == default_loops()
     assert rows["asyncio"].ratio == pytest.approx(1.0)
@@ -111,7 +117,7 @@ def test_baseline_ratio_is_against_the_stdlib_loop() -> None:
 
 
 def test_pipelined_plaintext() -> None:
-    result = compare(Settings(loops=["asyncio"], pipeline=8, **SHORT))
+    result = compare(short(loops=["asyncio"], pipeline=8))
     for row in result.results:
         assert row.pipeline == 8
         assert_clean(row)
@@ -132,7 +138,7 @@ def test_pinning_puts_servers_and_client_on_different_cpus(
         return real_round(target, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "_client_round", spy)
-    result = compare(Settings(loops=["asyncio"], http=["h11"], **{**SHORT, "pin": True}))
+    result = compare(short(loops=["asyncio"], http=["h11"], pin=True))
     assert seen == {"asyncio/h11": list(pinning.server)}
     assert result.settings["pinning"] == pinning.description
     assert f"server on CPU {pinning.server[0]}" in pinning.description
@@ -154,7 +160,7 @@ def test_json_csv_markdown_carry_the_same_rows(tmp_path: Path) -> None:
         cwd=tmp_path,
         timeout=120,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.stderr
     data = json.loads(out.read_text())
     assert data["schema"] == SCHEMA == "xloop.compare/1"
     machine = data["machine"]
@@ -200,7 +206,7 @@ def one_line(done: Completed) -> str:
     ("args", "needle"),
     [
         (["--loops", "tokio"], "unknown loop 'tokio'"),
-        (["--loops", "proactor" if not loops.IS_WINDOWS else "uvloop"], "hint"),
+        (["--loops", "proactor" if not loops.IS_WINDOWS else "uvloop"], "available here"),
         (["--http", "picohttp"], "unknown parser 'picohttp'"),
         (["--workload", "soap"], "unknown workload 'soap'"),
         (["--workload", "json", "--pipeline", "4"], "plaintext workload only"),
@@ -214,20 +220,18 @@ def one_line(done: Completed) -> str:
     ],
 )
 def test_usage_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
-    if "--baseline" in args:
-        args = [*args, "--duration", "0.2", "--warmup", "0", "--rounds", "1", "--http", "h11"]
     done = run_cli(["compare", "--quiet", *args], cwd=tmp_path, timeout=60)
-    assert done.returncode == 2, done.stderr
+    assert done.code == 2, done.stderr
     line = one_line(done)
     assert needle in line, line
-    assert "hint" in line, line
+    assert "hint" in line or "available here" in line, line
 
 
 def test_external_client_missing_or_unfit(tmp_path: Path) -> None:
     done = run_cli(
         ["compare", "--client", "oha"], cwd=tmp_path, env={"PATH": str(tmp_path)}, timeout=60
     )
-    assert done.returncode == 2
+    assert done.code == 2
     assert "oha is not on PATH" in one_line(done)
     fake = tmp_path / "wrk"
     fake.write_text("#!/bin/sh\nexit 0\n")
@@ -238,7 +242,7 @@ def test_external_client_missing_or_unfit(tmp_path: Path) -> None:
         env={"PATH": f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}"},
         timeout=60,
     )
-    assert done.returncode == 2
+    assert done.code == 2
     assert "raw TCP" in one_line(done)
 
 
@@ -249,7 +253,7 @@ def test_app_that_cannot_load_exits_3_with_the_server_log(tmp_path: Path) -> Non
         cwd=tmp_path,
         timeout=60,
     )
-    assert done.returncode == 3, done.stderr
+    assert done.code == 3, done.stderr
     assert "the app is broken" in done.stderr
     assert "exited with code 3 before it was ready" in done.stderr
 
@@ -264,7 +268,7 @@ def test_port_that_cannot_be_bound_exits_4(tmp_path: Path) -> None:
             cwd=tmp_path,
             timeout=60,
         )
-    assert done.returncode == 4, done.stderr
+    assert done.code == 4, done.stderr
     assert f"{port}" in done.stderr
     assert "exited with code 4" in done.stderr
 
@@ -273,16 +277,17 @@ def test_in_process_errors_are_xloop_errors() -> None:
     with pytest.raises(ConfigError, match="unknown loop"):
         compare(Settings(loops=["nope"]))
     with pytest.raises(AppLoadError):
-        compare(Settings(app="xloop_no_such_module:app", loops=["asyncio"], **SHORT))
+        compare(short(app="xloop_no_such_module:app", loops=["asyncio"]))
     assert issubclass(BindError, XloopError)
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
+def closed_port() -> int:
+    """A port nothing listens on (bound, then closed again)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    yield port
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def test_client_that_cannot_connect_fails_the_row_not_the_run(
@@ -297,7 +302,7 @@ def test_client_that_cannot_connect_fails_the_row_not_the_run(
         return real(target, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "_builtin_round", elsewhere)
-    result = compare(Settings(http=["h11"], **SHORT))
+    result = compare(short(http=["h11"]))
     failed = [row for row in result.results if row.status == "failed"]
     assert len(failed) == 1
     assert failed[0].requests_per_second is None
@@ -323,14 +328,13 @@ def test_server_that_dies_mid_run_is_reported(monkeypatch: pytest.MonkeyPatch) -
         return runner_targets
 
     monkeypatch.setattr(runner, "_plan", plan)
-    result = compare(
-        Settings(loops=["asyncio"], http=["h11"], **{**SHORT, "rounds": 2}), progress=progress
-    )
+    result = compare(short(loops=["asyncio"], http=["h11"], rounds=2), progress=progress)
     (row,) = result.results
     assert killed
     assert row.status == "errors"
     assert row.rounds[0].requests_per_second
-    assert row.rounds[1].error and "server exited with code" in row.rounds[1].error
+    assert row.rounds[1].error
+    assert "server exited with code" in row.rounds[1].error
     assert any("round 2" in note for note in row.notes)
 
 
@@ -347,7 +351,7 @@ def test_count_mismatch_marks_the_row() -> None:
     class Stopped:
         counted = (11, "requests")
 
-        class proc:  # noqa: N801
+        class proc:
             returncode = 0
 
         @staticmethod
@@ -367,7 +371,7 @@ def test_python_m_xloop_compare_default_run_is_usable(tmp_path: Path) -> None:
         cwd=tmp_path,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.stderr
     for loop in default_loops():
         for parser in default_parsers():
             assert f"{loop}/{parser}" in done.stdout, done.stdout

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ConfigError
@@ -44,10 +43,11 @@ def run_compare(
         from .plot import check_plot_path
 
         check_plot_path(plot_path)  # before minutes of measuring, not after
-    out = Console(file=sys.stdout)
-    if not out.is_terminal:  # a log or a file: room for every column
-        out = Console(file=sys.stdout, width=max(out.width, 200))
-    err = Console(file=sys.stderr)
+    # A file written to stdout ("-") keeps stdout to itself: the table goes to stderr.
+    to_stdout = "-" in (json_path, csv_path, markdown_path)
+    render.check_stdout_targets(json=json_path, csv=csv_path, markdown=markdown_path)
+    out = render.results_console(stderr=to_stdout)
+    err = render.results_console(stderr=True)
     command = "xloop " + " ".join(sys.argv[1:]) if sys.argv[1:] else "xloop compare"
     progress_bar = Progress(
         TextColumn("[bold]compare[/]"),

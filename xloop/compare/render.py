@@ -221,9 +221,8 @@ def settings_summary(settings: dict[str, Any]) -> str:
             parts.append(f"{name} {settings[key]}")
     if settings.get("pinning"):
         parts.append(str(settings["pinning"]))
-    known = {"connections", "rounds", "duration_s", "warmup_s", "pipeline", "client"}
-    known |= {"baseline", "pinning"}
-    parts.extend(f"{key} {value}" for key, value in settings.items() if key not in known and value)
+    if settings.get("app"):
+        parts.append(f"app {settings['app']}")
     return " · ".join(parts)
 
 

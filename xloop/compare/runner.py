@@ -43,6 +43,7 @@ __all__ = [
     "compare",
     "default_loops",
     "default_parsers",
+    "plan_pinning",
 ]
 
 CLIENTS = ("builtin", "wrk", "oha")
@@ -158,6 +159,11 @@ def _plan(settings: Settings) -> list[_Target]:
                 hint="leave --http out to compare every parser installed",
             )
         resolve_http(parser)
+    if settings.baseline and settings.baseline not in loop_names:
+        raise ConfigError(
+            f"--baseline {settings.baseline!r} is not one of the loops compared",
+            hint=f"choose one of: {', '.join(dict.fromkeys(loop_names))}",
+        )
     loop_rows: list[tuple[str, str, str | None, str]] = []  # name, selector, class, backend
     for name in loop_names:
         backend = loops.resolve(name).backend
@@ -228,13 +234,13 @@ class _ServerProcess:
             command += ["--selector", target.selector]
         self.command = command
         flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        self.proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             creationflags=flags,
-            preexec_fn=pinning.preexec(pinning.server),  # type: ignore[arg-type]  # noqa: PLW1509
+            preexec_fn=pinning.preexec(pinning.server),  # noqa: PLW1509 - sets the CPU affinity
         )
         if pinning.preexec(pinning.server) is None:
             pinning.apply(self.proc.pid, pinning.server)
@@ -331,7 +337,8 @@ class _ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._reader.join(5)
-        return self.proc.returncode
+        code: int | None = self.proc.returncode
+        return code
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -365,7 +372,8 @@ def _client_round(
 ) -> tuple[Round, int | None]:
     """Run one load against ``target``: the round, and the responses the client counted."""
     server = target.server
-    assert server is not None and server.port is not None
+    assert server is not None
+    assert server.port is not None
     if not server.alive():
         code = server.proc.returncode
         return Round(index, error=f"server exited with code {code}: {server.tail_line()}"), None
@@ -378,7 +386,8 @@ def _builtin_round(
     target: _Target, settings: Settings, pinning: Pinning, index: int
 ) -> tuple[Round, int | None]:
     server = target.server
-    assert server is not None and server.port is not None
+    assert server is not None
+    assert server.port is not None
     command = [
         sys.executable, "-m", "xloop.compare.client",
         "--host", settings.host, "--port", str(server.port),
@@ -428,7 +437,8 @@ def _external_round(
     target: _Target, settings: Settings, pinning: Pinning, index: int, scratch: Path
 ) -> Round:
     server = target.server
-    assert server is not None and server.port is not None
+    assert server is not None
+    assert server.port is not None
     tool = external.find_tool(settings.client)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{server.port}"
@@ -450,7 +460,9 @@ def _external_round(
 
     limit = settings.duration + settings.timeout + 60
     if settings.warmup > 0:
-        external.run_tool(command(settings.warmup), timeout=limit, preexec=preexec, on_start=on_start)
+        external.run_tool(
+            command(settings.warmup), timeout=limit, preexec=preexec, on_start=on_start
+        )
     cpu_before = server.cpu_seconds()
     code, stdout, stderr, client_cpu = external.run_tool(
         command(settings.duration), timeout=limit, preexec=preexec, on_start=on_start
@@ -525,10 +537,11 @@ def compare(
             progress(done, total, "done")
     for number, target in enumerate(targets):
         _finish_row(target, settings, client_counts.get(number), pinning)
-    _ratios([t.result for t in targets], settings)
+    record = _settings_record(settings, pinning)
+    record["baseline"] = _ratios([t.result for t in targets], settings)
     return ResultFile(
         machine=describe_machine(),
-        settings=_settings_record(settings, pinning),
+        settings=record,
         results=[t.result for t in targets],
         command=command,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -559,23 +572,23 @@ def _finish_row(
             count //= target.workload.body_size
         row.server_requests = count
     elif server.proc.returncode not in (0, None):
-        row.notes.append(
-            f"server exited with code {server.proc.returncode}: {server.tail_line()}"
-        )
+        row.notes.append(f"server exited with code {server.proc.returncode}: {server.tail_line()}")
         if row.status == "ok":
             row.status = "errors"
     row.client_responses = client_responses
+    if row.errors or row.non_2xx:
+        row.notes.append(f"{row.errors} socket errors, {row.non_2xx} non-2xx responses")
     if (
         client_responses is not None
         and row.server_requests is not None
         and client_responses != row.server_requests
-        and row.status == "ok"
     ):
-        row.status = "errors"
         row.notes.append(
             f"the client counted {client_responses} responses, "
             f"the server {row.server_requests} requests"
         )
+        if row.status == "ok":
+            row.status = "errors"
     cpus = len(pinning.client) if pinning.client else 1
     if settings.client == "builtin":
         cpus = 1  # one process, one thread
@@ -588,14 +601,10 @@ def _finish_row(
         )
 
 
-def _ratios(rows: list[Result], settings: Settings) -> None:
+def _ratios(rows: list[Result], settings: Settings) -> str:
+    """Fill each row's ratio against the baseline loop; return the baseline's name."""
     names = [row.loop for row in rows]
     baseline = settings.baseline or ("asyncio" if "asyncio" in names else names[0])
-    if settings.baseline and settings.baseline not in names:
-        raise ConfigError(
-            f"--baseline {settings.baseline!r} is not one of the loops compared",
-            hint=f"choose one of: {', '.join(dict.fromkeys(names))}",
-        )
     for row in rows:
         base = next(
             (
@@ -611,6 +620,7 @@ def _ratios(rows: list[Result], settings: Settings) -> None:
             continue
         row.baseline = baseline
         row.ratio = row.requests_per_second / base.requests_per_second
+    return baseline
 
 
 def _settings_record(settings: Settings, pinning: Pinning) -> dict[str, object]:
