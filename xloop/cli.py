@@ -391,9 +391,7 @@ def report(
     ] = None,
     plot_path: Annotated[
         str | None,
-        typer.Option(
-            "--plot", metavar="FILE.svg|png", help="One chart, a panel per machine."
-        ),
+        typer.Option("--plot", metavar="FILE.svg|png", help="One chart, a panel per machine."),
     ] = None,
 ) -> None:
     """Merge result files from several machines or OSes into one table (and chart)."""

@@ -62,7 +62,8 @@ class EchoServerProtocol(asyncio.Protocol):
         self.transport.write(data)  # type: ignore[union-attr]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.counters.open.discard(self.transport)  # type: ignore[arg-type]
+        if self.transport is not None:
+            self.counters.open.discard(self.transport)
 
 
 async def serve(host: str, port: int, loop_text: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ the same :class:`~xloop.compare.model.Round` figures. Their CPU use comes from
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -19,11 +20,6 @@ from typing import Any
 
 from ..errors import ConfigError
 from .workloads import Workload
-
-try:
-    import resource
-except ImportError:  # pragma: no cover - Windows
-    resource = None  # type: ignore[assignment]
 
 __all__ = [
     "EXTERNAL_CLIENTS",
@@ -83,7 +79,9 @@ def check_workload(client: str, workload: Workload, pipeline: int) -> None:
 
 def children_cpu() -> float | None:
     """CPU seconds (user + system) of this process's waited-for children, POSIX only."""
-    if resource is None:  # pragma: no cover - Windows
+    try:
+        resource = importlib.import_module("resource")
+    except ImportError:  # pragma: no cover - Windows
         return None
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return float(usage.ru_utime + usage.ru_stime)
@@ -137,9 +135,7 @@ def wrk_command(
             )
         script = scratch / f"wrk-{workload.name}-{pipeline}.lua"
         script.write_text(
-            _WRK_SCRIPT.format(
-                method=workload.method, body=body, pipeline=pipeline, path=target
-            ),
+            _WRK_SCRIPT.format(method=workload.method, body=body, pipeline=pipeline, path=target),
             encoding="utf-8",
         )
         command += ["-s", str(script)]
@@ -248,7 +244,7 @@ def run_tool(
     """Run a tool to the end: (exit code, stdout, stderr, its CPU seconds or None)."""
     before = children_cpu()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(  # noqa: S603 - a command line built here
+        proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,14 +77,18 @@ class Pinning:
         except (psutil.Error, OSError, AttributeError):  # pragma: no cover - raced an exit
             pass
 
-    def preexec(self, cpus: tuple[int, ...] | None) -> object | None:
+    def preexec(self, cpus: tuple[int, ...] | None) -> Callable[[], None] | None:
         """A ``preexec_fn`` pinning a child before it runs (Linux), so threads it starts
         at once are pinned too; None where the child must be pinned after it starts."""
         setter = getattr(os, "sched_setaffinity", None)
         if cpus is None or setter is None:
             return None
         chosen = set(cpus)
-        return lambda: setter(0, chosen)
+
+        def pin() -> None:
+            setter(0, chosen)
+
+        return pin
 
 
 def _allowed_cpus() -> list[int] | None:
@@ -105,7 +110,9 @@ def plan_pinning(enabled: bool = True) -> Pinning:
     if allowed is None:
         return Pinning(None, None, f"none ({loops.OS_NAME} has no CPU affinity API)")
     if len(allowed) < 2:
-        return Pinning(None, None, f"none (only CPU {allowed} is usable: server and client share it)")
+        return Pinning(
+            None, None, f"none (only CPU {allowed} is usable: server and client share it)"
+        )
     server = (allowed[0],)
     client = tuple(allowed[1:])
     where = f"CPU {client[0]}" if len(client) == 1 else f"CPUs {','.join(map(str, client))}"

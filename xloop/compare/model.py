@@ -40,7 +40,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCHEMA", "Machine", "ResultFile", "Result", "Round", "median_or_none"]
+__all__ = ["SCHEMA", "Machine", "Result", "ResultFile", "Round", "median_or_none"]
 
 SCHEMA = "xloop.compare/1"
 

@@ -36,9 +36,7 @@ WORKLOADS: dict[str, Workload] = {
     for w in (
         Workload("plaintext", "http", "GET", "/", 0, "GET of a 13-byte text/plain body"),
         Workload("json", "http", "GET", "/json", 0, "GET of a small JSON document"),
-        Workload(
-            "upload", "http", "POST", "/upload", UPLOAD_SIZE, "POST of 1 MiB, small reply"
-        ),
+        Workload("upload", "http", "POST", "/upload", UPLOAD_SIZE, "POST of 1 MiB, small reply"),
         Workload(
             "stream",
             "http",
@@ -74,7 +72,6 @@ def request_bytes(workload: Workload, host: str, port: int, path: str | None = N
     head = f"{workload.method} {target} HTTP/1.1\r\nHost: {authority}\r\n"
     if workload.body_size:
         head += (
-            "Content-Type: application/octet-stream\r\n"
-            f"Content-Length: {workload.body_size}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {workload.body_size}\r\n"
         )
     return head.encode("ascii") + b"\r\n" + b"u" * workload.body_size
