@@ -269,7 +269,9 @@ def compare(
     client: Annotated[
         str,
         typer.Option(
-            help="Load client: builtin, wrk or oha (on PATH).", rich_help_panel=_LOAD_PANEL
+            help="Load client: builtin, wrk or oha (on PATH); several (builtin,wrk) measure "
+            "each configuration with each.",
+            rich_help_panel=_LOAD_PANEL,
         ),
     ] = "builtin",
     host: Annotated[
@@ -350,7 +352,7 @@ def compare(
         warmup=warmup,
         rounds=rounds,
         pipeline=pipeline,
-        client=client,
+        clients=split_list(client, "--client") or ["builtin"],
         path=path,
         host=host,
         port=port,

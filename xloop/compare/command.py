@@ -89,13 +89,17 @@ def _title(settings: dict[str, Any]) -> str:
 
 def _footer(settings: dict[str, Any], rows: list[Any]) -> list[str]:
     lines = [f"pinning: {settings['pinning']}"]
-    measured = [row for row in rows if row.requests_per_second and row.client_cpu_percent]
+    measured = [
+        row
+        for row in rows
+        if row.client == "builtin" and row.requests_per_second and row.client_cpu_percent
+    ]
     if measured:
         # The busiest row says most about the client: its fixed costs are spread thinnest.
         fastest = max(measured, key=lambda row: row.requests_per_second)
         capacity = fastest.requests_per_second / (fastest.client_cpu_percent / 100.0)
         lines.append(
-            f"client: {fastest.client_cpu_percent:.0f}% CPU at the fastest row "
+            f"built-in client: {fastest.client_cpu_percent:.0f}% CPU at the fastest row "
             f"({fastest.label} {fastest.workload}), so about {capacity:,.0f}/s at 100%: "
             f"{capacity / fastest.requests_per_second:.1f}x that row"
         )

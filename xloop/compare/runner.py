@@ -14,6 +14,7 @@ built-in client counted.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import datetime
 import json
 import re
@@ -75,7 +76,8 @@ class Settings:
     warmup: float = 1.0
     rounds: int = 3
     pipeline: int = 1
-    client: str = "builtin"
+    clients: list[str] = field(default_factory=lambda: ["builtin"])
+    """Load clients; several (``builtin,wrk``) measure every configuration with each."""
     path: str | None = None
     host: str = "127.0.0.1"
     port: int = 0
@@ -126,11 +128,14 @@ def _check_settings(settings: Settings) -> None:
     for ok, message, hint in checks:
         if not ok:
             raise ConfigError(message, hint=hint)
-    if settings.client not in CLIENTS:
-        raise ConfigError(
-            f"unknown client {settings.client!r}; valid: {', '.join(CLIENTS)}",
-            hint="builtin needs nothing installed",
-        )
+    for client in settings.clients:
+        if client not in CLIENTS:
+            raise ConfigError(
+                f"unknown client {client!r}; valid: {', '.join(CLIENTS)}",
+                hint="builtin needs nothing installed",
+            )
+    if not settings.clients:
+        raise ConfigError("no client given", hint="builtin needs nothing installed")
     unknown = [name for name in settings.workloads if name not in WORKLOADS]
     if unknown or not settings.workloads:
         raise ConfigError(
@@ -142,10 +147,11 @@ def _check_settings(settings: Settings) -> None:
             "--pipeline applies to the plaintext workload only",
             hint="run pipelined plaintext on its own: --workload plaintext --pipeline 16",
         )
-    if settings.client != "builtin":
-        external.find_tool(settings.client)
-        for name in settings.workloads:
-            external.check_workload(settings.client, WORKLOADS[name], settings.pipeline)
+    for client in settings.clients:
+        if client != "builtin":
+            external.find_tool(client)
+            for name in settings.workloads:
+                external.check_workload(client, WORKLOADS[name], settings.pipeline)
 
 
 def _plan(settings: Settings) -> list[_Target]:
@@ -182,14 +188,16 @@ def _plan(settings: Settings) -> list[_Target]:
     for workload_name in settings.workloads:
         workload = WORKLOADS[workload_name]
         for parser in parsers if workload.kind == "http" else ["tcp"]:
-            for name, selector, selector_class, _backend in loop_rows:
+            for (name, selector, selector_class, _backend), client in itertools.product(
+                loop_rows, settings.clients
+            ):
                 row = Result(
                     loop=name,
                     loop_class=None,
                     selector=selector_class,
                     http=parser,
                     workload=workload.name,
-                    client=settings.client,
+                    client=client,
                     connections=settings.connections,
                     pipeline=settings.pipeline,
                 )
@@ -377,7 +385,7 @@ def _client_round(
     if not server.alive():
         code = server.proc.returncode
         return Round(index, error=f"server exited with code {code}: {server.tail_line()}"), None
-    if settings.client == "builtin":
+    if target.result.client == "builtin":
         return _builtin_round(target, settings, pinning, index)
     return _external_round(target, settings, pinning, index, scratch), None
 
@@ -439,7 +447,8 @@ def _external_round(
     server = target.server
     assert server is not None
     assert server.port is not None
-    tool = external.find_tool(settings.client)
+    client = target.result.client
+    tool = external.find_tool(client)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{server.port}"
     threads = len(pinning.client) if pinning.client else 1
@@ -447,7 +456,7 @@ def _external_round(
     on_start = None if preexec else (lambda pid: pinning.apply(pid, pinning.client))
 
     def command(seconds: float) -> list[str]:
-        if settings.client == "wrk":
+        if client == "wrk":
             return external.wrk_command(
                 tool, base, target.workload, path=settings.path,
                 connections=settings.connections, threads=threads, duration=seconds,
@@ -469,11 +478,11 @@ def _external_round(
     )
     cpu_after = server.cpu_seconds()
     try:
-        run = (external.parse_wrk if settings.client == "wrk" else external.parse_oha)(stdout)
+        run = (external.parse_wrk if client == "wrk" else external.parse_oha)(stdout)
     except ValueError as exc:
         detail = stderr.strip().splitlines()[-1:] or [str(exc)]
-        return Round(index, error=f"{settings.client} exited with code {code}: {detail[0]}")
-    measured = max(1, round(settings.duration)) if settings.client == "wrk" else settings.duration
+        return Round(index, error=f"{client} exited with code {code}: {detail[0]}")
+    measured = max(1, round(settings.duration)) if client == "wrk" else settings.duration
     return Round(
         index=index,
         requests=run.requests,
@@ -590,15 +599,22 @@ def _finish_row(
         if row.status == "ok":
             row.status = "errors"
     cpus = len(pinning.client) if pinning.client else 1
-    if settings.client == "builtin":
+    if row.client == "builtin":
         cpus = 1  # one process, one thread
     limit = SATURATED_PERCENT * cpus
     if row.client_cpu_percent is not None and row.client_cpu_percent >= limit:
         row.client_saturated = True
-        row.notes.append(
+        note = (
             f"client CPU reached {row.client_cpu_percent:.0f}%: "
             "the client may have set the pace, not the server"
         )
+        if row.server_cpu_ms_per_1k:
+            # What the server spent per request still shows its own ceiling.
+            note += (
+                f"; the server spent {row.server_cpu_ms_per_1k:.1f} us CPU per request, "
+                f"about {1e6 / row.server_cpu_ms_per_1k:,.0f}/s at 100% of one CPU"
+            )
+        row.notes.append(note)
 
 
 def _ratios(rows: list[Result], settings: Settings) -> str:
@@ -630,6 +646,7 @@ def _settings_record(settings: Settings, pinning: Pinning) -> dict[str, object]:
     record["app"] = settings.app or "xloop.demo:app"
     record["duration_s"] = record.pop("duration")
     record["warmup_s"] = record.pop("warmup")
+    record["client"] = ",".join(settings.clients)
     record["pinning"] = pinning.description
     record["saturated_percent"] = SATURATED_PERCENT
     return record
