@@ -274,6 +274,15 @@ def compare(
             rich_help_panel=_LOAD_PANEL,
         ),
     ] = "builtin",
+    client_workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Built-in client processes sharing the connections (default: one per CPU "
+            "left to the client, at most 4).",
+            rich_help_panel=_LOAD_PANEL,
+            show_default=False,
+        ),
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Address the servers bind.", rich_help_panel=_LOAD_PANEL)
     ] = "127.0.0.1",
@@ -353,6 +362,7 @@ def compare(
         rounds=rounds,
         pipeline=pipeline,
         clients=split_list(client, "--client") or ["builtin"],
+        client_workers=client_workers,
         path=path,
         host=host,
         port=port,

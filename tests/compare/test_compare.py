@@ -116,6 +116,13 @@ def test_baseline_ratio_is_against_the_stdlib_loop() -> None:
         )
 
 
+def test_client_workers_share_the_connections_and_the_counts_add_up() -> None:
+    result = compare(short(loops=["asyncio"], http=["h11"], client_workers=3, connections=5))
+    (row,) = result.results
+    assert_clean(row)
+    assert result.settings["client_workers"] == 3
+
+
 def test_pipelined_plaintext() -> None:
     result = compare(short(loops=["asyncio"], pipeline=8))
     for row in result.results:

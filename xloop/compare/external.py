@@ -7,16 +7,18 @@ the same :class:`~xloop.compare.model.Round` figures. Their CPU use comes from
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ConfigError
 from .workloads import Workload
@@ -242,27 +244,60 @@ def run_tool(
     on_start: Callable[[int], None] | None = None,
 ) -> tuple[int, str, str, float | None]:
     """Run a tool to the end: (exit code, stdout, stderr, its CPU seconds or None)."""
+    each = None if on_start is None else (lambda pid, _number: on_start(pid))
+    ((code, stdout, stderr),), cpu = run_tools(
+        [command], timeout=timeout, preexecs=[preexec], on_start=each
+    )
+    return code, stdout, stderr, cpu
+
+
+def run_tools(
+    commands: list[list[str]],
+    *,
+    timeout: float,
+    preexecs: Sequence[Callable[[], object] | None],
+    on_start: Callable[[int, int], None] | None = None,
+) -> tuple[list[tuple[int, str, str]], float | None]:
+    """Run processes side by side to the end: each one's (exit code, stdout, stderr), and
+    their CPU seconds together (None where the OS does not say)."""
     before = children_cpu()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            preexec_fn=preexec,  # noqa: PLW1509 - only sets the CPU affinity
-        )
-        if on_start is not None:
-            on_start(proc.pid)
-        try:
-            code = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            code = -9
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
+    with contextlib.ExitStack() as stack:
+        started: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
+        for number, (command, preexec) in enumerate(zip(commands, preexecs, strict=True)):
+            out = stack.enter_context(tempfile.TemporaryFile())
+            err = stack.enter_context(tempfile.TemporaryFile())
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                preexec_fn=preexec,  # noqa: PLW1509 - only sets the CPU affinity
+            )
+            stack.callback(_reap, proc)
+            if on_start is not None:
+                on_start(proc.pid, number)
+            started.append((proc, out, err))
+        deadline = time.monotonic() + timeout
+        results: list[tuple[int, str, str]] = []
+        for proc, stdout, stderr in started:
+            try:
+                code = proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _reap(proc)
+                code = -9
+            stdout.seek(0)
+            stderr.seek(0)
+            results.append((code, _text(stdout), _text(stderr)))
     after = children_cpu()
     cpu = None if before is None or after is None else after - before
-    return code, stdout, stderr, cpu
+    return results, cpu
+
+
+def _text(stream: IO[bytes]) -> str:
+    return stream.read().decode("utf-8", "replace")
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()

@@ -14,9 +14,10 @@ built-in client counted.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import datetime
+import itertools
 import json
+import os
 import re
 import signal
 import subprocess
@@ -26,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -33,6 +35,7 @@ from .. import loops
 from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..protocol import HTTP_NAMES, httptools_available, resolve_http
 from . import external
+from .histogram import Histogram
 from .machine import Pinning, describe_machine, plan_pinning
 from .model import Result, ResultFile, Round
 from .workloads import WORKLOADS, Workload
@@ -77,6 +80,8 @@ class Settings:
     rounds: int = 3
     pipeline: int = 1
     clients: list[str] = field(default_factory=lambda: ["builtin"])
+    client_workers: int | None = None
+    """Built-in client processes; None: one per client CPU (:func:`client_workers`)."""
     """Load clients; several (``builtin,wrk``) measure every configuration with each."""
     path: str | None = None
     host: str = "127.0.0.1"
@@ -123,6 +128,11 @@ def _check_settings(settings: Settings) -> None:
         (settings.connections >= 1, "--connections must be at least 1", "e.g. 64"),
         (settings.pipeline >= 1, "--pipeline must be at least 1", "1 sends one at a time"),
         (settings.timeout > 0, "--timeout must be more than 0 seconds", "e.g. 10"),
+        (
+            settings.client_workers is None or settings.client_workers >= 1,
+            "--client-workers must be at least 1",
+            "leave it out for one per client CPU",
+        ),
         (0 <= settings.port <= 65535, "--port must be 0..65535", "0 takes free ports"),
     ]
     for ok, message, hint in checks:
@@ -390,55 +400,99 @@ def _client_round(
     return _external_round(target, settings, pinning, index, scratch), None
 
 
+def client_workers(settings: Settings, pinning: Pinning) -> int:
+    """How many built-in client processes share the load: one per client CPU (at most
+    four, at most one per connection); ``settings.client_workers`` when given."""
+    if settings.client_workers:
+        return max(1, min(settings.client_workers, settings.connections))
+    available = len(pinning.client) if pinning.client else max(1, (os.cpu_count() or 2) - 1)
+    return max(1, min(available, 4, settings.connections))
+
+
 def _builtin_round(
     target: _Target, settings: Settings, pinning: Pinning, index: int
 ) -> tuple[Round, int | None]:
     server = target.server
     assert server is not None
     assert server.port is not None
-    command = [
-        sys.executable, "-m", "xloop.compare.client",
-        "--host", settings.host, "--port", str(server.port),
-        "--workload", target.workload.name,
-        "--connections", str(settings.connections),
-        "--duration", f"{settings.duration:g}", "--warmup", f"{settings.warmup:g}",
-        "--pipeline", str(settings.pipeline),
-        "--server-pid", str(server.proc.pid),
-        "--timeout", f"{settings.timeout:g}",
-    ]  # fmt: skip
-    if settings.path:
-        command += ["--path", settings.path]
-    preexec = pinning.preexec(pinning.client)
-    code, stdout, stderr, _cpu = external.run_tool(
-        command,
+    workers = client_workers(settings, pinning)
+    commands = []
+    for number in range(workers):
+        # connections split as evenly as they go: 64 over 3 workers -> 22, 21, 21
+        share = settings.connections // workers + (number < settings.connections % workers)
+        command = [
+            sys.executable, "-m", "xloop.compare.client",
+            "--host", settings.host, "--port", str(server.port),
+            "--workload", target.workload.name,
+            "--connections", str(share),
+            "--duration", f"{settings.duration:g}", "--warmup", f"{settings.warmup:g}",
+            "--pipeline", str(settings.pipeline),
+            "--server-pid", str(server.proc.pid),
+            "--timeout", f"{settings.timeout:g}",
+        ]  # fmt: skip
+        if settings.path:
+            command += ["--path", settings.path]
+        commands.append(command)
+    cpus = _worker_cpus(pinning, workers)
+    preexecs = [pinning.preexec(cpu) for cpu in cpus]
+
+    def pin(pid: int, number: int) -> None:
+        if preexecs[number] is None:
+            pinning.apply(pid, cpus[number])
+
+    outcomes, _cpu = external.run_tools(
+        commands,
         timeout=settings.warmup + settings.duration + settings.timeout + 60,
-        preexec=preexec,
-        on_start=None if preexec else lambda pid: pinning.apply(pid, pinning.client),
+        preexecs=preexecs,
+        on_start=pin,
     )
-    try:
-        data = json.loads(stdout)
-    except ValueError:
-        lines = [line for line in stderr.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"the client exited with code {code}"
-        return Round(index, error=reason.removeprefix("xloop compare client: error: ")), None
-    latency = data.get("latency") or {}
-    errors = data.get("errors") or {}
+    reports: list[dict[str, Any]] = []
+    for code, stdout, stderr in outcomes:
+        try:
+            reports.append(json.loads(stdout))
+        except ValueError:
+            lines = [line for line in stderr.strip().splitlines() if line.strip()]
+            reason = lines[-1] if lines else f"the client exited with code {code}"
+            reason = reason.removeprefix("xloop compare client: error: ")
+            return Round(index, error=reason), None
+    return _merge_reports(index, reports), sum(int(r.get("responses_total", 0)) for r in reports)
+
+
+def _worker_cpus(pinning: Pinning, workers: int) -> list[tuple[int, ...] | None]:
+    """The CPU each client worker is pinned to: one each while they last."""
+    if pinning.client is None:
+        return [None] * workers
+    if workers == 1:
+        return [pinning.client]
+    return [(pinning.client[n % len(pinning.client)],) for n in range(workers)]
+
+
+def _merge_reports(index: int, reports: list[dict[str, Any]]) -> Round:
+    """One round from the reports of the client workers (run side by side)."""
+    histogram = Histogram()
+    for report in reports:
+        data = (report.get("latency") or {}).get("histogram")
+        if data:
+            histogram.merge(Histogram.from_dict(data))
+    server_cpu = [r["server_cpu_s"] for r in reports if r.get("server_cpu_s") is not None]
+    requests = sum(int(r.get("requests", 0)) for r in reports)
     round_ = Round(
         index=index,
-        requests=int(data.get("requests", 0)),
-        requests_per_second=float(data["requests_per_second"]),
-        latency_p50_ms=latency.get("p50_ms"),
-        latency_p90_ms=latency.get("p90_ms"),
-        latency_p99_ms=latency.get("p99_ms"),
-        latency_max_ms=latency.get("max_ms"),
-        errors=sum(int(v) for v in errors.values()),
-        non_2xx=int(data.get("non_2xx", 0)),
-        server_cpu_s=data.get("server_cpu_s"),
-        client_cpu_percent=data.get("client_cpu_percent"),
+        requests=requests,
+        requests_per_second=sum(float(r["requests_per_second"]) for r in reports),
+        latency_p50_ms=histogram.percentile(50) if histogram.count else None,
+        latency_p90_ms=histogram.percentile(90) if histogram.count else None,
+        latency_p99_ms=histogram.percentile(99) if histogram.count else None,
+        latency_max_ms=histogram.max if histogram.count else None,
+        errors=sum(sum(int(v) for v in (r.get("errors") or {}).values()) for r in reports),
+        non_2xx=sum(int(r.get("non_2xx", 0)) for r in reports),
+        # every worker watched the server over (almost) the same window
+        server_cpu_s=sum(server_cpu) / len(server_cpu) if server_cpu else None,
+        client_cpu_percent=sum(float(r.get("client_cpu_percent") or 0.0) for r in reports),
     )
-    if round_.requests == 0:
+    if requests == 0:
         round_.error = "no response completed in the measured window"
-    return round_, int(data.get("responses_total", 0))
+    return round_
 
 
 def _external_round(
@@ -598,9 +652,10 @@ def _finish_row(
         )
         if row.status == "ok":
             row.status = "errors"
-    cpus = len(pinning.client) if pinning.client else 1
-    if row.client == "builtin":
-        cpus = 1  # one process, one thread
+    # The CPUs the client could use: one thread per built-in worker, and the pinned set.
+    cpus = client_workers(settings, pinning) if row.client == "builtin" else 1
+    if pinning.client:
+        cpus = len(pinning.client) if row.client != "builtin" else min(cpus, len(pinning.client))
     limit = SATURATED_PERCENT * cpus
     if row.client_cpu_percent is not None and row.client_cpu_percent >= limit:
         row.client_saturated = True
@@ -647,6 +702,7 @@ def _settings_record(settings: Settings, pinning: Pinning) -> dict[str, object]:
     record["duration_s"] = record.pop("duration")
     record["warmup_s"] = record.pop("warmup")
     record["client"] = ",".join(settings.clients)
+    record["client_workers"] = client_workers(settings, pinning)
     record["pinning"] = pinning.description
     record["saturated_percent"] = SATURATED_PERCENT
     return record
