@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -384,3 +385,28 @@ def test_python_m_xloop_compare_default_run_is_usable(tmp_path: Path) -> None:
             assert f"{loop}/{parser}" in done.stdout, done.stdout
     assert "pinning:" in done.stdout
     assert sys.executable  # the servers ran on this interpreter
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_and_builtin_measure_the_same_configurations() -> None:
+    result = compare(short(loops=["asyncio"], http=["h11"], clients=["builtin", "wrk"], duration=1))
+    rows = {row.client: row for row in result.results}
+    assert set(rows) == {"builtin", "wrk"}
+    for row in rows.values():
+        assert row.status == "ok", row.notes
+        assert row.requests_per_second
+        assert row.requests_per_second > 0
+        assert row.latency_p99_ms is not None
+        assert row.server_cpu_ms_per_1k is not None
+        assert row.ratio == pytest.approx(1.0)  # each client is its own baseline
+    assert result.settings["client"] == "builtin,wrk"
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_runs_upload_and_pipelined_plaintext_through_its_script() -> None:
+    result = compare(short(loops=["asyncio"], http=["h11"], clients=["wrk"], workloads=["upload"]))
+    (row,) = result.results
+    assert row.status == "ok", row.notes
+    assert row.non_2xx == 0
+    piped = compare(short(loops=["asyncio"], http=["h11"], clients=["wrk"], pipeline=4))
+    assert piped.results[0].status == "ok", piped.results[0].notes
