@@ -20,9 +20,13 @@ Markers:
   were not 2xx) or ``failed`` (nothing measured), with the row's first note in the
   terminal table and a numbered footnote ``[n]`` carrying every note in Markdown.
 
-The terminal table never cuts a figure: its loop class and status columns fold first,
-and on a console narrower than about 120 columns it draws without the loop class
-column (the classes listed in its caption) and with the req/s spread as ``±%``.
+The terminal table never cuts a label or a figure: its loop class and status columns
+fold first; on a console narrower than about 120 columns it draws without the loop class
+column (the classes listed in its caption), without the columns whose value every row
+shares (workload, client: said once in the title) and with the req/s spread as ``±%``;
+and when even that is too wide (an 80-column terminal) as two stacked tables,
+throughput (req/s, ratio, latency, status) then resources (errors, server CPU and RSS,
+client CPU), the same rows in the same order, with the rows' notes below them.
 :func:`results_console` makes a console that is 200 columns wide when it is not a terminal
 (a CI log) and ``COLUMNS`` is unset, rather than rich's default 80.
 
@@ -140,19 +144,48 @@ class _Column:
     """The terminal table may fold this column's cells to fit a narrow terminal."""
     tiny: str | None = None
     """The header in the narrow terminal table, when it differs."""
+    part: str = "key"
+    """Where the column goes when the terminal table splits in two: ``key`` (both tables),
+    ``throughput``, ``resources`` or ``class`` (neither: a legend below)."""
 
+
+_THROUGHPUT, _RESOURCES = "throughput", "resources"
 
 _COLUMNS: tuple[_Column, ...] = (
     _Column("loop/parser", lambda row: row.label),
-    _Column("loop class", _loop_class, wrap=True),
+    _Column("loop class", _loop_class, wrap=True, part="class"),
     _Column("workload", lambda row: row.workload),
     _Column("client", lambda row: row.client),
-    _Column("req/s (min\N{EN DASH}max)", _rps, numeric=True, short="req/s\n(min\N{EN DASH}max)"),
-    _Column("vs baseline", _ratio, numeric=True, short="vs\nbase"),
-    _Column("p50 ms", lambda row: _num(row.latency_p50_ms), numeric=True, short="p50\nms"),
-    _Column("p99 ms", lambda row: _num(row.latency_p99_ms), numeric=True, short="p99\nms"),
     _Column(
-        "errors / non-2xx", _errors, numeric=True, short="errors /\nnon-2xx", tiny="err /\nnon-2xx"
+        "req/s (min\N{EN DASH}max)",
+        _rps,
+        numeric=True,
+        short="req/s\n(min\N{EN DASH}max)",
+        tiny="req/s\n± spread",
+        part=_THROUGHPUT,
+    ),
+    _Column("vs baseline", _ratio, numeric=True, short="vs\nbase", part=_THROUGHPUT),
+    _Column(
+        "p50 ms",
+        lambda row: _num(row.latency_p50_ms),
+        numeric=True,
+        short="p50\nms",
+        part=_THROUGHPUT,
+    ),
+    _Column(
+        "p99 ms",
+        lambda row: _num(row.latency_p99_ms),
+        numeric=True,
+        short="p99\nms",
+        part=_THROUGHPUT,
+    ),
+    _Column(
+        "errors / non-2xx",
+        _errors,
+        numeric=True,
+        short="errors /\nnon-2xx",
+        tiny="err /\nnon-2xx",
+        part=_RESOURCES,
     ),
     _Column(
         "server CPU ms/1k req",
@@ -160,6 +193,7 @@ _COLUMNS: tuple[_Column, ...] = (
         numeric=True,
         short="server CPU\nms/1k req",
         tiny="CPU ms\n/1k req",
+        part=_RESOURCES,
     ),
     _Column(
         "server peak RSS MiB",
@@ -167,9 +201,13 @@ _COLUMNS: tuple[_Column, ...] = (
         numeric=True,
         short="server\nRSS MiB",
         tiny="RSS\nMiB",
+        part=_RESOURCES,
     ),
-    _Column("client CPU", _client_cpu, numeric=True, short="client\nCPU"),
+    _Column("client CPU", _client_cpu, numeric=True, short="client\nCPU", part=_RESOURCES),
 )
+
+_SHAREABLE = ("workload", "client")
+"""Key columns that leave the narrow terminal tables when every row has the same value."""
 
 
 def _first_note(row: Result) -> str:
@@ -242,7 +280,7 @@ def results_console(*, stderr: bool = False) -> Console:
 
 
 _FOLD_MIN = 12
-"""The narrowest a folding column (loop class, status) gets."""
+"""The narrowest a folding column (loop class, status with its note) gets."""
 
 _GAP = 2
 """Cells between two columns of the terminal table (one of padding, one of divider)."""
@@ -264,22 +302,23 @@ def _rps_plus_minus(row: Result) -> str:
     return text
 
 
+def _natural(column: Column, console: Console, options: ConsoleOptions) -> int:
+    """The width ``column`` takes unfolded: its widest cell or header line."""
+    renderables = [column.header, *column.cells]
+    return max(Measurement.get(console, options, r).maximum for r in renderables)
+
+
 def _fit(table: Table, console: Console, options: ConsoleOptions) -> bool:
-    """Give the ``overflow="fold"`` columns of ``table`` their share of the room the other
+    """Give the folding (wrappable) columns of ``table`` their share of the room the other
     columns leave (never less than :data:`_FOLD_MIN`); False when even that is too wide.
 
     rich itself narrows the wrappable columns of a too wide table without a floor (to
-    nothing on a narrow terminal)."""
-    folding = [column for column in table.columns if column.overflow == "fold"]
+    nothing on a narrow terminal), and then cuts the others."""
+    folding = [column for column in table.columns if not column.no_wrap]
     for column in folding:
         column.width = None
-
-    def natural(column: Column) -> int:
-        renderables = [column.header, *column.cells]
-        return max(Measurement.get(console, options, r).maximum for r in renderables)
-
-    wants = [natural(column) for column in folding]
-    others = sum(natural(column) for column in table.columns if column not in folding)
+    wants = [_natural(column, console, options) for column in folding]
+    others = sum(_natural(column, console, options) for column in table.columns if column.no_wrap)
     room = options.max_width - others - _GAP * (len(table.columns) - 1)
     if sum(wants) <= room:
         return True
@@ -288,51 +327,102 @@ def _fit(table: Table, console: Console, options: ConsoleOptions) -> bool:
     return room >= _FOLD_MIN * len(folding)
 
 
-def _fill(table: Table, results: Sequence[Result], *, compact: bool) -> None:
-    """Columns and rows; ``compact``: no loop class column (a legend in the caption
-    instead) and the req/s spread as ``±%``."""
-    notes = [_saturated_note(results, marker="⚠")]
-    if compact:
-        classes: dict[str, list[str]] = {}
-        for row in results:
-            if row.loop_class:
-                labels = classes.setdefault(row.loop_class, [])
-                if row.label.rsplit("/", 1)[0] not in labels:
-                    labels.append(row.label.rsplit("/", 1)[0])
-        if classes:
-            legend = "; ".join(f"{', '.join(v)}: {k}" for k, v in classes.items())
-            notes.append(f"loop classes: {legend}")
-    caption = "\n".join(note for note in notes if note)
-    table.caption = Text(caption) if caption else None  # Text: no rich markup in it
+def _fit_label(table: Table, console: Console, options: ConsoleOptions) -> None:
+    """The last resort of a split table (no folding column) still too wide: its label
+    column (the first) wraps onto more lines rather than be cut; figures stay whole.
+
+    Only a label longer than any loop and parser xloop knows gets here at 80 columns."""
+    if _fit(table, console, options):
+        return
+    label, *others = table.columns
+    used = sum(_natural(column, console, options) for column in others)
+    label.no_wrap = False
+    label.width = max(1, options.max_width - used - _GAP * len(others))
+
+
+def _saturated_caption(results: Sequence[Result]) -> str | None:
+    return _saturated_note(results, marker="⚠")
+
+
+def _shared(results: Sequence[Result]) -> dict[str, str]:
+    """``{"workload": "plaintext", "client": "builtin"}``: the key columns with the same
+    value on every row, and ``loop class`` when every row has the same one."""
+    shared: dict[str, str] = {}
+    if not results:
+        return shared
     for column in _COLUMNS:
-        if compact and column.cell is _loop_class:
-            continue
+        if column.header in _SHAREABLE:
+            values = {column.cell(row) for row in results}
+            if len(values) == 1:
+                shared[column.header] = values.pop()
+    classes = {row.loop_class for row in results}
+    if len(classes) == 1 and None not in classes:
+        shared["loop class"] = str(classes.pop())
+    return shared
+
+
+def _legend(results: Sequence[Result]) -> str | None:
+    """``loop classes: asyncio, selector[poll]: asyncio...; uvloop: uvloop.Loop``."""
+    classes: dict[str, list[str]] = {}
+    for row in results:
+        if row.loop_class:
+            labels = classes.setdefault(row.loop_class, [])
+            loop = row.label.rsplit("/", 1)[0]
+            if loop not in labels:
+                labels.append(loop)
+    if not classes:
+        return None
+    legend = "; ".join(f"{', '.join(loops)}: {name}" for name, loops in classes.items())
+    return f"loop classes: {legend}"
+
+
+def _cell(column: _Column, row: Result, *, compact: bool) -> Text:
+    if column.cell is _client_cpu:
+        cpu = _client_cpu(row, marker="⚠")
+        return Text(cpu, style="yellow" if row.client_saturated else "")
+    if compact and column.cell is _rps:
+        return Text(_rps_plus_minus(row))
+    return Text(column.cell(row))
+
+
+def _status(row: Result, *, note: bool) -> Text:
+    status = Text(row.status, style=_STATUS_STYLE.get(row.status, ""))
+    first = _first_note(row) if note else ""
+    if first and row.status != "ok":
+        status.append(f": {first}", style="")
+    elif first:
+        status.append(f" ({first})", style="dim")
+    return status
+
+
+def _fill(
+    table: Table,
+    results: Sequence[Result],
+    columns: Sequence[_Column],
+    *,
+    compact: bool,
+    status: str | None = "note",
+) -> None:
+    """Columns and rows; ``compact``: the narrow headers and the req/s spread as ``±%``;
+    ``status``: ``note`` (the status and the row's first note, folding), ``word`` (the
+    status alone) or None (no status column)."""
+    for column in columns:
         header = column.short or column.header
         if compact:
-            header = "req/s\n± spread" if column.cell is _rps else column.tiny or header
+            header = column.tiny or header
         table.add_column(
             header,
             justify="right" if column.numeric else "left",
             no_wrap=not column.wrap,
-            overflow="fold" if column.wrap else "ellipsis",
+            overflow="fold",  # never an ellipsis: a label or figure too wide is a bug
         )
-    table.add_column("status", overflow="fold")
+    if status is not None:
+        table.add_column("status", no_wrap=status != "note", overflow="fold")
     for row in results:
-        cells = []
-        for column in _COLUMNS[:-1]:
-            if compact and column.cell is _loop_class:
-                continue
-            cell = _rps_plus_minus if compact and column.cell is _rps else column.cell
-            cells.append(Text(cell(row)))
-        cpu = _client_cpu(row, marker="⚠")
-        cells.append(Text(cpu, style="yellow" if row.client_saturated else ""))
-        status = Text(row.status, style=_STATUS_STYLE.get(row.status, ""))
-        note = _first_note(row)
-        if note and row.status != "ok":
-            status.append(f": {note}", style="")
-        elif note:
-            status.append(f" ({note})", style="dim")
-        table.add_row(*cells, status, style="dim" if row.status == "failed" else None)
+        cells = [_cell(column, row, compact=compact) for column in columns]
+        if status is not None:
+            cells.append(_status(row, note=status == "note"))
+        table.add_row(*cells, style="dim" if row.status == "failed" else None)
 
 
 def _new_table(title: str | Text | None, cls: type[Table] = Table) -> Table:
@@ -347,32 +437,119 @@ def _new_table(title: str | Text | None, cls: type[Table] = Table) -> Table:
     )
 
 
+def _join(*parts: str | None) -> str:
+    return "\n".join(part for part in parts if part)
+
+
 class _ResultsTable(Table):
-    """The full table; on a console too narrow for it, it draws its compact form."""
+    """The full table; on a console too narrow for it, a compact table without the
+    columns every row shares, and on one too narrow for that, two tables (throughput,
+    resources) with the notes below them."""
 
     results: Sequence[Result] = ()
+    own_caption: str | None = None
+    """The caption :func:`results_table` gave (a caller may have added to it since)."""
+
+    def _caption(self, console: Console, notes: str) -> str:
+        """The caption with the full table's notes replaced by ``notes``, keeping what a
+        caller added to it (``xloop report`` puts the settings before it)."""
+        caption = self.caption
+        if caption is None:
+            return notes
+        text = caption if isinstance(caption, Text) else console.render_str(caption)
+        plain = text.plain
+        if self.own_caption and self.own_caption in plain:
+            return "\n".join(
+                line for line in plain.replace(self.own_caption, notes).split("\n") if line
+            )
+        return _join(plain, notes)
+
+    def _title(self, shared: dict[str, str]) -> Text | None:
+        """The title followed by what every row shares (what it does not already say)."""
+        title = self.title
+        text = (title.copy() if isinstance(title, Text) else Text(title)) if title else Text()
+        parts = [f"{name} {value}" for name, value in shared.items()]
+        parts = [part for part in parts if part not in text.plain]
+        if parts:
+            text.append((" · " if text.plain else "") + " · ".join(parts))
+        return text if text.plain else None
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if _fit(self, console, options):
             yield from super().__rich_console__(console, options)
             return
-        compact = _new_table(self.title)
-        _fill(compact, self.results, compact=True)
-        _fit(compact, console, options)
-        yield compact
+        results = self.results
+        shared = _shared(results)
+        title = self._title(shared)
+        legend = None if "loop class" in shared else _legend(results)
+        kept = [
+            column for column in _COLUMNS if column.part != "class" and column.header not in shared
+        ]
+        compact = _new_table(title)
+        _fill(compact, results, kept, compact=True)
+        caption = self._caption(console, _join(_saturated_caption(results), legend))
+        compact.caption = Text(caption) if caption else None
+        if _fit(compact, console, options):
+            yield compact
+            return
+        yield from self._split(console, options, title, kept, legend)
+
+    def _split(
+        self,
+        console: Console,
+        options: ConsoleOptions,
+        title: Text | None,
+        kept: Sequence[_Column],
+        legend: str | None,
+    ) -> RenderResult:
+        """Two stacked tables (throughput with the status word, then resources), the same
+        rows in the same order, then the notes the status column would have carried."""
+        results = self.results
+        key = [column for column in kept if column.part == "key"]
+        where = [column.cell for column in key]
+        if title is not None:
+            heading = title.copy()
+            heading.style = "table.title"
+            yield heading
+        for part, status in ((_THROUGHPUT, "word"), (_RESOURCES, None)):
+            table = _new_table(None)
+            _fill(
+                table,
+                results,
+                key + [column for column in kept if column.part == part],
+                compact=True,
+                status=status,
+            )
+            _fit_label(table, console, options)
+            if part == _RESOURCES:
+                yield Text("")
+            yield table
+        notes = [
+            f"{' · '.join(cell(row) for cell in where)}: {row.status}: {_first_note(row)}"
+            for row in results
+            if row.status != "ok" and row.notes
+        ]
+        caption = self._caption(console, _join(*notes, _saturated_caption(results), legend))
+        if caption:
+            yield Text(caption, style="table.caption")
 
 
 def results_table(results: list[Result], *, title: str | None = None) -> Table:
     """A rich table with one row per result; ``errors``/``failed`` rows carry their
     first note in the status column; a caption explains the ``⚠`` (saturated) marker.
 
-    Labels and figures never wrap: the loop class and status columns fold first, and on
-    a console too narrow even for that the table draws without the loop class column
-    (the classes listed in the caption) and with the req/s spread as ``±%``."""
+    Labels and figures are never cut nor wrapped. The loop class and status columns fold
+    first; on a console too narrow even for that the table draws without the loop class
+    column (the classes listed in the caption), without the columns every row shares
+    (said once in the title) and with the req/s spread as ``±%``; narrower still (80
+    columns), as two tables, throughput then resources, with the notes below them."""
     table = _new_table(title, _ResultsTable)
     assert isinstance(table, _ResultsTable)
     table.results = list(results)
-    _fill(table, results, compact=False)
+    _fill(table, results, _COLUMNS, compact=False)
+    caption = _saturated_caption(results)
+    table.caption = Text(caption) if caption else None  # Text: no rich markup in it
+    table.own_caption = caption
     return table
 
 
