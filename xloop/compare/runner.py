@@ -20,6 +20,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ from . import external
 from .histogram import Histogram
 from .machine import Pinning, describe_machine, plan_pinning
 from .model import Result, ResultFile, Round
-from .workloads import WORKLOADS, Workload
+from .workloads import WORKLOADS, Workload, request_bytes
 
 __all__ = [
     "CLIENTS",
@@ -374,12 +375,36 @@ def _servers(targets: list[_Target], settings: Settings, pinning: Pinning) -> It
             started.append(target.server)
         for server in started:
             server.wait_ready(settings.startup_timeout)
+        for target in targets:
+            _prime(target, settings)
         yield
     finally:
         for server in started:
             if server.alive():
                 with contextlib.suppress(Exception):
                     server.stop()
+
+
+def _prime(target: _Target, settings: Settings) -> None:
+    """One exchange on a connection the client then closes, before any measurement.
+
+    A fresh CPython process reading with ``sock.recv(256 KiB)`` (the stdlib selector
+    loop's transport) runs at a fraction of its speed until glibc's malloc first frees a
+    256 KiB buffer whole, which happens when a connection's peer closes: until then every
+    read maps and unmaps (or grows and trims) memory. Every real server meets its first
+    closed connection within moments; without this, the stdlib loop's first round would
+    measure that start-up state instead of the loop.
+    """
+    server = target.server
+    if server is None or server.port is None:
+        return
+    message = request_bytes(target.workload, settings.host, server.port, settings.path)
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection((settings.host, server.port), timeout=5.0) as sock,
+    ):
+        sock.sendall(message)
+        sock.recv(65536)  # the start of the answer is enough: then close
 
 
 # -- one round -------------------------------------------------------------------------------
