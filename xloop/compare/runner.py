@@ -116,6 +116,8 @@ class _Target:
     workload: Workload
     result: Result
     server: _ServerProcess | None = None
+    primed: int = 0
+    """Requests the server answered before the rounds (see :func:`_prime`)."""
 
 
 # -- validation ----------------------------------------------------------------------------
@@ -376,7 +378,7 @@ def _servers(targets: list[_Target], settings: Settings, pinning: Pinning) -> It
         for server in started:
             server.wait_ready(settings.startup_timeout)
         for target in targets:
-            _prime(target, settings)
+            target.primed = _prime(target, settings)
         yield
     finally:
         for server in started:
@@ -385,7 +387,7 @@ def _servers(targets: list[_Target], settings: Settings, pinning: Pinning) -> It
                     server.stop()
 
 
-def _prime(target: _Target, settings: Settings) -> None:
+def _prime(target: _Target, settings: Settings) -> int:
     """One exchange on a connection the client then closes, before any measurement.
 
     A fresh CPython process reading with ``sock.recv(256 KiB)`` (the stdlib selector
@@ -397,14 +399,15 @@ def _prime(target: _Target, settings: Settings) -> None:
     """
     server = target.server
     if server is None or server.port is None:
-        return
+        return 0
     message = request_bytes(target.workload, settings.host, server.port, settings.path)
-    with (
-        contextlib.suppress(OSError),
-        socket.create_connection((settings.host, server.port), timeout=5.0) as sock,
-    ):
-        sock.sendall(message)
-        sock.recv(65536)  # the start of the answer is enough: then close
+    try:
+        with socket.create_connection((settings.host, server.port), timeout=5.0) as sock:
+            sock.sendall(message)
+            answered = sock.recv(65536)  # the start of the answer is enough: then close
+    except OSError:
+        return 0
+    return 1 if answered else 0  # the server counts this request too
 
 
 # -- one round -------------------------------------------------------------------------------
@@ -663,17 +666,13 @@ def _finish_row(
         row.notes.append(f"server exited with code {server.proc.returncode}: {server.tail_line()}")
         if row.status == "ok":
             row.status = "errors"
-    row.client_responses = client_responses
+    row.client_responses = None if client_responses is None else client_responses + target.primed
     if row.errors or row.non_2xx:
         row.notes.append(f"{row.errors} socket errors, {row.non_2xx} non-2xx responses")
-    if (
-        client_responses is not None
-        and row.server_requests is not None
-        and client_responses != row.server_requests
-    ):
+    counted = row.client_responses
+    if counted is not None and row.server_requests is not None and counted != row.server_requests:
         row.notes.append(
-            f"the client counted {client_responses} responses, "
-            f"the server {row.server_requests} requests"
+            f"the client counted {counted} responses, the server {row.server_requests} requests"
         )
         if row.status == "ok":
             row.status = "errors"
