@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import psutil
+
+from xloop.compare.external import children_cpu
 
 MAX_FOREIGN = 10.0
 """Other processes may use this much of a CPU (percent) during a run, else it runs again."""
@@ -75,8 +76,10 @@ def _busy() -> float:
 
 
 def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    cpu = children_cpu()
+    if cpu is None:  # pragma: no cover - not POSIX
+        raise SystemExit("this benchmark needs POSIX getrusage")
+    return cpu
 
 
 def _clean(command: list[str], server_pid: int, attempts: int = 4) -> tuple[str, float]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import json
 import os
 import socket
@@ -876,7 +877,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _raise_fd_limit(connections: int) -> None:
     try:
-        import resource
+        resource = importlib.import_module("resource")  # POSIX only
     except ImportError:  # pragma: no cover - Windows
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -73,8 +73,10 @@ class Pinning:
         if cpus is None:
             return
         try:
-            psutil.Process(pid).cpu_affinity(list(cpus))
-        except (psutil.Error, OSError, AttributeError):  # pragma: no cover - raced an exit
+            affinity = getattr(psutil.Process(pid), "cpu_affinity", None)
+            if affinity is not None:  # not on macOS
+                affinity(list(cpus))
+        except (psutil.Error, OSError):  # pragma: no cover - raced an exit
             pass
 
     def preexec(self, cpus: tuple[int, ...] | None) -> Callable[[], None] | None:
@@ -96,9 +98,12 @@ def _allowed_cpus() -> list[int] | None:
     getter = getattr(os, "sched_getaffinity", None)
     if getter is not None:
         return sorted(getter(0))
+    affinity = getattr(psutil.Process(), "cpu_affinity", None)
+    if affinity is None:  # macOS
+        return None
     try:
-        return sorted(psutil.Process().cpu_affinity())
-    except (AttributeError, psutil.Error, OSError):
+        return sorted(affinity())
+    except (psutil.Error, OSError):
         return None
 
 
