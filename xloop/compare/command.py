@@ -7,7 +7,10 @@ be loaded; 4 a server could not bind its port; 130 interrupted.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,10 +42,20 @@ def run_compare(
     quiet: bool = False,
 ) -> int:
     """Run the comparison with a progress bar, print the table, write the files."""
+    # Every output is checked before minutes of measuring, not after.
     if plot_path is not None:
         from .plot import check_plot_path
 
-        check_plot_path(plot_path)  # before minutes of measuring, not after
+        check_plot_path(plot_path)
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ConfigError("--plot needs matplotlib", hint="pip install 'xloop[plot]'")
+    for option, path in (
+        ("--json", json_path),
+        ("--csv", csv_path),
+        ("--markdown", markdown_path),
+        ("--plot", plot_path),
+    ):
+        _check_writable(option, path)
     # A file written to stdout ("-") keeps stdout to itself: the table goes to stderr.
     to_stdout = "-" in (json_path, csv_path, markdown_path)
     render.check_stdout_targets(json=json_path, csv=csv_path, markdown=markdown_path)
@@ -79,6 +92,20 @@ def run_compare(
     return 0 if all(row.status == "ok" for row in result.results) else 1
 
 
+def _check_writable(option: str, path: str | None) -> None:
+    """ConfigError unless ``path`` ("-": stdout) can be written (missing folders are made)."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory", hint="name a file")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ConfigError(f"{option} {path}: not writable", hint="choose another file")
+
+
 def _title(settings: dict[str, Any]) -> str:
     return (
         f"xloop compare: {settings['app']}, {settings['connections']} connections, "
@@ -89,19 +116,24 @@ def _title(settings: dict[str, Any]) -> str:
 
 def _footer(settings: dict[str, Any], rows: list[Any]) -> list[str]:
     lines = [f"pinning: {settings['pinning']}"]
-    measured = [
-        row
+    cpus = int(settings.get("client_cpus") or 1)
+    rounds = [
+        (row, round_)
         for row in rows
-        if row.client == "builtin" and row.requests_per_second and row.client_cpu_percent
+        if row.client == "builtin"
+        for round_ in row.rounds
+        if round_.requests_per_second and round_.client_cpu_percent
     ]
-    if measured:
-        # The busiest row says most about the client: its fixed costs are spread thinnest.
-        fastest = max(measured, key=lambda row: row.requests_per_second)
-        capacity = fastest.requests_per_second / (fastest.client_cpu_percent / 100.0)
+    if rounds:
+        # The busiest round says most about the client: its fixed costs are spread thinnest.
+        row, busiest = max(rounds, key=lambda item: item[1].requests_per_second or 0.0)
+        rps = busiest.requests_per_second or 0.0
+        used = (busiest.client_cpu_percent or 0.0) / cpus  # percent of the CPUs it had
+        capacity = rps / (used / 100.0)
         lines.append(
-            f"built-in client: {fastest.client_cpu_percent:.0f}% CPU at the fastest row "
-            f"({fastest.label} {fastest.workload}), so about {capacity:,.0f}/s at 100%: "
-            f"{capacity / fastest.requests_per_second:.1f}x that row"
+            f"built-in client: {used:.0f}% of its {cpus} CPU{'s' if cpus > 1 else ''} at "
+            f"{rps:,.0f}/s ({row.label} {row.workload}), so about {capacity:,.0f}/s at 100%: "
+            f"{capacity / rps:.1f}x that"
         )
     bad = [row for row in rows if row.status != "ok"]
     if bad:

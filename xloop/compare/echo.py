@@ -72,9 +72,7 @@ async def serve(host: str, port: int, loop_text: list[str] | None = None) -> Non
     counters = _Counters()
     stop = asyncio.Event()
     try:
-        server = await loop.create_server(
-            lambda: EchoServerProtocol(counters), host, port, reuse_address=True
-        )
+        server = await loop.create_server(lambda: EchoServerProtocol(counters), host, port)
     except OSError as exc:
         raise BindError(
             f"cannot bind {host}:{port}: {exc.strerror or exc}",

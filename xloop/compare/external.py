@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -98,7 +98,7 @@ local pipeline = {pipeline}
 local batch
 init = function(args)
   local requests = {{}}
-  for i = 1, pipeline do requests[i] = wrk.format(nil, "{path}") end
+  for i = 1, pipeline do requests[i] = wrk.format(nil, {path}) end
   batch = table.concat(requests)
 end
 request = function() return batch end
@@ -116,17 +116,18 @@ def wrk_command(
     duration: float,
     pipeline: int,
     scratch: Path,
+    timeout: float = 10.0,
 ) -> list[str]:
     """The wrk command line; a Lua script when the request is not a plain GET."""
     target = path or workload.path
     command = [
         wrk,
         f"-t{threads}",
-        f"-c{max(connections, threads)}",
+        f"-c{connections}",
         f"-d{max(1, round(duration))}s",
         "--latency",
         "--timeout",
-        "10s",
+        f"{max(1, round(timeout))}s",
     ]
     if workload.method != "GET" or workload.body_size or pipeline > 1:
         body = ""
@@ -137,11 +138,19 @@ def wrk_command(
             )
         script = scratch / f"wrk-{workload.name}-{pipeline}.lua"
         script.write_text(
-            _WRK_SCRIPT.format(method=workload.method, body=body, pipeline=pipeline, path=target),
+            _WRK_SCRIPT.format(
+                method=workload.method, body=body, pipeline=pipeline, path=_lua_string(target)
+            ),
             encoding="utf-8",
         )
         command += ["-s", str(script)]
     return [*command, url_base + target]
+
+
+def _lua_string(text: str) -> str:
+    """``text`` as a Lua string literal (every byte escaped as ``\\ddd`` but the plain ones)."""
+    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/?&=.-_~%+,;:@!")
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in text.encode()) + '"'
 
 
 _TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -198,7 +207,9 @@ def oha_command(
 ) -> list[str]:
     """The oha command line (JSON output, no TUI)."""
     target = path or workload.path
-    command = [oha, "-z", f"{duration:g}s", "-c", str(connections), "--no-tui", json_flag]
+    # whole milliseconds: older oha releases take no fractional seconds
+    command = [oha, "-z", f"{round(duration * 1000)}ms", "-c", str(connections), "--no-tui"]
+    command.append(json_flag)
     command += ["-m", workload.method]
     if workload.body_size:
         body = scratch / f"oha-{workload.name}.body"
@@ -240,14 +251,11 @@ def run_tool(
     command: list[str],
     *,
     timeout: float,
-    preexec: Callable[[], object] | None,
     on_start: Callable[[int], None] | None = None,
 ) -> tuple[int, str, str, float | None]:
     """Run a tool to the end: (exit code, stdout, stderr, its CPU seconds or None)."""
     each = None if on_start is None else (lambda pid, _number: on_start(pid))
-    ((code, stdout, stderr),), cpu = run_tools(
-        [command], timeout=timeout, preexecs=[preexec], on_start=each
-    )
+    ((code, stdout, stderr),), cpu = run_tools([command], timeout=timeout, on_start=each)
     return code, stdout, stderr, cpu
 
 
@@ -255,7 +263,6 @@ def run_tools(
     commands: list[list[str]],
     *,
     timeout: float,
-    preexecs: Sequence[Callable[[], object] | None],
     on_start: Callable[[int, int], None] | None = None,
 ) -> tuple[list[tuple[int, str, str]], float | None]:
     """Run processes side by side to the end: each one's (exit code, stdout, stderr), and
@@ -263,7 +270,7 @@ def run_tools(
     before = children_cpu()
     with contextlib.ExitStack() as stack:
         started: list[tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = []
-        for number, (command, preexec) in enumerate(zip(commands, preexecs, strict=True)):
+        for number, command in enumerate(commands):
             out = stack.enter_context(tempfile.TemporaryFile())
             err = stack.enter_context(tempfile.TemporaryFile())
             proc = subprocess.Popen(
@@ -271,7 +278,6 @@ def run_tools(
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                preexec_fn=preexec,  # noqa: PLW1509 - only sets the CPU affinity
             )
             stack.callback(_reap, proc)
             if on_start is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-from collections.abc import Callable
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,8 @@ class Pinning:
     server: tuple[int, ...] | None
     client: tuple[int, ...] | None
     description: str
+    taskset: str | None = None
+    """The taskset program, when processes are pinned through it."""
 
     def apply(self, pid: int, cpus: tuple[int, ...] | None) -> None:
         """Pin process ``pid`` to ``cpus`` (no-op when not pinning or the process is gone)."""
@@ -79,18 +81,17 @@ class Pinning:
         except (psutil.Error, OSError):  # pragma: no cover - raced an exit
             pass
 
-    def preexec(self, cpus: tuple[int, ...] | None) -> Callable[[], None] | None:
-        """A ``preexec_fn`` pinning a child before it runs (Linux), so threads it starts
-        at once are pinned too; None where the child must be pinned after it starts."""
-        setter = getattr(os, "sched_setaffinity", None)
-        if cpus is None or setter is None:
-            return None
-        chosen = set(cpus)
+    def command(self, argv: list[str], cpus: tuple[int, ...] | None) -> list[str]:
+        """``argv`` run through ``taskset -c CPUS`` where that exists (Linux), so the process
+        and every thread it starts are pinned from their first instruction."""
+        if cpus is None or self.taskset is None:
+            return argv
+        return [self.taskset, "-c", ",".join(map(str, cpus)), *argv]
 
-        def pin() -> None:
-            setter(0, chosen)
-
-        return pin
+    def started(self, pid: int, cpus: tuple[int, ...] | None) -> None:
+        """Pin a process just started with :meth:`command` where taskset could not."""
+        if self.taskset is None:
+            self.apply(pid, cpus)
 
 
 def _allowed_cpus() -> list[int] | None:
@@ -121,4 +122,5 @@ def plan_pinning(enabled: bool = True) -> Pinning:
     server = (allowed[0],)
     client = tuple(allowed[1:])
     where = f"CPU {client[0]}" if len(client) == 1 else f"CPUs {','.join(map(str, client))}"
-    return Pinning(server, client, f"server on CPU {server[0]}, client on {where}")
+    taskset = shutil.which("taskset") if hasattr(os, "sched_getaffinity") else None
+    return Pinning(server, client, f"server on CPU {server[0]}, client on {where}", taskset)

@@ -121,13 +121,16 @@ class Result:
     """The ``loop`` of the row the ratio is against."""
     status: str = "ok"
     notes: list[str] = field(default_factory=list)
+    selector_named: bool = False
+    """The selector was asked for by name (``--selector poll``), so the label shows it."""
 
     @property
     def label(self) -> str:
-        """``uvloop/httptools``, ``selector[poll]/h11``, ``asyncio/tcp``."""
+        """``uvloop/httptools``, ``selector[poll]/h11``, ``asyncio[poll]/h11`` (a selector
+        asked for by name), ``asyncio/tcp``."""
         loop = self.loop
-        if self.selector and self.loop == "selector":
-            loop = f"selector[{self.selector.removesuffix('Selector').lower()}]"
+        if self.selector and (self.loop == "selector" or self.selector_named):
+            loop = f"{self.loop}[{self.selector.removesuffix('Selector').lower()}]"
         return f"{loop}/{self.http}"
 
     def summarize(self) -> None:
@@ -168,6 +171,14 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Raises ValueError naming the first field of the wrong type."""
+        if not isinstance(data, dict):
+            raise ValueError("malformed: a result is not an object")
+        _check_types(data, _RESULT_TYPES, "result")
+        for item in data.get("rounds", []):
+            if not isinstance(item, dict):
+                raise ValueError("malformed: a round is not an object")
+            _check_types(item, _ROUND_TYPES, "round")
         names = {f.name for f in dataclasses.fields(cls)}
         values = {key: value for key, value in data.items() if key in names}
         values["rounds"] = [
@@ -179,6 +190,42 @@ class Result:
 
 
 _ROUND_FIELDS = {f.name for f in dataclasses.fields(Round)}
+
+_NUMBER = (int, float)
+_TEXT = (str,)
+_OPTIONAL_NUMBER = (int, float, type(None))
+_OPTIONAL_TEXT = (str, type(None))
+
+
+def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
+    """What a JSON value of each field of ``cls`` may be."""
+    kinds = {
+        "int": (int,),
+        "float": _NUMBER,
+        "float | None": _OPTIONAL_NUMBER,
+        "int | None": (int, type(None)),
+        "str": _TEXT,
+        "str | None": _OPTIONAL_TEXT,
+        "bool": (bool,),
+        "list[str]": (list,),
+        "list[Round]": (list,),
+    }
+    return {f.name: kinds[str(f.type)] for f in dataclasses.fields(cls) if str(f.type) in kinds}
+
+
+def _check_types(data: dict[str, Any], types: dict[str, tuple[type, ...]], what: str) -> None:
+    for name, allowed in types.items():
+        if name not in data:
+            continue
+        value = data[name]
+        # bool is an int to Python, never a figure here
+        wrong = isinstance(value, bool) and bool not in allowed
+        if wrong or not isinstance(value, allowed):
+            raise ValueError(f"malformed: {what} field {name!r} is {value!r}")
+
+
+_RESULT_TYPES = _field_types(Result)
+_ROUND_TYPES = _field_types(Round)
 
 
 @dataclass

@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import itertools
 import json
+import math
 import os
 import re
 import signal
@@ -132,6 +133,11 @@ def _check_settings(settings: Settings) -> None:
         (settings.pipeline >= 1, "--pipeline must be at least 1", "1 sends one at a time"),
         (settings.timeout > 0, "--timeout must be more than 0 seconds", "e.g. 10"),
         (
+            all(map(math.isfinite, (settings.duration, settings.warmup, settings.timeout))),
+            "--duration, --warmup and --timeout must be finite",
+            "e.g. --duration 3",
+        ),
+        (
             settings.client_workers is None or settings.client_workers >= 1,
             "--client-workers must be at least 1",
             "leave it out for one per client CPU",
@@ -213,6 +219,7 @@ def _plan(settings: Settings) -> list[_Target]:
                     client=client,
                     connections=settings.connections,
                     pipeline=settings.pipeline,
+                    selector_named=selector != "auto",
                 )
                 targets.append(_Target(name, selector, parser, workload, row))
     return targets
@@ -256,15 +263,13 @@ class _ServerProcess:
         self.command = command
         flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         self.proc = subprocess.Popen(
-            command,
+            pinning.command(command, pinning.server),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             creationflags=flags,
-            preexec_fn=pinning.preexec(pinning.server),  # noqa: PLW1509 - sets the CPU affinity
         )
-        if pinning.preexec(pinning.server) is None:
-            pinning.apply(self.proc.pid, pinning.server)
+        pinning.started(self.proc.pid, pinning.server)
         self._reader = threading.Thread(target=self._read, name=f"log {self.label}", daemon=True)
         self._reader.start()
 
@@ -381,10 +386,16 @@ def _servers(targets: list[_Target], settings: Settings, pinning: Pinning) -> It
             target.primed = _prime(target, settings)
         yield
     finally:
+        # Whatever ended the run (an error, Ctrl+C, a second Ctrl+C while stopping), no
+        # server outlives it: each is stopped gracefully if it can be, else killed.
         for server in started:
             if server.alive():
-                with contextlib.suppress(Exception):
+                try:
                     server.stop()
+                except BaseException:
+                    for rest in started:
+                        rest.kill()
+                    raise
 
 
 def _prime(target: _Target, settings: Settings) -> int:
@@ -401,13 +412,21 @@ def _prime(target: _Target, settings: Settings) -> int:
     if server is None or server.port is None:
         return 0
     message = request_bytes(target.workload, settings.host, server.port, settings.path)
+    timeout = settings.startup_timeout
     try:
-        with socket.create_connection((settings.host, server.port), timeout=5.0) as sock:
+        with socket.create_connection((settings.host, server.port), timeout=timeout) as sock:
             sock.sendall(message)
             answered = sock.recv(65536)  # the start of the answer is enough: then close
-    except OSError:
-        return 0
-    return 1 if answered else 0  # the server counts this request too
+    except OSError as exc:
+        answered, why = b"", f"{type(exc).__name__}: {exc}"
+    else:
+        why = "it closed the connection"
+    if not answered:
+        raise StartupError(
+            f"the {target.result.label} server did not answer its first request: {why}",
+            hint=f"its log ends: {server.tail_line()}",
+        )
+    return 1  # the server counted this request too
 
 
 # -- one round -------------------------------------------------------------------------------
@@ -462,17 +481,10 @@ def _builtin_round(
             command += ["--path", settings.path]
         commands.append(command)
     cpus = _worker_cpus(pinning, workers)
-    preexecs = [pinning.preexec(cpu) for cpu in cpus]
-
-    def pin(pid: int, number: int) -> None:
-        if preexecs[number] is None:
-            pinning.apply(pid, cpus[number])
-
     outcomes, _cpu = external.run_tools(
-        commands,
-        timeout=settings.warmup + settings.duration + settings.timeout + 60,
-        preexecs=preexecs,
-        on_start=pin,
+        [pinning.command(command, cpu) for command, cpu in zip(commands, cpus, strict=True)],
+        timeout=_client_limit(settings),
+        on_start=lambda pid, number: pinning.started(pid, cpus[number]),
     )
     reports: list[dict[str, Any]] = []
     for code, stdout, stderr in outcomes:
@@ -484,6 +496,23 @@ def _builtin_round(
             reason = reason.removeprefix("xloop compare client: error: ")
             return Round(index, error=reason), None
     return _merge_reports(index, reports), sum(int(r.get("responses_total", 0)) for r in reports)
+
+
+def client_cpus(client: str, settings: Settings, pinning: Pinning) -> int:
+    """How many CPUs a client could keep busy: the built-in one runs one thread per worker,
+    wrk one thread per client CPU, oha a thread per CPU it may use."""
+    available = len(pinning.client) if pinning.client else os.cpu_count() or 1
+    if client == "builtin":
+        return min(client_workers(settings, pinning), available)
+    if client == "wrk":  # -t: one thread per client CPU when pinned, else one
+        return max(1, min(len(pinning.client) if pinning.client else 1, settings.connections))
+    return available
+
+
+def _client_limit(settings: Settings) -> float:
+    """How long a client process may run: connecting and draining may each take up to
+    ``timeout``, besides the warmup and the measured window."""
+    return settings.warmup + settings.duration + 2 * settings.timeout + 60
 
 
 def _worker_cpus(pinning: Pinning, workers: int) -> list[tuple[int, ...] | None]:
@@ -533,30 +562,35 @@ def _external_round(
     tool = external.find_tool(client)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{server.port}"
-    threads = len(pinning.client) if pinning.client else 1
-    preexec = pinning.preexec(pinning.client)
-    on_start = None if preexec else (lambda pid: pinning.apply(pid, pinning.client))
+    threads = client_cpus("wrk", settings, pinning)
+
+    def on_start(pid: int) -> None:
+        pinning.started(pid, pinning.client)
 
     def command(seconds: float) -> list[str]:
         if client == "wrk":
             return external.wrk_command(
                 tool, base, target.workload, path=settings.path,
                 connections=settings.connections, threads=threads, duration=seconds,
-                pipeline=settings.pipeline, scratch=scratch,
+                pipeline=settings.pipeline, scratch=scratch, timeout=settings.timeout,
             )  # fmt: skip
         return external.oha_command(
             tool, base, target.workload, path=settings.path,
             connections=settings.connections, duration=seconds, scratch=scratch,
         )  # fmt: skip
 
-    limit = settings.duration + settings.timeout + 60
+    limit = _client_limit(settings)
     if settings.warmup > 0:
         external.run_tool(
-            command(settings.warmup), timeout=limit, preexec=preexec, on_start=on_start
+            pinning.command(command(settings.warmup), pinning.client),
+            timeout=limit,
+            on_start=on_start,
         )
     cpu_before = server.cpu_seconds()
     code, stdout, stderr, client_cpu = external.run_tool(
-        command(settings.duration), timeout=limit, preexec=preexec, on_start=on_start
+        pinning.command(command(settings.duration), pinning.client),
+        timeout=limit,
+        on_start=on_start,
     )
     cpu_after = server.cpu_seconds()
     try:
@@ -676,10 +710,7 @@ def _finish_row(
         )
         if row.status == "ok":
             row.status = "errors"
-    # The CPUs the client could use: one thread per built-in worker, and the pinned set.
-    cpus = client_workers(settings, pinning) if row.client == "builtin" else 1
-    if pinning.client:
-        cpus = len(pinning.client) if row.client != "builtin" else min(cpus, len(pinning.client))
+    cpus = client_cpus(row.client, settings, pinning)
     limit = SATURATED_PERCENT * cpus
     if row.client_cpu_percent is not None and row.client_cpu_percent >= limit:
         row.client_saturated = True
@@ -701,16 +732,15 @@ def _ratios(rows: list[Result], settings: Settings) -> str:
     names = [row.loop for row in rows]
     baseline = settings.baseline or ("asyncio" if "asyncio" in names else names[0])
     for row in rows:
-        base = next(
-            (
-                other
-                for other in rows
-                if other.loop == baseline
-                and (other.http, other.workload, other.client)
-                == (row.http, row.workload, row.client)
-            ),
-            None,
-        )
+        candidates = [
+            other
+            for other in rows
+            if other.loop == baseline
+            and (other.http, other.workload, other.client) == (row.http, row.workload, row.client)
+        ]
+        # the baseline row with the same selector where there is one (--selector a,b)
+        same = [other for other in candidates if other.selector == row.selector]
+        base = next(iter(same or candidates), None)
         if base is None or not base.requests_per_second or row.requests_per_second is None:
             continue
         row.baseline = baseline
@@ -727,6 +757,7 @@ def _settings_record(settings: Settings, pinning: Pinning) -> dict[str, object]:
     record["warmup_s"] = record.pop("warmup")
     record["client"] = ",".join(settings.clients)
     record["client_workers"] = client_workers(settings, pinning)
+    record["client_cpus"] = client_cpus("builtin", settings, pinning)
     record["pinning"] = pinning.description
     record["saturated_percent"] = SATURATED_PERCENT
     return record
