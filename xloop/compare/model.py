@@ -71,7 +71,7 @@ class Round:
     client_cpu_percent: float | None = None
     """Load client CPU time / wall time in the window, in percent of one CPU."""
     error: str | None = None
-    """Why this round measured nothing, if it did not."""
+    """Why this round measured nothing, or what went wrong in it (the last client error)."""
 
 
 @dataclass

@@ -487,15 +487,23 @@ def _builtin_round(
         on_start=lambda pid, number: pinning.started(pid, cpus[number]),
     )
     reports: list[dict[str, Any]] = []
+    failure: str | None = None
     for code, stdout, stderr in outcomes:
         try:
             reports.append(json.loads(stdout))
         except ValueError:
             lines = [line for line in stderr.strip().splitlines() if line.strip()]
             reason = lines[-1] if lines else f"the client exited with code {code}"
-            reason = reason.removeprefix("xloop compare client: error: ")
-            return Round(index, error=reason), None
-    return _merge_reports(index, reports), sum(int(r.get("responses_total", 0)) for r in reports)
+            failure = failure or reason.removeprefix("xloop compare client: error: ")
+    # what the workers that did report counted still goes into the count check
+    responses = sum(int(r.get("responses_total", 0)) for r in reports)
+    if failure is not None:
+        return Round(index, error=failure), responses
+    round_ = _merge_reports(index, reports)
+    causes = {str(r["last_error"]) for r in reports if r.get("last_error") and r.get("errors")}
+    if causes and round_.error is None and round_.errors:
+        round_.error = f"{round_.errors} errors, the last: {sorted(causes)[0]}"
+    return round_, responses
 
 
 def client_cpus(client: str, settings: Settings, pinning: Pinning) -> int:
