@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from xloop import loops
-from xloop.compare import runner
+from xloop.compare import external, runner
 from xloop.compare.model import SCHEMA, Result, ResultFile, Round
 from xloop.compare.runner import Settings, compare, default_loops, default_parsers
 from xloop.compare.workloads import WORKLOADS
@@ -127,11 +127,25 @@ def test_a_named_selector_shows_in_the_label_and_the_ratio_matches_it() -> None:
         assert row.ratio == pytest.approx(1.0)  # each against the baseline with its selector
 
 
-def test_client_workers_share_the_connections_and_the_counts_add_up() -> None:
+def test_client_workers_share_the_connections_and_the_counts_add_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    commands: list[list[str]] = []
+    real = external.run_tools
+
+    def spy(all_commands: list[list[str]], **kwargs: Any) -> Any:
+        commands.extend(all_commands)
+        return real(all_commands, **kwargs)
+
+    monkeypatch.setattr(external, "run_tools", spy)
     result = compare(short(loops=["asyncio"], http=["h11"], client_workers=3, connections=5))
     (row,) = result.results
     assert_clean(row)
     assert result.settings["client_workers"] == 3
+    # 5 connections over 3 workers: 2, 2, 1; one measured window for all three
+    shares = [int(c[c.index("--connections") + 1]) for c in commands]
+    assert shares == [2, 2, 1]
+    assert len({c[c.index("--start-at") + 1] for c in commands}) == 1
 
 
 def test_pipelined_plaintext() -> None:

@@ -736,8 +736,13 @@ async def measure(
     timeout: float = 10.0,
     tcp: bool = False,
     server_pid: int | None = None,
+    start_at: float | None = None,
 ) -> dict[str, Any]:
-    """One run against ``host:port``; the result object. ClientError if no connection."""
+    """One run against ``host:port``; the result object. ClientError if no connection.
+
+    ``start_at`` (a ``time.time()``): begin the measured window then, not ``warmup``
+    seconds after connecting, so that several client processes measure the same window.
+    """
     loop = asyncio.get_running_loop()
     run = Run(host, port, request, pipeline=pipeline, timeout=timeout, tcp=tcp)
 
@@ -766,6 +771,8 @@ async def measure(
     gc.collect()
     gc.disable()  # the hot path makes no cycles; no collector pauses in the window
     try:
+        if start_at is not None:
+            warmup = max(0.0, start_at - time.time())
         if warmup > 0:
             await asyncio.sleep(warmup)
         server_start = _server_cpu(server_pid)
@@ -871,6 +878,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pipeline", type=_positive(int, 1, number), default=1)
     parser.add_argument("--server-pid", type=_positive(int, 1, "pid"), default=None)
     parser.add_argument("--loop", default="auto")
+    parser.add_argument(
+        "--start-at",
+        type=float,
+        default=None,
+        help="wall-clock time (time.time()) the measured window starts; the warmup lasts "
+        "until then (several client processes measure one window)",
+    )
     parser.add_argument("--timeout", type=_positive(float, 0.001, number), default=10.0)
     return parser
 
@@ -912,6 +926,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 timeout=args.timeout,
                 tcp=workload.kind == "tcp",
                 server_pid=args.server_pid,
+                start_at=args.start_at,
             ),
             loop_factory=choice.factory,
         )

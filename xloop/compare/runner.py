@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ CLIENTS = ("builtin", "wrk", "oha")
 SATURATED_PERCENT = 90.0
 """A client process using this much of a CPU (per CPU it may use) may be setting the pace."""
 
+_WORKER_START_S = 1.0
+"""Time allowed for several client processes to start and connect before their window."""
 _LOG_LINES = 400
 _TAIL = 12
 _READY = re.compile(r"serving on (?:http|tcp)://(.+):(\d+) ")
@@ -464,6 +467,8 @@ def _builtin_round(
     assert server.port is not None
     workers = client_workers(settings, pinning)
     commands = []
+    # Several workers measure one window: it starts once all have had time to start.
+    start_at = time.time() + _WORKER_START_S + settings.warmup if workers > 1 else None
     for number in range(workers):
         # connections split as evenly as they go: 64 over 3 workers -> 22, 21, 21
         share = settings.connections // workers + (number < settings.connections % workers)
@@ -479,6 +484,8 @@ def _builtin_round(
         ]  # fmt: skip
         if settings.path:
             command += ["--path", settings.path]
+        if start_at is not None:
+            command += ["--start-at", f"{start_at:.3f}"]
         commands.append(command)
     cpus = _worker_cpus(pinning, workers)
     outcomes, _cpu = external.run_tools(
@@ -520,7 +527,7 @@ def client_cpus(client: str, settings: Settings, pinning: Pinning) -> int:
 def _client_limit(settings: Settings) -> float:
     """How long a client process may run: connecting and draining may each take up to
     ``timeout``, besides the warmup and the measured window."""
-    return settings.warmup + settings.duration + 2 * settings.timeout + 60
+    return settings.warmup + settings.duration + 2 * settings.timeout + _WORKER_START_S + 60
 
 
 def _worker_cpus(pinning: Pinning, workers: int) -> list[tuple[int, ...] | None]:
