@@ -438,4 +438,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.one_line(), exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    if result == 130:  # click turned a Ctrl+C into this code, with only a newline printed
+        _fail("interrupted", 130)
     sys.exit(result if isinstance(result, int) else 0)

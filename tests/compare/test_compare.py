@@ -458,3 +458,21 @@ def test_wrk_runs_upload_and_pipelined_plaintext_through_its_script() -> None:
     assert row.non_2xx == 0
     piped = compare(short(loops=["asyncio"], http=["h11"], clients=["wrk"], pipeline=4))
     assert piped.results[0].status == "ok", piped.results[0].notes
+
+
+def test_ctrl_c_during_a_run_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xloop import cli
+    from xloop.compare import command
+
+    def interrupted(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "run_compare", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["compare"])
+    assert exit_info.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "xloop: error: interrupted"
+    assert "Traceback" not in err
