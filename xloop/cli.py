@@ -181,7 +181,7 @@ def compare(
     app_: Annotated[
         str | None,
         typer.Argument(
-            metavar="[APP]",
+            metavar="APP",
             help="The ASGI app as module:attribute (default: the built-in demo app).",
             show_default=False,
         ),
@@ -332,7 +332,7 @@ def compare(
         typer.Option(
             "--plot",
             metavar="FILE.svg|png",
-            help="Draw a bar chart (needs xloop[plot]).",
+            help="Draw a bar chart (needs the plot extra: pip install 'xloop\\[plot]').",
             rich_help_panel=_OUTPUT_PANEL,
         ),
     ] = None,
@@ -385,7 +385,7 @@ def compare(
 def report(
     files: Annotated[
         list[str],
-        typer.Argument(metavar="FILE...", help="Result files of xloop compare --json."),
+        typer.Argument(metavar="FILE", help="Result files of xloop compare --json."),
     ],
     markdown_path: Annotated[
         str | None,
