@@ -22,7 +22,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import re
 import shlex
 import shutil
 import signal
@@ -41,6 +40,12 @@ if TYPE_CHECKING:
     from types import FrameType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(REPO_ROOT))
+
+from xloop.compare import external  # noqa: E402
+from xloop.compare.machine import cpu_model, version_of  # noqa: E402
+
 HOST = "127.0.0.1"
 
 SERVERS = ("xloop", "uvicorn")
@@ -101,30 +106,8 @@ def choose_pinning() -> Pinning:
 # --------------------------------------------------------------------------- machine facts
 
 
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor() or platform.machine() or "unknown"
-    for key in ("model name", "Hardware", "Processor", "cpu model", "cpu"):
-        for line in text.splitlines():
-            name, sep, value = line.partition(":")
-            if sep and name.strip() == key and value.strip():
-                return value.strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def dist_version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    try:
-        module = importlib.import_module(dist)
-    except ImportError:
-        return "not installed"
-    version = getattr(module, "__version__", None)
-    return str(version) if version is not None else "installed (version unknown)"
+    return version_of(dist) or "not installed"
 
 
 def xloop_version() -> str:
@@ -196,33 +179,19 @@ class WrkResult:
     non_2xx_3xx: int = 0
 
 
-_TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-_RE_RPS = re.compile(r"^Requests/sec:\s*([0-9.]+)", re.MULTILINE)
-_RE_TOTAL = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
-_RE_PCT = re.compile(r"^\s*(50|99)(?:\.0+)?%\s+([0-9.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
-_RE_SOCKET = re.compile(
-    r"^\s*Socket errors:\s*connect (\d+), read (\d+), write (\d+), timeout (\d+)", re.MULTILINE
-)
-_RE_NON2XX = re.compile(r"^\s*Non-2xx or 3xx responses:\s*(\d+)", re.MULTILINE)
-
-
 def parse_wrk(output: str, returncode: int) -> WrkResult:
+    """wrk's report (parsed by xloop compare's own parser) in this script's terms."""
     result = WrkResult(returncode=returncode)
-    if m := _RE_RPS.search(output):
-        result.requests_per_sec = float(m.group(1))
-    if m := _RE_TOTAL.search(output):
-        result.total_requests = int(m.group(1))
-    for m in _RE_PCT.finditer(output):
-        value = float(m.group(2)) * _TIME_UNITS_MS[m.group(3)]
-        if m.group(1) == "50":
-            result.latency_p50_ms = value
-        else:
-            result.latency_p99_ms = value
-    if m := _RE_SOCKET.search(output):
-        names = ("connect", "read", "write", "timeout")
-        result.socket_errors = {n: int(v) for n, v in zip(names, m.groups(), strict=True)}
-    if m := _RE_NON2XX.search(output):
-        result.non_2xx_3xx = int(m.group(1))
+    try:
+        run = external.parse_wrk(output)
+    except ValueError:  # no Requests/sec line: the measurement is flagged as invalid
+        return result
+    result.requests_per_sec = run.requests_per_second
+    result.total_requests = run.requests
+    result.latency_p50_ms = run.latency_p50_ms
+    result.latency_p99_ms = run.latency_p99_ms
+    result.socket_errors = run.error_detail
+    result.non_2xx_3xx = run.non_2xx
     return result
 
 

@@ -467,30 +467,8 @@ class HttpProtocol(_Connection, asyncio.Protocol):
             # The same bytes as an earlier read that was exactly one whole response (a
             # server repeats itself byte for byte until its Date header changes): the
             # same response again, no need to frame it.
-            now = perf_counter_ns()
-            latency = now - self.sent_at
-            if latency < LINEAR:
-                self.counts[latency] += 1
-            else:
-                shift = latency.bit_length() - _SHIFT_BIAS
-                index = (shift << SUB_BITS) + (latency >> shift)
-                self.counts[index if index < LAST else LAST] += 1
-            histogram = run.histogram
-            if latency > histogram.max_ns:  # noqa: PLR1730 - cheaper than max()
-                histogram.max_ns = latency
-            statuses = self.statuses
-            status = self.memo_status
-            statuses[status] = statuses.get(status, 0) + 1
-            run.responses += 1
-            pending = self.pending - 1
-            if pending:
-                self.pending = pending
-            elif run.sending:
-                self.pending = run.pipeline
-                self.sent_at = now
-                self.transport.write(run.batch)  # type: ignore[union-attr]
-            else:
-                self._batch_done(now, 0, 0)
+            self.status = self.memo_status
+            self._complete(0)
             return
         if self.buf:
             data = self.buf + data

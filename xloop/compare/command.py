@@ -7,7 +7,6 @@ be loaded; 4 a server could not bind its port; 130 interrupted.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -47,8 +46,6 @@ def run_compare(
         from .plot import check_plot_path
 
         check_plot_path(plot_path)
-        if importlib.util.find_spec("matplotlib") is None:
-            raise ConfigError("--plot needs matplotlib", hint="pip install 'xloop[plot]'")
     for option, path in (
         ("--json", json_path),
         ("--csv", csv_path),

@@ -17,25 +17,15 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import Any
 
 from .. import loops
 from ..errors import BindError, XloopError
 from ..logs import configure_logging
+from ..server.server import install_shutdown_handlers
 
 __all__ = ["EchoServerProtocol", "main", "serve"]
 
 logger = logging.getLogger("xloop.error")
-
-_SIGNALS = tuple(
-    sig
-    for sig in (
-        getattr(signal, "SIGINT", None),
-        getattr(signal, "SIGTERM", None),
-        getattr(signal, "SIGBREAK", None),
-    )
-    if sig is not None
-)
 
 
 class _Counters:
@@ -66,7 +56,7 @@ class EchoServerProtocol(asyncio.Protocol):
             self.counters.open.discard(self.transport)
 
 
-async def serve(host: str, port: int, loop_text: list[str] | None = None) -> None:
+async def serve(host: str, port: int) -> None:
     """Serve until a shutdown signal; log the address, then the totals."""
     loop = asyncio.get_running_loop()
     counters = _Counters()
@@ -78,7 +68,12 @@ async def serve(host: str, port: int, loop_text: list[str] | None = None) -> Non
             f"cannot bind {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port, or 0 for a free one",
         ) from None
-    cleanup = _install_signals(loop, stop)
+
+    def on_signal(signum: int) -> None:
+        logger.info("%s received: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    cleanup = install_shutdown_handlers(loop, on_signal)
     try:
         bound = server.sockets[0].getsockname()
         logger.info("loop: %s", loops.describe(loop))
@@ -96,29 +91,6 @@ async def serve(host: str, port: int, loop_text: list[str] | None = None) -> Non
     logger.info(
         "xloop stopped after %d bytes on %d connections", counters.bytes, counters.connections
     )
-
-
-def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[Any]:
-    cleanup: list[Any] = []
-
-    def on_signal(signum: int) -> None:
-        logger.info("%s received: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    for sig in _SIGNALS:
-        try:
-            if sig == getattr(signal, "SIGBREAK", None):
-                raise NotImplementedError
-            loop.add_signal_handler(sig, on_signal, sig)
-            cleanup.append(lambda sig=sig: loop.remove_signal_handler(sig))
-        except (NotImplementedError, RuntimeError, ValueError):
-
-            def handler(signum: int, frame: Any) -> None:
-                loop.call_soon_threadsafe(on_signal, signum)
-
-            previous = signal.signal(sig, handler)
-            cleanup.append(lambda sig=sig, previous=previous: signal.signal(sig, previous))
-    return cleanup
 
 
 def main(argv: list[str] | None = None) -> int:

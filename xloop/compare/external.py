@@ -8,6 +8,7 @@ the same :class:`~xloop.compare.model.Round` figures. Their CPU use comes from
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import ConfigError
+from .model import Round
 from .workloads import Workload
 
 __all__ = [
@@ -44,18 +46,14 @@ _INSTALL_HINTS = {
 
 
 @dataclass
-class ExternalRun:
-    """What one external tool run measured."""
+class ExternalRun(Round):
+    """What one external tool run measured: a round, with the tool's own error breakdown."""
 
-    requests: int = 0
-    requests_per_second: float | None = None
-    latency_p50_ms: float | None = None
-    latency_p90_ms: float | None = None
-    latency_p99_ms: float | None = None
-    latency_max_ms: float | None = None
-    errors: int = 0
-    non_2xx: int = 0
     error_detail: dict[str, int] = field(default_factory=dict)
+
+    def as_round(self) -> Round:
+        """The same figures as a plain :class:`Round` (what a result file keeps)."""
+        return Round(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Round)})
 
 
 def find_tool(name: str) -> str:

@@ -55,7 +55,7 @@ def median_or_none(values: list[float | None]) -> float | None:
 class Round:
     """One measurement of one configuration."""
 
-    index: int
+    index: int = 0
     requests: int = 0
     """Responses counted in the measured window."""
     requests_per_second: float | None = None

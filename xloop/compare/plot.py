@@ -14,6 +14,7 @@ comes from the file's suffix: ``.svg`` or ``.png``.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -35,7 +36,8 @@ FORMATS = ("svg", "png")
 
 
 def check_plot_path(path: str | Path) -> str:
-    """The format of ``path`` (``svg`` or ``png``); a :class:`ConfigError` for another."""
+    """The format of ``path`` (``svg`` or ``png``); a :class:`ConfigError` for another, or
+    when matplotlib is not installed (checked before any measuring or writing)."""
     suffix = Path(path).suffix.lower()
     fmt = suffix.lstrip(".")
     if fmt not in FORMATS:
@@ -44,7 +46,13 @@ def check_plot_path(path: str | Path) -> str:
             f"--plot {path}: cannot make an image of {shown}",
             hint="name the file *.svg or *.png",
         )
+    if importlib.util.find_spec("matplotlib") is None:
+        raise _no_matplotlib() from None
     return fmt
+
+
+def _no_matplotlib() -> ConfigError:
+    return ConfigError("--plot needs matplotlib", hint="pip install 'xloop[plot]'")
 
 
 def _loop_key(row: Result) -> str:
@@ -71,7 +79,7 @@ def plot(results_by_machine: list[tuple[str, list[Result]]], path: str | Path) -
     try:
         import matplotlib
     except ImportError:
-        raise ConfigError("--plot needs matplotlib", hint="pip install 'xloop[plot]'") from None
+        raise _no_matplotlib() from None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch

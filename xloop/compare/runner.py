@@ -624,20 +624,15 @@ def _external_round(
         detail = stderr.strip().splitlines()[-1:] or [str(exc)]
         return Round(index, error=f"{client} exited with code {code}: {detail[0]}")
     measured = max(1, round(settings.duration)) if client == "wrk" else settings.duration
-    return Round(
-        index=index,
-        requests=run.requests,
-        requests_per_second=run.requests_per_second,
-        latency_p50_ms=run.latency_p50_ms,
-        latency_p90_ms=run.latency_p90_ms,
-        latency_p99_ms=run.latency_p99_ms,
-        latency_max_ms=run.latency_max_ms,
-        errors=run.errors,
-        non_2xx=run.non_2xx,
-        server_cpu_s=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
-        client_cpu_percent=None if client_cpu is None else 100.0 * client_cpu / measured,
-        error=None if run.requests else "no response completed in the measured window",
-    )
+    round_ = run.as_round()
+    round_.index = index
+    if cpu_before is not None and cpu_after is not None:
+        round_.server_cpu_s = cpu_after - cpu_before
+    if client_cpu is not None:
+        round_.client_cpu_percent = 100.0 * client_cpu / measured
+    if not run.requests:
+        round_.error = "no response completed in the measured window"
+    return round_
 
 
 # -- the whole comparison ----------------------------------------------------------------------

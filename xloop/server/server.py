@@ -47,6 +47,32 @@ _SHUTDOWN_SIGNALS = tuple(
 _SIGBREAK = getattr(signal, "SIGBREAK", None)
 
 
+def install_shutdown_handlers(
+    loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], None]
+) -> list[Callable[[], object]]:
+    """Call ``on_signal(signum)`` on ``loop`` for SIGINT, SIGTERM and (Windows) SIGBREAK;
+    return the undo steps. ``loop.add_signal_handler`` where the loop has it, else a plain
+    ``signal.signal`` handler that hops onto the loop. Main thread only."""
+    cleanup: list[Callable[[], object]] = []
+    for sig in _SHUTDOWN_SIGNALS:
+        try:
+            if sig == _SIGBREAK:
+                # Ctrl+Break reaches Python as the C runtime's SIGBREAK; libuv loops
+                # (winloop) watch the console instead, so take it the portable way.
+                raise NotImplementedError
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Loops without add_signal_handler (Windows proactor/selector).
+            def handler(signum: int, frame: Any) -> None:
+                loop.call_soon_threadsafe(on_signal, signum)
+
+            previous = signal.signal(sig, handler)
+            cleanup.append(functools.partial(signal.signal, sig, previous))
+        else:
+            cleanup.append(functools.partial(loop.remove_signal_handler, sig))
+    return cleanup
+
+
 class Server:
     """One xloop server. ``await serve()`` runs it until a shutdown is requested.
 
@@ -391,27 +417,8 @@ class Server:
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        loop = self.loop
-        assert loop is not None
-        for sig in _SHUTDOWN_SIGNALS:
-            try:
-                if sig == _SIGBREAK:
-                    # Ctrl+Break reaches Python as the C runtime's SIGBREAK; libuv loops
-                    # (winloop) watch the console instead, so take it the portable way.
-                    raise NotImplementedError
-                loop.add_signal_handler(sig, self._on_signal, sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                # Loops without add_signal_handler (Windows proactor/selector): a plain
-                # handler that hops onto the loop.
-                def handler(
-                    signum: int, frame: Any, loop: asyncio.AbstractEventLoop = loop
-                ) -> None:
-                    loop.call_soon_threadsafe(self._on_signal, signum)
-
-                previous = signal.signal(sig, handler)
-                self._signal_cleanup.append(functools.partial(signal.signal, sig, previous))
-            else:
-                self._signal_cleanup.append(functools.partial(loop.remove_signal_handler, sig))
+        assert self.loop is not None
+        self._signal_cleanup = install_shutdown_handlers(self.loop, self._on_signal)
 
     def _remove_signal_handlers(self) -> None:
         while self._signal_cleanup:
