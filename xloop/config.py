@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .loops import LOOP_NAMES, SELECTOR_NAMES
-from .protocol import HTTP_NAMES, Limits
+from .http import HTTP_NAMES, Limits
 
 __all__ = ["LIFESPAN_MODES", "LOG_LEVELS", "Config", "OptionSpec", "option_specs"]
 
@@ -291,8 +291,8 @@ class Config:
                 pair = (name.lower().encode("latin-1"), value.strip().encode("latin-1"))
             except UnicodeEncodeError:
                 raise ConfigError(f"invalid --header {entry!r}: not latin-1") from None
-            from .protocol import ResponseError
-            from .protocol.response import validate_value, validated_name
+            from .http import ResponseError
+            from .http.response import validate_value, validated_name
 
             try:
                 validated_name(pair[0])

@@ -13,7 +13,7 @@ exit code   meaning
 ==========  =====================================================================
 
 Client protocol errors never become exceptions here: the sans-IO layer maps them
-to a status code at the boundary (see :mod:`xloop.protocol.events`).
+to a status code at the boundary (see :mod:`xloop.http.events`).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from xloop.compare.client import (
     parse_head,
 )
 from xloop.compare.workloads import ECHO_MESSAGE_SIZE
-from xloop.protocol import httptools_available
+from xloop.http import httptools_available
 from xloop.types import Receive, Scope, Send
 
 from ..server import harness

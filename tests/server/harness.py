@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xloop import Config, Server, loops
-from xloop.protocol import httptools_available
+from xloop.http import httptools_available
 
 TIMEOUT = 10.0
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from xloop.server.protocol import ClientDisconnected
+from xloop.server.connection import ClientDisconnected
 
 from .apps import echo, hello
 from .client import Reader, exchange, get

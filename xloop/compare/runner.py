@@ -36,7 +36,7 @@ import psutil
 
 from .. import loops
 from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
-from ..protocol import HTTP_NAMES, httptools_available, resolve_http
+from ..http import HTTP_NAMES, httptools_available, resolve_http
 from . import external
 from .histogram import Histogram
 from .machine import Pinning, describe_machine, plan_pinning

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .protocol import ClientDisconnected, HttpProtocol
+from .connection import ClientDisconnected, HttpProtocol
 from .run import run, run_server
 from .server import Server
 

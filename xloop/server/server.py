@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from .. import loops
 from ..errors import BindError, ConfigError, StartupError
 from ..importer import load_app
-from ..protocol import connection_factory, resolve_http
+from ..http import connection_factory, resolve_http
 from .lifespan import Lifespan
-from .protocol import HttpProtocol
+from .connection import HttpProtocol
 from .proxy import ProxyHeaders
 from .state import ServerState
 

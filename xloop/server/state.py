@@ -10,12 +10,12 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..protocol import DefaultHeaders, HTTPConnection, Limits
+from ..http import DefaultHeaders, HTTPConnection, Limits
 from .proxy import ProxyHeaders
 
 if TYPE_CHECKING:
     from ..types import ASGIApp
-    from .protocol import HttpProtocol
+    from .connection import HttpProtocol
 
 __all__ = ["ServerState"]
 

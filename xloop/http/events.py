@@ -1,6 +1,6 @@
 """Events the sans-IO HTTP/1.1 layer hands to the server.
 
-A connection object (:class:`xloop.protocol.base.HTTPConnection`) is fed bytes and returns
+A connection object (:class:`xloop.http.base.HTTPConnection`) is fed bytes and returns
 a list of these. The events of one request are released at a time: after its
 :class:`EndOfMessage` nothing more comes until the server calls ``start_next_cycle()``,
 so pipelined requests are answered strictly in order.

@@ -50,7 +50,7 @@ class _Refuse(Exception):
 
 
 class HttptoolsConnection(ResponseWriter):
-    """:class:`xloop.protocol.base.HTTPConnection` on httptools."""
+    """:class:`xloop.http.base.HTTPConnection` on httptools."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         super().__init__()

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from xloop.protocol import connection_factory
+from xloop.http import connection_factory
 
 from ._support import LIMITS, adapter_params
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from xloop.protocol import HTTPConnection
+    from xloop.http import HTTPConnection
 
 
 @pytest.fixture(params=adapter_params())

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from xloop.protocol import END_OF_MESSAGE, Body, ProtocolError, Request
+from xloop.http import END_OF_MESSAGE, Body, ProtocolError, Request
 
 from ._support import Driver, feed_in_pieces, requests_of, respond, summarize
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from xloop.protocol import Event, HTTPConnection
+    from xloop.http import Event, HTTPConnection
 
     Factory = Callable[[], HTTPConnection]
 

@@ -34,12 +34,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from ..protocol import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
-from ..protocol.response import status_line
+from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
+from ..http.response import status_line
 from .state import access_logger, error_logger
 
 if TYPE_CHECKING:
-    from ..protocol import HTTPConnection
+    from ..http import HTTPConnection
     from ..types import ASGIApp, Message
     from .state import ServerState
 

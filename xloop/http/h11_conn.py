@@ -25,7 +25,7 @@ _NEED: Final = (h11.NEED_DATA, h11.PAUSED)
 
 
 class H11Connection:
-    """:class:`xloop.protocol.base.HTTPConnection` on h11."""
+    """:class:`xloop.http.base.HTTPConnection` on h11."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits or Limits()

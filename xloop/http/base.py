@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 The server feeds every chunk read from the socket to ``receive_data`` and gets back the
-events of *one* request at a time (see :mod:`xloop.protocol.events`). When the response to
+events of *one* request at a time (see :mod:`xloop.http.events`). When the response to
 that request is complete, ``start_next_cycle`` releases the events of the next pipelined
 request that may already be buffered. Reading ``b""`` means the peer closed its side.
 

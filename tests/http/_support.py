@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Final
 import h11
 import pytest
 
-from xloop.protocol import (
+from xloop.http import (
     END_OF_MESSAGE,
     Body,
     DefaultHeaders,
@@ -22,7 +22,7 @@ from xloop.protocol import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from xloop.protocol import Event, HTTPConnection
+    from xloop.http import Event, HTTPConnection
 
 __all__ = [
     "DEFAULTS",

@@ -1,7 +1,7 @@
 """The sans-IO HTTP/1.1 layer: bytes in, events out; response messages in, bytes out.
 
 Nothing here touches a socket or an event loop. Two adapters implement
-:class:`~xloop.protocol.base.HTTPConnection`: one on h11, one on httptools (llhttp).
+:class:`~xloop.http.base.HTTPConnection`: one on h11, one on httptools (llhttp).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xloop.protocol import Limits
+from xloop.http import Limits
 
 from ._support import Driver, adapter_params, make
 

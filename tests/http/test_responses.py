@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 import h11
 import pytest
 
-from xloop.protocol import DefaultHeaders, Request, ResponseError
+from xloop.http import DefaultHeaders, Request, ResponseError
 
 from ._support import DEFAULTS, parse_response, requests_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from xloop.protocol import HTTPConnection
+    from xloop.http import HTTPConnection
 
     Factory = Callable[[], HTTPConnection]
 

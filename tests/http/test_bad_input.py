@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from xloop.protocol import (
+from xloop.http import (
     END_OF_MESSAGE,
     Body,
     Limits,
@@ -26,7 +26,7 @@ from ._support import LIMITS, make, requests_of, respond, summarize
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from xloop.protocol import Event, HTTPConnection
+    from xloop.http import Event, HTTPConnection
 
     from ._support import Summary
 
