@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
-from .loops import LOOP_NAMES, SELECTOR_NAMES
 from .http import HTTP_NAMES, Limits
+from .loops import LOOP_NAMES, SELECTOR_NAMES
 
 __all__ = ["LIFESPAN_MODES", "LOG_LEVELS", "Config", "OptionSpec", "option_specs"]
 

@@ -5,7 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["TRACE", "configure_logging"]
+__all__ = [
+    "SERVING",
+    "STOPPED",
+    "TRACE",
+    "access_logger",
+    "configure_logging",
+    "error_logger",
+]
+
+#: One line per request (``--access-log``).
+access_logger = logging.getLogger("xloop.access")
+#: Everything else the server says: startup, shutdown, app and protocol errors.
+error_logger = logging.getLogger("xloop.error")
+
+#: The server's start and stop lines (also the raw TCP echo server's), said once here.
+SERVING = "xloop serving on %s (press CTRL+C to quit)"
+STOPPED = "xloop stopped after %d %s on %d connections"
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -37,5 +53,4 @@ def configure_logging(level: str, access_log: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
     root.propagate = False
-    access = logging.getLogger("xloop.access")
-    access.disabled = not access_log
+    access_logger.disabled = not access_log

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from xloop.server.connection import ClientDisconnected
+from xloop.server.cycle import ClientDisconnected
 
 from .apps import echo, hello
 from .client import Reader, exchange, get
@@ -709,7 +709,7 @@ def test_review_large_body_read_slowly_is_not_buffered_whole(backend: Backend) -
         protocol = _only_connection(running[0])
         total = 0
         while True:
-            await _wait_until(lambda: protocol.read_paused or protocol.cycle.request_complete)
+            await _wait_until(lambda: protocol.read_paused or protocol.cycle.body_received)
             message = await receive()
             held.append(len(message["body"]))
             total += len(message["body"])

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any
+
+from ..logs import error_logger as logger
 
 if TYPE_CHECKING:
     from ..types import ASGIApp, Message
 
 __all__ = ["Lifespan"]
-
-logger = logging.getLogger("xloop.error")
 
 
 class Lifespan:

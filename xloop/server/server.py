@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import errno
 import functools
-import logging
 import os
 import signal
 import socket
@@ -18,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import loops
 from ..errors import BindError, ConfigError, StartupError
-from ..importer import load_app
 from ..http import connection_factory, resolve_http
+from ..importer import load_app
+from ..logs import SERVING, STOPPED
+from ..logs import error_logger as logger
+from .connection import Connection
 from .lifespan import Lifespan
-from .connection import HttpProtocol
-from .proxy import ProxyHeaders
 from .state import ServerState
 
 if TYPE_CHECKING:
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from ..types import ASGIApp
 
 __all__ = ["Server"]
-
-logger = logging.getLogger("xloop.error")
 
 _SHUTDOWN_SIGNALS = tuple(
     sig
@@ -92,7 +90,6 @@ class Server:
         self.ready = threading.Event()
         self._shutdown_requested: asyncio.Event | None = None
         self._force: asyncio.Event | None = None
-        self._all_closed: asyncio.Event | None = None
         self._uds_path: str | None = None
         self._signal_cleanup: list[Callable[[], object]] = []
         self.forced = False
@@ -135,7 +132,6 @@ class Server:
         loop = self.loop = asyncio.get_running_loop()
         self._shutdown_requested = asyncio.Event()
         self._force = asyncio.Event()
-        self._all_closed = asyncio.Event()
         limit = loops.socket_limit(loop)
         if limit is not None:
             # Leave room for the listening socket and the loop's own self-pipe.
@@ -160,28 +156,17 @@ class Server:
                 + (f": {self.lifespan.error}" if self.lifespan.error else ""),
                 hint="see the log above; --lifespan off skips the lifespan protocol",
             )
-        proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
-        limits = config.limits()
+        assert self._shutdown_requested is not None
         self.state = state = ServerState(
+            config,
             app,
-            connection_factory(self.http, limits),
-            limits=limits,
-            root_path=config.root_path,
-            server_header=config.server_header,
-            date_header=config.date_header,
-            extra_headers=config.extra_headers(),
-            access_log=config.access_log,
-            limit_concurrency=config.limit_concurrency,
-            limit_max_requests=config.limit_max_requests,
-            timeout_keep_alive=config.timeout_keep_alive,
-            proxy=proxy,
-            lifespan_state=lifespan_state,
-            on_max_requests=self._on_max_requests,
+            connection_factory(self.http, config.limits()),
+            lifespan_state,
+            self._shutdown_requested,
         )
-        state.on_connection_lost = self._on_connection_lost
 
-        def factory() -> HttpProtocol:
-            return HttpProtocol(state, loop)
+        def factory() -> Connection:
+            return Connection(state, loop)
 
         try:
             await self._listen(factory)
@@ -201,7 +186,7 @@ class Server:
         delay = 1.0 - (now % 1.0) + 0.001
         self._date_timer = self.loop.call_later(delay, self._tick_date)
 
-    async def _listen(self, factory: Callable[[], HttpProtocol]) -> None:
+    async def _listen(self, factory: Callable[[], Connection]) -> None:
         config = self.config
         loop = self.loop
         assert loop is not None
@@ -279,7 +264,7 @@ class Server:
             where = f"http://{host}:{self.port}"
         logger.info("loop: %s", loop_text)
         logger.info("http: %s", self.http)
-        logger.info("xloop serving on %s (press CTRL+C to quit)", where)
+        logger.info(SERVING, where)
 
     def request_shutdown(self) -> None:
         """Ask for a graceful shutdown; safe to call from any thread or a signal handler."""
@@ -349,11 +334,7 @@ class Server:
             lifespan, self.lifespan = self.lifespan, None
             await lifespan.shutdown()
         if state is not None:
-            logger.info(
-                "xloop stopped after %d requests on %d connections",
-                state.total_requests,
-                state.total_connections,
-            )
+            logger.info(STOPPED, state.total_requests, "requests", state.total_connections)
         else:
             logger.info("xloop stopped")
 
@@ -373,12 +354,12 @@ class Server:
 
     async def _wait_closed(self, timeout: float | None, forceable: bool = True) -> bool:
         """Wait until every connection is closed; False on timeout or a forced exit."""
-        assert self._all_closed is not None
-        assert self.state is not None
-        if self.state.connections:
-            self._all_closed.clear()
-            await self._wait_until(self._all_closed.wait(), timeout, forceable)
-        return not self.state.connections
+        state = self.state
+        assert state is not None
+        if state.connections:
+            state.all_closed.clear()
+            await self._wait_until(state.all_closed.wait(), timeout, forceable)
+        return not state.connections
 
     async def _wait_orphans(self, deadline: float | None, forceable: bool = True) -> bool:
         """Wait for apps still running after their connection closed."""
@@ -389,19 +370,6 @@ class Server:
             timeout = None if deadline is None else max(0.0, deadline - loop.time())
             await self._wait_until(asyncio.wait(orphans), timeout, forceable)
         return not self.state.orphans
-
-    def _on_connection_lost(self) -> None:
-        state = self.state
-        if state is not None and not state.connections and self._all_closed is not None:
-            self._all_closed.set()
-
-    def _on_max_requests(self) -> None:
-        if self._shutdown_requested is not None and not self._shutdown_requested.is_set():
-            logger.info(
-                "maximum number of requests reached (%s); shutting down",
-                self.config.limit_max_requests,
-            )
-            self._shutdown_requested.set()
 
     # -- signals -----------------------------------------------------------------------------
 

@@ -1,73 +1,69 @@
-"""What every connection of one server shares: the app, settings, counters, default headers."""
+"""What every connection of one server shares: the app, the config, counters, default headers.
+
+Built once at startup from the validated :class:`~xloop.config.Config`: settings are read
+from it, never given defaults of their own here. The counters and the two events are how
+connections tell the server about themselves without calling back into it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..http import DefaultHeaders, HTTPConnection, Limits
+from ..http import DefaultHeaders, HTTPConnection
+from ..logs import error_logger
 from .proxy import ProxyHeaders
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..types import ASGIApp
-    from .connection import HttpProtocol
+    from .connection import Connection
 
 __all__ = ["ServerState"]
 
-access_logger = logging.getLogger("xloop.access")
-error_logger = logging.getLogger("xloop.error")
-
 
 class ServerState:
-    """Shared by the protocols of one server; built once at startup."""
+    """Shared by the connections of one server."""
 
     def __init__(
         self,
+        config: Config,
         app: ASGIApp,
-        connection_factory: Callable[[], HTTPConnection],
-        *,
-        limits: Limits,
-        root_path: str = "",
-        server_header: bool = True,
-        date_header: bool = True,
-        extra_headers: list[tuple[bytes, bytes]] | None = None,
-        access_log: bool = True,
-        limit_concurrency: int | None = None,
-        limit_max_requests: int | None = None,
-        timeout_keep_alive: float = 5.0,
-        proxy: ProxyHeaders | None = None,
-        lifespan_state: dict[str, Any] | None = None,
-        on_max_requests: Callable[[], None] | None = None,
+        http_factory: Callable[[], HTTPConnection],
+        lifespan_state: dict[str, Any],
+        stop_requested: asyncio.Event,
     ) -> None:
+        self.config = config
         self.app = app
-        self.connection_factory = connection_factory
-        self.limits = limits
-        self.root_path = root_path
+        #: A new sans-IO HTTP/1.1 connection (h11 or httptools) per client connection.
+        self.http_factory = http_factory
+        self.lifespan_state = lifespan_state
+        # Read per request: plain attributes, not lookups through config.
+        self.root_path = config.root_path
         # raw_path is bytes as sent: a non-ASCII root_path goes in percent-encoded.
-        self.root_path_bytes = quote(root_path, safe="/:@!$&'()*+,;=-._~").encode("ascii")
-        self.access_log = access_log
-        self.limit_concurrency = limit_concurrency
-        self.limit_max_requests = limit_max_requests
-        self.timeout_keep_alive = timeout_keep_alive
-        self.proxy = proxy
-        self.lifespan_state: dict[str, Any] = lifespan_state if lifespan_state is not None else {}
-        self.on_max_requests = on_max_requests
-        self.connections: set[HttpProtocol] = set()
+        self.root_path_bytes = quote(config.root_path, safe="/:@!$&'()*+,;=-._~").encode("ascii")
+        self.access_log = config.access_log
+        self.limit_concurrency = config.limit_concurrency
+        self.limit_max_requests = config.limit_max_requests
+        self.timeout_keep_alive = config.timeout_keep_alive
+        self.proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
+
+        self.connections: set[Connection] = set()
         self.orphans: set[asyncio.Task[None]] = set()  # apps still running, connection gone
-        self.active = 0  # requests whose response is not complete
+        self.active = 0  # requests whose response has not ended (counted by the Cycle)
         self.total_requests = 0
         self.total_connections = 0
         self.shutting_down = False
-        self.on_connection_lost: Callable[[], None] | None = None
+        #: The server's own stop request; set from here when ``--limit-max-requests`` is hit.
+        self.stop_requested = stop_requested
+        #: Set when the last connection closes during shutdown.
+        self.all_closed = asyncio.Event()
 
-        self._server_header = server_header
-        self._date_header = date_header
-        self._extra = list(extra_headers or [])
+        self._extra = config.extra_headers()
         #: The server/date/extra headers; the server refreshes the date every second.
         self.defaults = DefaultHeaders(self._extra)
         self.refresh_defaults(time.time())
@@ -75,9 +71,28 @@ class ServerState:
     def refresh_defaults(self, now: float) -> None:
         """Rebuild the default headers with the date of ``now``."""
         items: list[tuple[bytes, bytes]] = []
-        if self._server_header:
+        if self.config.server_header:
             items.append((b"server", b"xloop"))
-        if self._date_header:
+        if self.config.date_header:
             items.append((b"date", formatdate(now, usegmt=True).encode("ascii")))
         items.extend(self._extra)
         self.defaults = DefaultHeaders(items)
+
+    def request_started(self) -> None:
+        """Count one more request (its cycle counts ``active`` up and down)."""
+        self.total_requests += 1
+        limit = self.limit_max_requests
+        if limit is not None and self.total_requests >= limit and not self.stop_requested.is_set():
+            error_logger.info("maximum number of requests reached (%s); shutting down", limit)
+            self.stop_requested.set()
+
+    def connection_lost(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections:
+            self.all_closed.set()
+
+    def keep_task(self, task: asyncio.Task[None]) -> None:
+        """An app still running without its connection (background work after the
+        response, or a gone client): the graceful shutdown waits for it too."""
+        self.orphans.add(task)
+        task.add_done_callback(self.orphans.discard)

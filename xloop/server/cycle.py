@@ -1,0 +1,390 @@
+"""One ASGI HTTP request/response cycle: the scope, ``receive`` and ``send``.
+
+Written once for both parsers: it sees the sans-IO connection only through
+:class:`~xloop.http.HTTPConnection` and its client connection only through the small
+surface of :class:`~xloop.server.connection.Connection` (``pause_reading``,
+``resume_reading``, ``write``, ``drain``, ``close``, ``finished``).
+
+Words used once each: the request body is *received* (its last byte arrived) and
+*delivered* (the app was handed its last byte); the response has *ended* (sent whole, or
+abandoned, or cut: counted once, whatever ended it). A cycle whose body is received and
+whose response has ended is *finished*: it tells the connection, which serves the next
+request or closes.
+
+``send`` holds the response head until the first body message: when that message is also
+the last, head and body go out in one write with a Content-Length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from ..http import Request, ResponseError
+from ..http.response import status_line
+from ..logs import access_logger, error_logger
+
+if TYPE_CHECKING:
+    from ..types import ASGIApp, Message
+    from .connection import Connection
+
+__all__ = ["ClientDisconnected", "Cycle", "format_client", "service_unavailable"]
+
+HIGH_WATER: Final = 65536  # unread request body above which reading pauses
+_LARGE_BODY: Final = 65536  # a first body chunk above this is not copied behind the head
+_DISCONNECT: Final = {"type": "http.disconnect"}
+_INFO: Final = logging.INFO
+
+
+class ClientDisconnected(OSError):
+    """Raised by ``send`` when the client has gone away (ASGI spec 2.4)."""
+
+
+class Cycle:
+    """One request and its response, as the ASGI app sees it."""
+
+    __slots__ = (
+        "body",
+        "body_delivered",
+        "body_received",
+        "body_size",
+        "close_after",
+        "connection",
+        "continue_sent",
+        "disconnected",
+        "half_closed",
+        "head_written",
+        "headers",
+        "http",
+        "request",
+        "response_ended",
+        "response_started",
+        "scope",
+        "state",
+        "status",
+        "waiter",
+    )
+
+    def __init__(self, connection: Connection, request: Request) -> None:
+        self.connection = connection
+        self.http = connection.http
+        self.state = state = connection.state
+        self.request = request
+        self.scope = build_scope(connection, request)  # ValueError: a target we cannot take
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.body_received = False
+        self.body_delivered = False
+        self.response_started = False
+        self.response_ended = False
+        self.head_written = False
+        self.disconnected = False
+        self.half_closed = False
+        self.continue_sent = False
+        self.close_after = False
+        self.status = 0
+        self.headers: Any = ()
+        self.waiter: asyncio.Future[None] | None = None
+        state.active += 1  # down in _end_response, once
+
+    # -- told by the connection --------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if self.response_ended:
+            return  # the app answered without reading: the rest of the body is dropped
+        self.body.append(data)
+        self.body_size += len(data)
+        if self.body_size > HIGH_WATER:
+            self.connection.pause_reading()
+        self._wake()
+
+    def end_of_body(self) -> None:
+        self.body_received = True
+        self._wake()
+        if self.response_ended:
+            self.connection.finished(self)
+
+    def disconnect(self) -> None:
+        """The client is gone."""
+        self.disconnected = True
+        self._wake()
+
+    def client_half_closed(self) -> None:
+        """The client sent its request and closed its side: ``receive`` says it is gone
+        once the body is delivered, while ``send`` can still deliver a response."""
+        self.half_closed = True
+        self._wake()
+
+    def close_after_response(self) -> None:
+        """Graceful shutdown: the response says ``connection: close`` if not yet sent."""
+        self.close_after = True
+
+    def client_broke_protocol(self) -> bool:
+        """The client sent bad HTTP mid-request: end this cycle; True if a response head
+        already went out (then no error response can replace it)."""
+        self.disconnect()
+        self._end_response()
+        return self.head_written
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- ASGI --------------------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        while True:
+            if self.disconnected or self.response_ended:
+                return dict(_DISCONNECT)
+            if self.half_closed and self.body_delivered:
+                return dict(_DISCONNECT)
+            if not self.body_delivered:
+                body = self.body
+                if body:
+                    data = body[0] if len(body) == 1 else b"".join(body)
+                    body.clear()
+                    self.body_size = 0
+                    received = self.body_received
+                    self.body_delivered = received
+                    if not received:
+                        self.connection.resume_reading()
+                    return {"type": "http.request", "body": data, "more_body": not received}
+                if self.body_received:
+                    self.body_delivered = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                if self.request.expect_continue and not self.continue_sent:
+                    self.continue_sent = True
+                    if not self.head_written:
+                        self.connection.write(self.http.informational_continue())
+            # Wait for more body, or (body delivered) for a disconnect / the response to end.
+            waiter = self.waiter
+            if waiter is None or waiter.done():
+                waiter = self.waiter = self.connection.loop.create_future()
+            await waiter
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if not self.response_started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"expected ASGI message 'http.response.start', got {kind!r}")
+            if self.disconnected:
+                raise ClientDisconnected("client disconnected")
+            self.response_started = True
+            self.status = message["status"]
+            self.headers = message.get("headers", ())
+            return
+        if kind != "http.response.body":
+            raise RuntimeError(f"expected ASGI message 'http.response.body', got {kind!r}")
+        if self.disconnected:
+            raise ClientDisconnected("client disconnected")
+        if self.response_ended:
+            raise RuntimeError("ASGI app sent a body after the response completed")
+        body = message.get("body", b"")
+        if type(body) is not bytes:
+            # bytearray, memoryview (of any item size): framed by their length in bytes.
+            body = bytes(memoryview(body))
+        more = message.get("more_body", False)
+        http = self.http
+        connection = self.connection
+        if not self.head_written:
+            close = self.close_after or not self.body_received
+            defaults = self.state.defaults
+            if not more:
+                # The whole response in one message: one write, framed by Content-Length.
+                data = http.response_whole(self.status, self.headers, defaults, body, close)
+                self.head_written = True
+                self._send_last(data)
+                return
+            head = http.response_head(self.status, self.headers, defaults, None, close)
+            framed = http.response_body(body)
+            # Nothing is written until the first message is known to be valid.
+            self.head_written = True
+            if len(framed) > _LARGE_BODY:
+                connection.write(head)
+                data = framed
+            else:
+                data = head + framed
+        else:
+            data = http.response_body(body)
+            if not more:
+                data += http.response_end()
+                self._send_last(data)
+                return
+        if data:
+            connection.write(data)
+        if connection.write_paused:
+            await connection.drain()
+
+    def _end_response(self) -> None:
+        """The response has ended, whatever ended it: count it, once."""
+        if not self.response_ended:
+            self.response_ended = True
+            self.state.active -= 1
+
+    def _send_last(self, data: bytes) -> None:
+        """The last bytes of the response: end it, write them, log it, finish."""
+        self._end_response()
+        connection = self.connection
+        transport = connection.transport
+        if transport is not None and not connection.closed:  # the per-request write: direct
+            transport.write(data)
+        if self.state.access_log and access_logger.isEnabledFor(_INFO):
+            request = self.request
+            access_logger.info(
+                '%s - "%s %s HTTP/%s" %d %s',
+                format_client(self.scope["client"]),
+                request.method,
+                request.target.decode("latin-1"),
+                request.http_version,
+                self.status,
+                status_line(self.status)[13:-2].decode("latin-1"),
+            )
+        self._wake()
+        if self.body_received or connection.closed:
+            connection.finished(self)
+        else:
+            # Answered before the body arrived: the head said "connection: close".
+            connection.close()
+
+    async def run_asgi(self, app: ASGIApp) -> None:
+        try:
+            result: object = await app(self.scope, self.receive, self.send)  # type: ignore[func-returns-value]
+        except ClientDisconnected:
+            if not self.response_ended:
+                self._abandon()
+            return
+        except BaseException as exc:
+            self._app_failed(exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        if result is not None:
+            error_logger.error("ASGI callable returned a value other than None: %r", result)
+        if not self.response_ended:
+            if self.disconnected or self.half_closed:
+                pass  # the client left; the app ending there is no error
+            elif not self.response_started:
+                error_logger.error("ASGI callable returned without starting a response")
+            else:
+                error_logger.error("ASGI callable returned without completing the response")
+            self._abandon()
+
+    def _app_failed(self, exc: BaseException) -> None:
+        connection = self.connection
+        if isinstance(exc, asyncio.CancelledError) and (connection.aborted or connection.closed):
+            self._end_response()
+            return
+        if self.response_ended:
+            error_logger.error("Exception in ASGI application after the response", exc_info=exc)
+            return
+        if isinstance(exc, ResponseError):
+            error_logger.error("Invalid response from the ASGI application: %s", exc)
+        else:
+            error_logger.error("Exception in ASGI application", exc_info=exc)
+        self._abandon()
+
+    def _abandon(self) -> None:
+        """The response cannot be completed: 500 if nothing went out yet, else close."""
+        connection = self.connection
+        if not self.head_written and not self.disconnected and not self.half_closed:
+            self.status = 500
+            connection.write(self.http.error_response(500, self.state.defaults))
+        self._end_response()
+        self._wake()
+        connection.close()
+        connection.finished(self)
+
+
+def format_client(client: Any) -> str:
+    """``host:port`` of a scope's client, ``-`` when unknown."""
+    if not client:
+        return "-"
+    return f"{client[0]}:{client[1]}"
+
+
+def build_scope(connection: Connection, request: Request) -> dict[str, Any]:
+    """The ASGI HTTP scope of ``request``; ValueError for a target urlsplit cannot take."""
+    state = connection.state
+    target = request.target
+    if target[:1] == b"/":
+        raw_path, _, query = target.partition(b"?")
+    elif target == b"*":
+        raw_path, query = b"*", b""
+    else:  # absolute-form (RFC 9112 section 3.2.2)
+        parts = urlsplit(target)
+        _check_bracketed_host(parts.netloc)
+        raw_path = parts.path or b"/"
+        query = parts.query
+    if raw_path.isascii() and b"%" not in raw_path:
+        path = raw_path.decode("ascii")
+    else:
+        path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+    root_path = state.root_path
+    if root_path:
+        path = root_path + path
+        raw_path = state.root_path_bytes + raw_path
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": request.http_version,
+        "server": connection.server,
+        "client": connection.client,
+        "scheme": connection.scheme,
+        "method": request.method,
+        "root_path": root_path,
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": request.headers,
+        "state": state.lifespan_state.copy(),
+    }
+    if request.forwarded and connection.proxy_trusted and state.proxy is not None:
+        _apply_proxy_headers(scope, request.headers, state.proxy.client_from)
+    return scope
+
+
+def _check_bracketed_host(netloc: bytes) -> None:
+    """An IP-literal host must be a valid IPv6 address (ValueError otherwise).
+
+    urlsplit checks this itself from Python 3.11 on; this makes 3.10 refuse alike.
+    """
+    host = netloc.rpartition(b"@")[2]
+    if b"[" not in host and b"]" not in host:
+        return
+    end = host.find(b"]")
+    if not host.startswith(b"[") or end < 0:
+        raise ValueError("invalid IP-literal host")
+    ipaddress.IPv6Address(host[1:end].decode("ascii"))
+
+
+def _apply_proxy_headers(
+    scope: dict[str, Any],
+    headers: list[tuple[bytes, bytes]],
+    client_from: Callable[[bytes], str | None],
+) -> None:
+    for name, value in headers:
+        if name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").split(",")[0].strip().lower()
+            if proto in ("http", "https", "ws", "wss"):
+                scope["scheme"] = proto
+        elif name == b"x-forwarded-for":
+            host = client_from(value)
+            if host is not None:
+                scope["client"] = (host, 0)
+
+
+async def service_unavailable(scope: Any, receive: Any, send: Any) -> None:
+    """The app served above ``--limit-concurrency``: 503 and close."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"Service Unavailable"})
