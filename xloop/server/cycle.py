@@ -2,7 +2,7 @@
 
 Written once for both parsers: it sees the sans-IO connection only through
 :class:`~xloop.http.HTTPConnection` and its client connection only through the small
-surface of :class:`~xloop.server.connection.Connection` (``pause_reading``,
+surface of a :class:`CycleConnection` (``pause_reading``,
 ``resume_reading``, ``write``, ``drain``, ``close``, ``finished``).
 
 Words used once each: the request body is *received* (its last byte arrived) and
@@ -21,7 +21,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from ..http import Request, ResponseError
@@ -29,15 +29,40 @@ from ..http.response import status_line
 from ..logs import access_logger, error_logger
 
 if TYPE_CHECKING:
+    from ..http import HTTPConnection
     from ..types import ASGIApp, Message
-    from .connection import Connection
+    from .state import ServerState
 
-__all__ = ["ClientDisconnected", "Cycle", "format_client", "service_unavailable"]
+__all__ = ["ClientDisconnected", "Cycle", "CycleConnection", "format_client", "service_unavailable"]
 
 HIGH_WATER: Final = 65536  # unread request body above which reading pauses
 _LARGE_BODY: Final = 65536  # a first body chunk above this is not copied behind the head
 _DISCONNECT: Final = {"type": "http.disconnect"}
 _INFO: Final = logging.INFO
+
+
+class CycleConnection(Protocol):
+    """The surface of a client connection a cycle uses (:class:`~.connection.Connection`)."""
+
+    loop: asyncio.AbstractEventLoop
+    state: ServerState
+    http: HTTPConnection
+    transport: asyncio.Transport | None
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+    scheme: str
+    proxy_trusted: bool
+    closed: bool
+    aborted: bool
+    write_paused: bool
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+    def close(self) -> None: ...
+    def finished(self, cycle: Cycle) -> None:
+        """The cycle's response has ended and its request body has arrived."""
 
 
 class ClientDisconnected(OSError):
@@ -69,7 +94,7 @@ class Cycle:
         "waiter",
     )
 
-    def __init__(self, connection: Connection, request: Request) -> None:
+    def __init__(self, connection: CycleConnection, request: Request) -> None:
         self.connection = connection
         self.http = connection.http
         self.state = state = connection.state
@@ -307,7 +332,7 @@ def format_client(client: Any) -> str:
     return f"{client[0]}:{client[1]}"
 
 
-def build_scope(connection: Connection, request: Request) -> dict[str, Any]:
+def build_scope(connection: CycleConnection, request: Request) -> dict[str, Any]:
     """The ASGI HTTP scope of ``request``; ValueError for a target urlsplit cannot take."""
     state = connection.state
     target = request.target

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from ..http import DefaultHeaders, HTTPConnection
@@ -21,9 +21,18 @@ from .proxy import ProxyHeaders
 if TYPE_CHECKING:
     from ..config import Config
     from ..types import ASGIApp
-    from .connection import Connection
 
-__all__ = ["ServerState"]
+__all__ = ["OpenConnection", "ServerState"]
+
+
+class OpenConnection(Protocol):
+    """What the server asks of an open connection when it shuts down."""
+
+    def shutdown(self) -> None:
+        """Close now if idle, else once the response under way has ended."""
+
+    def abort(self) -> None:
+        """Drop the connection and cancel its app."""
 
 
 class ServerState:
@@ -52,7 +61,7 @@ class ServerState:
         self.timeout_keep_alive = config.timeout_keep_alive
         self.proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
 
-        self.connections: set[Connection] = set()
+        self.connections: set[OpenConnection] = set()
         self.orphans: set[asyncio.Task[None]] = set()  # apps still running, connection gone
         self.active = 0  # requests whose response has not ended (counted by the Cycle)
         self.total_requests = 0
@@ -86,7 +95,7 @@ class ServerState:
             error_logger.info("maximum number of requests reached (%s); shutting down", limit)
             self.stop_requested.set()
 
-    def connection_lost(self, connection: Connection) -> None:
+    def connection_lost(self, connection: OpenConnection) -> None:
         self.connections.discard(connection)
         if not self.connections:
             self.all_closed.set()
