@@ -173,10 +173,46 @@ class Config:
         ),
     )
     timeout_graceful_shutdown: float | None = field(
+        default=30.0,
+        metadata=_opt(
+            "On shutdown, wait at most this many seconds for in-flight requests and "
+            "streams, then cut them.",
+            minimum=0.0,
+            panel="Limits and timeouts",
+        ),
+    )
+    timeout_request_header: float = field(
+        default=10.0,
+        metadata=_opt(
+            "Seconds a client has to send a whole request head, from accept or from the "
+            "end of the previous response (408 above).",
+            minimum=0.0,
+            panel="Limits and timeouts",
+        ),
+    )
+    timeout_request_body: float = field(
+        default=30.0,
+        metadata=_opt(
+            "Longest gap while a request body is being read (408 if no response started, "
+            "else the connection closes).",
+            minimum=0.0,
+            panel="Limits and timeouts",
+        ),
+    )
+    timeout_send: float = field(
+        default=30.0,
+        metadata=_opt(
+            "Drop a client that reads none of a pending response for this many seconds "
+            "(the app's send raises ClientDisconnected).",
+            minimum=0.0,
+            panel="Limits and timeouts",
+        ),
+    )
+    limit_request_body: int | None = field(
         default=None,
         metadata=_opt(
-            "On shutdown, wait at most this many seconds for in-flight requests.",
-            minimum=0.0,
+            "Largest request body accepted, in bytes (413 above, before the app reads it).",
+            minimum=0,
             panel="Limits and timeouts",
         ),
     )

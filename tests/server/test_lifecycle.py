@@ -152,11 +152,7 @@ def test_graceful_shutdown_timeout_aborts_stuck_requests(
             raise RuntimeError("no lifespan")
         started.set()
         try:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    outcome.append("disconnect")
-                    return
+            await asyncio.Event().wait()  # never looks at receive(): only the cut ends it
         except asyncio.CancelledError:
             outcome.append("cancelled")
             raise
@@ -167,5 +163,5 @@ def test_graceful_shutdown_timeout_aborts_stuck_requests(
         server.server.request_shutdown()
         server.join()
         assert Reader(sock).at_eof()
-    assert outcome in (["cancelled"], ["disconnect"])
+    assert outcome == ["cancelled"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -851,14 +851,19 @@ def test_review_keep_alive_timer_spares_a_busy_connection(backend: Backend) -> N
 
 @pytest.mark.parametrize("when", ["first", "after-a-request"])
 def test_review_slowloris_is_closed_by_the_idle_timer(backend: Backend, when: str) -> None:
-    """A head that trickles in never makes the connection busy: the idle timer closes it."""
-    with serving(echo, backend, timeout_keep_alive=0.2) as server, server.connect() as sock:
+    """A head that trickles in never makes the connection busy: the request-header timer,
+    counted from accept or from the end of the previous response, answers 408 and closes."""
+    with (
+        serving(echo, backend, timeout_keep_alive=60, timeout_request_header=0.2) as server,
+        server.connect() as sock,
+    ):
         reader = Reader(sock)
         if when == "after-a-request":
             sock.sendall(get())
             assert reader.response().status == 200
         sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
         sock.sendall(b"a")
+        assert reader.response().status == 408
         assert reader.at_eof()
 
 

@@ -44,6 +44,11 @@ class HTTPConnection(Protocol):
     def buffered(self) -> int:
         """Bytes held for requests not yet released (for read flow control)."""
 
+    @property
+    def head_pending(self) -> bool:
+        """Between requests: part of the next request's head has arrived (its clock is the
+        request-header timeout, not the keep-alive one)."""
+
     def begin_response(self, request: Request) -> None:
         """The server starts answering ``request`` (its method and version shape the framing)."""
 

@@ -40,6 +40,10 @@ class H11Connection:
     def buffered(self) -> int:
         return len(self._conn.trailing_data[0])
 
+    @property
+    def head_pending(self) -> bool:
+        return bool(self._conn.trailing_data[0].strip(b"\r\n"))
+
     def receive_data(self, data: bytes) -> list[Event]:
         if self._failed:
             return []
@@ -202,7 +206,6 @@ class H11Connection:
             items.append((name, value))
         if status in {204, 304}:
             self._no_body = True
-        if status in {204, 304}:
             body_length = None
         if body_length is not None and not has_length and not (self._no_body and not body_length):
             items.append((b"content-length", b"%d" % body_length))

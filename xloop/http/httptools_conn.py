@@ -86,6 +86,10 @@ class HttptoolsConnection(ResponseWriter):
     def buffered(self) -> int:
         return self._held_bytes
 
+    @property
+    def head_pending(self) -> bool:
+        return self._in_head and self._began_message
+
     def receive_data(self, data: bytes) -> list[Event]:
         out = self._out = []
         if self._pending_method_error:

@@ -19,8 +19,14 @@ its own loop.
 
 Flow control: reading pauses while a request body waits unread above ``HIGH_WATER`` and
 while pipelined requests queue behind an unfinished response; ``send`` waits while the
-transport says its write buffer is full. The keep-alive timer is armed per connection,
-not per request: when it fires it checks how long the connection has really been idle.
+transport says its write buffer is full.
+
+Timers, each armed per connection (not per request or per read) and checking the real
+deadline when it fires: *idle* (from accept or the end of a response: the keep-alive
+timeout, or the request-header timeout once part of a head has arrived: 408), *body*
+(the longest gap while a request body is read and we are not the ones pausing: 408, or a
+close once a response started), *send* (armed while the transport's write buffer is full:
+a client that reads none of it for ``--timeout-send`` is dropped).
 """
 
 from __future__ import annotations
@@ -80,6 +86,10 @@ class Connection(asyncio.Protocol):
         self._next_on_resume = False  # the next request waits for the client to read
         self._idle_since: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._body_at = 0.0  # when request body bytes last arrived
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._send_mark = 0  # the write buffer's size when the send timer was armed
+        self._send_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -142,12 +152,10 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         state = self.state
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._linger_timer is not None:
-            self._linger_timer.cancel()
-            self._linger_timer = None
+        for timer in (self._timer, self._linger_timer, self._body_timer, self._send_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._linger_timer = self._body_timer = self._send_timer = None
         cycle = self.cycle
         if cycle is not None:
             cycle.disconnect()
@@ -161,9 +169,15 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        if self._send_timer is None and self.transport is not None:
+            self._send_mark = self.transport.get_write_buffer_size()
+            self._send_timer = self.loop.call_later(self.state.timeout_send, self._on_send_timer)
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -297,6 +311,12 @@ class Connection(asyncio.Protocol):
                     else:
                         break
                     index += 1
+                if not cycle.body_received:
+                    self._body_at = self.loop.time()
+                    if self._body_timer is None:
+                        self._body_timer = self.loop.call_at(
+                            self._body_at + state.timeout_request_body, self._on_body_timer
+                        )
                 limit = state.limit_concurrency
                 if limit is not None and (len(state.connections) > limit or state.active > limit):
                     coro = cycle.run_asgi(service_unavailable)
@@ -309,6 +329,7 @@ class Connection(asyncio.Protocol):
                 state.request_started()
             elif kind is Body:
                 if self.cycle is not None:
+                    self._body_at = self.loop.time()
                     self.cycle.feed(event.data)  # type: ignore[union-attr]
             elif event is END_OF_MESSAGE:
                 if self.cycle is not None:
@@ -360,27 +381,71 @@ class Connection(asyncio.Protocol):
     def _go_idle(self) -> None:
         self._idle_since = now = self.loop.time()
         if self._timer is None:
-            self._timer = self.loop.call_at(
-                now + self.state.timeout_keep_alive, self._on_keep_alive_timer
-            )
+            state = self.state
+            wait = min(state.timeout_keep_alive, state.timeout_request_header)
+            self._timer = self.loop.call_at(now + wait, self._on_idle_timer)
 
-    def _on_keep_alive_timer(self) -> None:
+    def _on_idle_timer(self) -> None:
         self._timer = None
         since = self._idle_since
         if since is None or self.closed:
             return  # busy: re-armed when the connection goes idle again
-        deadline = since + self.state.timeout_keep_alive
-        if self.loop.time() >= deadline:
-            self.close()
+        state = self.state
+        head_pending = self.http.head_pending
+        if head_pending:
+            deadline = since + state.timeout_request_header
         else:
-            self._timer = self.loop.call_at(deadline, self._on_keep_alive_timer)
+            deadline = since + state.timeout_keep_alive
+        if self.loop.time() < deadline:
+            self._timer = self.loop.call_at(deadline, self._on_idle_timer)
+        elif head_pending:
+            self._timed_out(408, "request head not received in time")
+        else:
+            self.close()
+
+    def _on_body_timer(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if cycle is None or cycle.body_received or self.closed or self.closing:
+            return
+        now = self.loop.time()
+        if self.read_paused:
+            self._body_at = now  # we stopped reading, not the client
+        deadline = self._body_at + self.state.timeout_request_body
+        if now < deadline:
+            self._body_timer = self.loop.call_at(deadline, self._on_body_timer)
+        else:
+            self._timed_out(408, "request body not received in time")
+
+    def _on_send_timer(self) -> None:
+        self._send_timer = None
+        transport = self.transport
+        if not self.write_paused or transport is None or self.closed:
+            return
+        size = transport.get_write_buffer_size()
+        if size < self._send_mark:  # the client reads, slowly: wait on
+            self._send_mark = size
+            self._send_timer = self.loop.call_later(self.state.timeout_send, self._on_send_timer)
+            return
+        if error_logger.isEnabledFor(logging.DEBUG):
+            error_logger.debug(
+                "client %s read nothing of its response for %gs: dropped",
+                format_client(self.client),
+                self.state.timeout_send,
+            )
+        transport.abort()  # the app's pending send then raises ClientDisconnected
+
+    def _timed_out(self, status: int, reason: str) -> None:
+        """A client too slow with its request: ``status`` if nothing was answered yet."""
+        self._protocol_error(ProtocolError(status, reason))
 
     def shutdown(self) -> None:
-        """Graceful shutdown: close now if idle, else after the current response."""
+        """Graceful shutdown: close now if idle, else after the current response; an app
+        waiting in ``receive`` (long-poll, SSE, a streaming upload) is told to stop."""
         if self.cycle is None:
             self.close()
         else:
-            self.cycle.close_after_response()
+            self.cycle.shutdown()
 
     def abort(self) -> None:
         """Forced shutdown: drop the connection and cancel the app."""

@@ -85,6 +85,7 @@ class Cycle:
         "head_written",
         "headers",
         "http",
+        "released",
         "request",
         "response_ended",
         "response_started",
@@ -111,6 +112,7 @@ class Cycle:
         self.half_closed = False
         self.continue_sent = False
         self.close_after = False
+        self.released = False
         self.status = 0
         self.headers: Any = ()
         self.waiter: asyncio.Future[None] | None = None
@@ -144,9 +146,13 @@ class Cycle:
         self.half_closed = True
         self._wake()
 
-    def close_after_response(self) -> None:
-        """Graceful shutdown: the response says ``connection: close`` if not yet sent."""
+    def shutdown(self) -> None:
+        """Graceful shutdown: the response says ``connection: close`` if not yet sent, and
+        ``receive`` returns ``http.disconnect`` instead of waiting (an app that returns then
+        without a response gets a 503 sent for it, with no error logged)."""
         self.close_after = True
+        self.released = True
+        self._wake()
 
     def client_broke_protocol(self) -> bool:
         """The client sent bad HTTP mid-request: end this cycle; True if a response head
@@ -186,6 +192,8 @@ class Cycle:
                     self.continue_sent = True
                     if not self.head_written:
                         self.connection.write(self.http.informational_continue())
+            if self.released:
+                return dict(_DISCONNECT)  # shutting down: waiting would hold the server
             # Wait for more body, or (body delivered) for a disconnect / the response to end.
             waiter = self.waiter
             if waiter is None or waiter.done():
@@ -244,6 +252,8 @@ class Cycle:
             connection.write(data)
         if connection.write_paused:
             await connection.drain()
+            if self.disconnected:
+                raise ClientDisconnected("client disconnected")
 
     def _end_response(self) -> None:
         """The response has ended, whatever ended it: count it, once."""
@@ -291,8 +301,8 @@ class Cycle:
         if result is not None:
             error_logger.error("ASGI callable returned a value other than None: %r", result)
         if not self.response_ended:
-            if self.disconnected or self.half_closed:
-                pass  # the client left; the app ending there is no error
+            if self.disconnected or self.half_closed or self.released:
+                pass  # the client left, or shutdown told the app to stop: no error
             elif not self.response_started:
                 error_logger.error("ASGI callable returned without starting a response")
             else:
@@ -314,11 +324,12 @@ class Cycle:
         self._abandon()
 
     def _abandon(self) -> None:
-        """The response cannot be completed: 500 if nothing went out yet, else close."""
+        """The response cannot be completed: 500 if nothing went out yet (503 when shutdown
+        stopped the app), else close."""
         connection = self.connection
         if not self.head_written and not self.disconnected and not self.half_closed:
-            self.status = 500
-            connection.write(self.http.error_response(500, self.state.defaults))
+            self.status = 503 if self.released else 500
+            connection.write(self.http.error_response(self.status, self.state.defaults))
         self._end_response()
         self._wake()
         connection.close()

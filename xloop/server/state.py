@@ -59,6 +59,9 @@ class ServerState:
         self.limit_concurrency = config.limit_concurrency
         self.limit_max_requests = config.limit_max_requests
         self.timeout_keep_alive = config.timeout_keep_alive
+        self.timeout_request_header = config.timeout_request_header
+        self.timeout_request_body = config.timeout_request_body
+        self.timeout_send = config.timeout_send
         self.proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
 
         self.connections: set[OpenConnection] = set()
