@@ -1,4 +1,4 @@
-"""ASGI apps the server tests run."""
+"""ASGI apps the server tests run, and helpers for the apps a test writes itself."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import threading
 from typing import Any
 
 from xloop.types import Receive, Scope, Send
+
+from .harness import TIMEOUT
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,3 +96,25 @@ class Recorder:
         if self.respond:
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, for an app (raises if the client disconnects first)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RuntimeError("disconnected")
+        chunks.append(message["body"])
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def wait_until(predicate: Any, limit: float = TIMEOUT) -> None:
+    """Poll a server-side condition from inside the app (bounded)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.001)

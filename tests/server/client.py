@@ -102,6 +102,17 @@ class Reader:
             self.buffer.clear()
         return response
 
+    def read_until_eof(self) -> bytes:
+        """Everything (buffered or still to come) until the peer closes; a reset is a close."""
+        try:
+            while self._fill():
+                pass
+        except ConnectionResetError:
+            pass
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
     def at_eof(self) -> bool:
         """True if the peer closed (after any buffered bytes); blocks until it decides."""
         if self.buffer:
@@ -115,6 +126,10 @@ class Reader:
 def exchange(sock: socket.socket, data: bytes, *, head_request: bool = False) -> Response:
     sock.sendall(data)
     return Reader(sock).response(head_request=head_request)
+
+
+#: The head of a POST to ``/``: ``POST_HEAD % length``, then the body.
+POST_HEAD = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
 
 
 def get(path: str = "/", *, host: str = "test", extra: str = "") -> bytes:

@@ -2,11 +2,13 @@
 
 ``XLOOP_TEST_LOOPS`` (comma-separated backends, e.g. ``selector`` or ``uvloop``) and
 ``XLOOP_TEST_HTTP`` (``h11``/``httptools``) narrow the matrix; tox's loop factors use them.
+The helpers at the end look at a running server: its connection, its slots, its log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -14,8 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from xloop import Config, Server, loops
 from xloop.http import httptools_available
+
+from .client import exchange, get
 
 TIMEOUT = 10.0
 
@@ -140,3 +146,29 @@ def serving(app: Any, backend: Backend, **options: Any) -> Iterator[RunningServe
     finally:
         if running.thread.is_alive():
             running.stop()
+
+
+def only_connection(running: RunningServer) -> Any:
+    """The server's one open connection (its protocol object), read from the server's state."""
+    state = running.server.state
+    assert state is not None
+    (protocol,) = state.connections
+    return protocol
+
+
+def status_when_alone(server: RunningServer) -> int:
+    """The status of a GET on a new connection once the server has let go of the earlier
+    ones (with limit_concurrency=1 a connection it still holds means a 503: retry a few
+    times; a leaked request count means a 503 every time)."""
+    status = 0
+    for _ in range(50):
+        with server.connect() as sock:
+            status = exchange(sock, get("/next")).status
+        if status != 503:
+            break
+    return status
+
+
+def logged_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The messages of the records logged at ERROR or above."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

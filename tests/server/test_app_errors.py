@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
 import pytest
 
-from .client import Reader, get
-from .harness import Backend, serving
+from .apps import echo, read_body
+from .client import POST_HEAD, Reader, get
+from .harness import Backend, serving, status_when_alone
 
 Send = Any
 
@@ -117,3 +119,104 @@ def test_content_length_mismatch_never_sends_a_wrong_response(backend: Backend) 
         reader = Reader(sock)
         assert reader.response().status == 500
         assert reader.at_eof()
+
+
+STAGES = ["before-receive", "after-receive", "after-start", "mid-stream", "after-response"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_exception_at_each_stage_of_the_request(
+    backend: Backend, stage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        if scope["path"] == "/next":
+            await echo(scope, receive, send)
+            return
+        if stage == "before-receive":
+            raise ValueError(stage)
+        await read_body(receive)
+        if stage == "after-receive":
+            raise ValueError(stage)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if stage == "after-start":
+            raise ValueError(stage)
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        if stage == "mid-stream":
+            raise ValueError(stage)
+        await send({"type": "http.response.body", "body": b""})
+        raise ValueError(stage)
+
+    with serving(app, backend, limit_concurrency=1) as server:
+        with server.connect() as sock:
+            sock.sendall((POST_HEAD % 4) + b"data")
+            reader = Reader(sock)
+            if stage == "mid-stream":
+                head = reader.head()
+                assert head.status == 200
+                rest = reader.read_until_eof()
+                assert not rest.endswith(b"0\r\n\r\n"), "a truncated body must not look complete"
+            else:
+                response = reader.response()
+                if stage == "after-response":
+                    assert (response.status, response.body) == (200, b"part")
+                    sock.sendall(get("/next"))
+                    assert reader.response().status == 200  # the connection goes on
+                else:
+                    assert response.status == 500
+                    assert reader.at_eof()
+        # limit_concurrency=1: a leaked request count would turn this into a 503.
+        assert status_when_alone(server) == 200
+    assert len(_tracebacks(caplog)) == 1
+
+
+def test_exception_mid_stream_does_not_run_the_next_pipelined_request(backend: Backend) -> None:
+    """After a response is cut short the connection closes: what was pipelined behind it
+    must not reach the app (a POST would run and its client never learn it did)."""
+    ran: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        if scope["path"] == "/fail":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"part", "more_body": True})
+            raise ValueError("boom")
+        ran.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(
+            get("/fail") + b"POST /charge HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok"
+        )
+        reader = Reader(sock)
+        assert reader.head().status == 200
+        rest = reader.read_until_eof()
+        assert b"done" not in rest
+    assert ran == []
+
+
+def test_exception_mid_stream_leaves_no_unhandled_task_error(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cut-short response must not make the server's own bookkeeping raise."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        raise ValueError("boom")
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(get())
+        reader = Reader(sock)
+        assert reader.head().status == 200
+        reader.read_until_eof()
+    gc.collect()  # a failed task that nobody awaited reports itself when collected
+    unexpected = [
+        r for r in caplog.records if r.exc_info and "Exception in ASGI application" not in r.msg
+    ]
+    assert unexpected == [], [r.getMessage() for r in unexpected]

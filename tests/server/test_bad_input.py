@@ -1,4 +1,9 @@
-"""Bad requests get the right 4xx/5xx, a closed connection, no app call and no traceback."""
+"""Bad or suspect requests: the right 4xx/5xx, a closed connection, nothing run behind them.
+
+Requests the parsers refuse never reach the app and log no traceback; request targets only
+the scope builder cannot split are refused too; HTTP/1.0 with chunked framing and CONNECT
+neither let a request be smuggled nor are blamed on the app.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import logging
 
 import pytest
 
-from .apps import Recorder
-from .client import Reader
-from .harness import Backend, serving
+from xloop.types import Receive, Scope, Send
+
+from .apps import Recorder, echo, hello
+from .client import Reader, get
+from .harness import Backend, logged_errors, serving, status_when_alone
 
 HOST = b"Host: t\r\n"
 
@@ -184,3 +191,91 @@ def test_response_header_with_cr_lf_nul_is_refused(
         assert b"x-evil" not in response.raw_head
         assert b"x-injected" not in response.raw_head
         assert reader.at_eof()
+
+
+# -- request targets the scope builder cannot split --------------------------------------------
+
+BAD_TARGETS = [b"http://[/x", b"http://a]/x", b"http://[abc]/x"]
+
+
+@pytest.mark.parametrize("target", BAD_TARGETS, ids=["open-bracket", "close-bracket", "not-ip"])
+def test_malformed_absolute_target_gets_400(backend: Backend, target: bytes) -> None:
+    """Both parsers accept these targets; ``urlsplit`` raises on them in ``_build_scope``."""
+    with serving(hello, backend) as server, server.connect() as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(sock)
+        response = reader.response()
+        assert response.status == 400
+        assert reader.at_eof()
+
+
+def test_malformed_target_does_not_leak_a_concurrency_slot(backend: Backend) -> None:
+    """An attacker must not be able to turn every later request into a 503."""
+    with serving(hello, backend, limit_concurrency=1) as server:
+        for _ in range(3):
+            with server.connect() as sock:
+                sock.sendall(b"GET http://[/x HTTP/1.1\r\nHost: t\r\n\r\n")
+                Reader(sock).read_until_eof()
+        assert status_when_alone(server) == 200
+        assert server.server.state is not None
+        assert server.server.state.active == 0
+
+
+def test_malformed_target_pipelined_behind_a_good_request_gets_400(backend: Backend) -> None:
+    """Behind a good request, the bad one must be refused, not leave the client waiting."""
+    with serving(hello, backend, timeout_keep_alive=1.0) as server, server.connect() as sock:
+        sock.settimeout(4.0)
+        sock.sendall(get("/ok") + b"GET http://[/x HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(sock)
+        assert reader.response().status == 200
+        try:
+            rest = reader.read_until_eof()
+        except TimeoutError:
+            pytest.fail("the connection hangs after a pipelined malformed target")
+        assert rest.startswith(b"HTTP/1.1 400 ")
+
+
+# -- requests the parsers accept but must not be taken at their word ---------------------------
+
+
+def test_http10_chunked_request_closes_the_connection(backend: Backend) -> None:
+    """RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing;
+    the server must close after it, whatever ``Connection: keep-alive`` says (an HTTP/1.0
+    intermediary does not frame it the same way: what follows could be smuggled)."""
+    paths: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        paths.append(scope["path"])
+        await echo(scope, receive, send)
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(
+            b"POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n"
+            b"GET /smuggled HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        )
+        sock.settimeout(4.0)
+        reader = Reader(sock)
+        reader.response()
+        try:
+            rest = reader.read_until_eof()
+        except TimeoutError:
+            rest = b"<still open>"
+    assert rest == b""
+    assert "/smuggled" not in paths
+
+
+def test_connect_request_is_not_blamed_on_the_app(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any client can send CONNECT. Whatever the server does with it (refuse it, or let
+    the app answer), a plain response from the app must not become a 500 with an ERROR
+    log saying the app sent an invalid response."""
+    with serving(hello, backend) as server, server.connect() as sock:
+        sock.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        reader = Reader(sock)
+        response = reader.response()
+    assert response.status != 500
+    assert logged_errors(caplog) == []

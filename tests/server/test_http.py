@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import socket
 
 import pytest
 
 from xloop.loops import IS_WINDOWS
+from xloop.types import Receive, Scope, Send
 
-from .apps import Recorder, echo, hello, scope_json
-from .client import Reader, exchange, get
+from .apps import Recorder, echo, hello, read_body, scope_json
+from .client import POST_HEAD, Reader, exchange, get
 from .harness import Backend, serving
 
 
@@ -64,6 +67,29 @@ def test_many_pipelined_requests_in_one_write(backend: Backend) -> None:
     assert paths == [f"/{i}".encode() for i in range(count)]
 
 
+_REQUEST_VAR: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
+
+
+def test_context_does_not_leak_into_the_next_pipelined_request(backend: Backend) -> None:
+    """Each request's app must start in a fresh context, like a request on its own."""
+    seen: list[tuple[str, str | None]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        seen.append((scope["path"], _REQUEST_VAR.get()))
+        _REQUEST_VAR.set(f"user of {scope['path']}")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(get("/a") + get("/b") + get("/c"))
+        reader = Reader(sock)
+        for _ in range(3):
+            assert reader.response().status == 200
+    assert seen == [("/a", None), ("/b", None), ("/c", None)]
+
+
 @pytest.mark.parametrize("size", [0, 1, 70_000, 1_000_000])
 def test_content_length_body(backend: Backend, size: int) -> None:
     body = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
@@ -82,6 +108,20 @@ def test_chunked_body_in_pieces(backend: Backend) -> None:
             sock.sendall(piece)
         response = Reader(sock).response()
     assert response.body == b"hello0123456789abcdef"
+
+
+def test_body_that_looks_like_a_head_does_not_fail_the_next_request(backend: Backend) -> None:
+    """A request body is data: text in it that looks like a request head with two
+    Content-Length fields must not get the *next* request on the connection refused."""
+    fake = b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"
+    with serving(echo, backend) as server, server.connect() as sock:
+        reader = Reader(sock)
+        sock.sendall(POST_HEAD % len(fake) + fake)
+        assert reader.response().body == fake
+        sock.sendall(b"GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nq")
+        response = reader.response()
+    assert response.status == 200
+    assert response.body == b"q"
 
 
 def test_head_has_headers_but_no_body(backend: Backend) -> None:
@@ -138,6 +178,21 @@ def test_http10_streaming_response_is_close_delimited(backend: Backend) -> None:
         response = Reader(sock).response()
     assert response.header(b"transfer-encoding") is None
     assert response.body == b"onetwo"
+
+
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["close", "keep-alive"])
+def test_http10_post_is_answered_without_chunking(backend: Backend, keep_alive: bool) -> None:
+    extra = b"Connection: keep-alive\r\n" if keep_alive else b""
+    with serving(echo, backend) as server, server.connect() as sock:
+        sock.sendall(b"POST /p HTTP/1.0\r\nContent-Length: 3\r\n" + extra + b"\r\nabc")
+        reader = Reader(sock)
+        response = reader.response()
+        assert response.body == b"abc"
+        assert response.header(b"transfer-encoding") is None
+        if response.header(b"connection") == b"keep-alive":
+            sock.sendall(b"GET /q HTTP/1.0\r\n\r\n")
+            assert reader.response().header(b"x-path") == b"/q"
+        assert reader.at_eof()
 
 
 def test_streamed_response_is_chunked(backend: Backend) -> None:
@@ -207,6 +262,104 @@ def test_expect_100_continue_not_sent_when_the_app_does_not_read(backend: Backen
         reader.response  # noqa: B018 - the body follows; the connection then closes
         assert reader._exact(13) == b"Hello, world!"
         assert reader.at_eof()
+
+
+def test_expect_100_continue_with_a_chunked_body(backend: Backend) -> None:
+    with serving(echo, backend) as server, server.connect() as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        reader = Reader(sock)
+        assert reader.head().status == 100
+        sock.sendall(b"3\r\nabc\r\n0\r\n\r\n")
+        response = reader.response()
+        assert response.body == b"abc"
+        sock.sendall(get("/again"))
+        assert reader.response().header(b"x-path") == b"/again"
+
+
+def test_expect_100_continue_body_sent_without_waiting(backend: Backend) -> None:
+    with serving(echo, backend) as server, server.connect() as sock:
+        reader = Reader(sock)
+        head = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        sock.sendall(head + b"hello" + get("/next"))
+        assert reader.response().body == b"hello"
+        assert reader.response().header(b"x-path") == b"/next"
+
+
+def test_expect_100_continue_when_the_app_starts_the_response_first(backend: Backend) -> None:
+    """The head is held until the first body message, so nothing has gone out when the app
+    asks for the body: the 100 must still be sent, or a client waiting for it stalls."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        body = await read_body(receive)
+        await send({"type": "http.response.body", "body": body})
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.settimeout(3.0)
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        reader = Reader(sock)
+        try:
+            interim = reader.head()
+        except TimeoutError:
+            pytest.fail("neither 100 Continue nor a response: the client waits forever")
+        assert interim.status == 100
+        sock.sendall(b"hello")
+        assert reader.response().body == b"hello"
+
+
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_answer_before_the_whole_body_closes_the_connection(backend: Backend, framing: str) -> None:
+    """The app answers before the body is in: ``Connection: close``, then the close; what
+    the client sends after (more body, another request) never reaches the app."""
+    paths: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        paths.append(scope["path"])
+        await send({"type": "http.response.start", "status": 413, "headers": []})
+        await send({"type": "http.response.body", "body": b"too large"})
+
+    if framing == "chunked":
+        head, rest = CHUNKED_HEAD + b"5\r\nhello\r\n", b"0\r\n\r\n"
+    else:
+        head, rest = POST_HEAD % 10 + b"hello", b"world"
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(head)
+        reader = Reader(sock)
+        response = reader.response()
+        assert response.status == 413
+        assert response.header(b"connection") == b"close"
+        assert response.body == b"too large"
+        try:
+            sock.sendall(rest + get("/smuggled"))
+        except OSError:
+            pass
+        assert reader.read_until_eof() == b""
+    assert paths == ["/"]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_unread_complete_body_keeps_the_connection(backend: Backend, framing: str) -> None:
+    body = CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n\r\n" if framing == "chunked" else POST_HEAD % 5
+    if framing != "chunked":
+        body += b"hello"
+    with serving(hello, backend) as server, server.connect() as sock:
+        reader = Reader(sock)
+        sock.sendall(body + get())
+        first, second = reader.response(), reader.response()
+    assert first.header(b"connection") is None
+    assert first.body == second.body == b"Hello, world!"
 
 
 def test_scope(backend: Backend) -> None:
@@ -316,6 +469,41 @@ def test_keep_alive_timeout_closes_idle_connections(backend: Backend) -> None:
         sock.sendall(get())
         assert reader.response().status == 200
         assert reader.at_eof()  # closed by the server, within the socket timeout
+
+
+def test_keep_alive_timeout_spares_a_busy_connection(backend: Backend) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await asyncio.sleep(0.5)  # the app's own work: longer than the keep-alive timeout
+        await send({"type": "http.response.body", "body": b"b"})
+
+    with serving(app, backend, timeout_keep_alive=0.1) as server, server.connect() as sock:
+        reader = Reader(sock)
+        for _ in range(2):
+            sock.sendall(get())
+            assert reader.response().body == b"ab"
+        assert reader.at_eof()  # idle afterwards: closed by the timer
+
+
+@pytest.mark.parametrize("when", ["first", "after-a-request"])
+def test_slowloris_head_is_closed_by_the_idle_timer(backend: Backend, when: str) -> None:
+    """A head that trickles in never makes the connection busy: the request-header timer,
+    counted from accept or from the end of the previous response, answers 408 and closes."""
+    with (
+        serving(echo, backend, timeout_keep_alive=60, timeout_request_header=0.2) as server,
+        server.connect() as sock,
+    ):
+        reader = Reader(sock)
+        if when == "after-a-request":
+            sock.sendall(get())
+            assert reader.response().status == 200
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        sock.sendall(b"a")
+        assert reader.response().status == 408
+        assert reader.at_eof()
 
 
 @pytest.mark.skipif(

@@ -13,7 +13,7 @@ from xloop import Config, StartupError
 
 from .apps import Recorder, hello
 from .client import Reader, exchange, get
-from .harness import Backend, RunningServer, serving
+from .harness import TIMEOUT, Backend, RunningServer, serving
 
 
 class LifespanApp:
@@ -94,6 +94,34 @@ def test_lifespan_on_with_an_app_without_lifespan_fails(backend: Backend) -> Non
         RunningServer(config).start()
 
 
+def test_lifespan_state_is_copied_for_each_request(backend: Backend) -> None:
+    seen: list[object] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    scope["state"]["counter"] = 0
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        state = scope["state"]
+        seen.append(state["counter"])
+        state["counter"] += 1
+        state["added"] = True
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serving(app, backend, lifespan="on") as server, server.connect() as sock:
+        sock.sendall(get() + get())
+        reader = Reader(sock)
+        reader.response()
+        reader.response()
+    assert seen == [0, 0]
+
+
 def test_limit_concurrency_answers_503(backend: Backend) -> None:
     recorder = Recorder(read_body=False)
     recorder.wait_for_release = True
@@ -165,3 +193,56 @@ def test_graceful_shutdown_timeout_aborts_stuck_requests(
         assert Reader(sock).at_eof()
     assert outcome == ["cancelled"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_graceful_shutdown_lets_a_streaming_response_finish(backend: Backend) -> None:
+    release = threading.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        if scope["path"] == "/stream":
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, release.wait, TIMEOUT)
+        await send({"type": "http.response.body", "body": b"b", "more_body": True})
+        await send({"type": "http.response.body", "body": b"c"})
+
+    with serving(app, backend) as server, server.connect() as sock, server.connect() as idle:
+        assert exchange(idle, get("/fast")).status == 200
+        sock.sendall(get("/stream"))
+        reader = Reader(sock)
+        assert reader.head().status == 200
+        server.server.request_shutdown()
+        assert Reader(idle).at_eof()  # the shutdown has begun
+        release.set()
+        body = reader.read_until_eof()
+        server.join()
+    assert body == b"1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n"
+
+
+def test_graceful_shutdown_waits_for_work_after_the_response(backend: Backend) -> None:
+    """Starlette's BackgroundTasks run inside the app call after the last body message.
+
+    A graceful shutdown must wait for them like it waits for in-flight responses
+    (uvicorn: "Waiting for background tasks to complete"), not cancel them.
+    """
+    outcome: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"queued"})
+        try:
+            await asyncio.sleep(1.0)  # the background work itself
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        outcome.append("finished")
+
+    with serving(app, backend) as server, server.connect() as sock:
+        assert exchange(sock, get()).body == b"queued"
+        server.stop()
+    assert outcome == ["finished"]
