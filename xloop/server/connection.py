@@ -197,11 +197,14 @@ class Connection(asyncio.Protocol):
             self.read_paused = False
             self.transport.resume_reading()
 
-    def write(self, data: bytes) -> None:
-        """Write to the transport (nothing once closed)."""
+    def write(self, data: bytes) -> bool:
+        """Write to the transport; False (and nothing written) once it is closing or closed,
+        e.g. after the peer reset it: a sender that never has to wait learns it here."""
         transport = self.transport
-        if transport is not None and not self.closed and not transport.is_closing():
-            transport.write(data)
+        if transport is None or self.closed or transport.is_closing():
+            return False
+        transport.write(data)
+        return True
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""

@@ -58,7 +58,7 @@ class CycleConnection(Protocol):
 
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes) -> bool: ...
     async def drain(self) -> None: ...
     def close(self) -> None: ...
     def finished(self, cycle: Cycle) -> None:
@@ -248,8 +248,10 @@ class Cycle:
                 data += http.response_end()
                 self._send_last(data)
                 return
-        if data:
-            connection.write(data)
+        if data and not connection.write(data):
+            # The transport closed under a sender that never had to wait (the peer reset
+            # it): without this an app streaming in a loop would never yield to learn it.
+            raise ClientDisconnected("client disconnected")
         if connection.write_paused:
             await connection.drain()
             if self.disconnected:
