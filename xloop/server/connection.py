@@ -391,8 +391,8 @@ class Connection(asyncio.Protocol):
     def _on_idle_timer(self) -> None:
         self._timer = None
         since = self._idle_since
-        if since is None or self.closed:
-            return  # busy: re-armed when the connection goes idle again
+        if since is None or self.closed or self.closing:
+            return  # busy (re-armed when the connection goes idle again), or ending
         state = self.state
         head_pending = self.http.head_pending
         if head_pending:
