@@ -20,7 +20,8 @@ import pytest
 from xloop import loops
 from xloop.compare import external, runner
 from xloop.compare.model import SCHEMA, Result, ResultFile, Round
-from xloop.compare.runner import Settings, compare, default_loops, default_parsers
+from xloop.compare.runner import compare, default_loops, default_parsers
+from xloop.compare.settings import Settings
 from xloop.compare.workloads import WORKLOADS
 from xloop.errors import AppLoadError, ConfigError
 

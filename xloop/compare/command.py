@@ -16,31 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import ConfigError
 from . import render
-from .runner import Settings, compare
+from .runner import compare
+from .settings import CompareOutputs, Settings
 
-__all__ = ["run_compare", "split_list"]
-
-
-def split_list(value: str | None, option: str) -> list[str] | None:
-    """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None (the default)."""
-    if value is None:
-        return None
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    if not items:
-        raise ConfigError(f"{option} is empty", hint=f"give a comma-separated list to {option}")
-    return list(dict.fromkeys(items))
+__all__ = ["run_compare"]
 
 
-def run_compare(
-    settings: Settings,
-    *,
-    json_path: str | None = None,
-    csv_path: str | None = None,
-    markdown_path: str | None = None,
-    plot_path: str | None = None,
-    quiet: bool = False,
-) -> int:
+def run_compare(settings: Settings, outputs: CompareOutputs) -> int:
     """Run the comparison with a progress bar, print the table, write the files."""
+    json_path, csv_path = outputs.json, outputs.csv
+    markdown_path, plot_path = outputs.markdown, outputs.plot
     # Every output is checked before minutes of measuring, not after.
     if plot_path is not None:
         from .plot import check_plot_path
@@ -67,7 +52,7 @@ def run_compare(
         TextColumn("{task.description}"),
         console=err,
         transient=True,
-        disable=quiet,
+        disable=outputs.quiet,
     )
     with progress_bar:
         task = progress_bar.add_task("starting", total=None)

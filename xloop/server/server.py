@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import loops
 from ..errors import BindError, ConfigError, StartupError
-from ..importer import load_app
 from ..http import connection_factory, resolve_http
-from .lifespan import Lifespan
+from ..importer import load_app
 from .connection import HttpProtocol
+from .lifespan import Lifespan
 from .proxy import ProxyHeaders
 from .state import ServerState
 
