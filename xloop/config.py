@@ -185,6 +185,14 @@ class Config:
         secondary="--no-access-log",
         panel=_LOGGING,
     )
+    status_fd: int | None = option(
+        "Write one JSON line per lifecycle event to this file descriptor (on Windows an "
+        "inheritable OS handle), for supervisors and tools: ready (pid, address, port, loop "
+        "class, parser), then stopped (requests, connections).",
+        default=None,
+        minimum=0,
+        panel=_LOGGING,
+    )
 
     def __post_init__(self) -> None:
         validate(self)

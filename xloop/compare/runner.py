@@ -6,9 +6,9 @@ alternate between them, A B C A B C ..., each round one load run by a separate c
 process, so drift on a shared machine hits every configuration alike. Where the OS allows,
 the servers are pinned to one CPU and the client to the others.
 
-After the last round each server is stopped with SIGINT (Ctrl+Break on Windows) and its
-final log line gives the number of requests it answered, which is checked against what the
-built-in client counted.
+Each server reports on a status pipe (:mod:`xloop.status`) when it listens (its port and
+loop class) and, once stopped with SIGINT (Ctrl+Break on Windows) after the last round, how
+many requests it answered, which is checked against what the built-in client counted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import datetime
 import itertools
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -36,6 +35,7 @@ import psutil
 from .. import loops
 from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..http import httptools_available, resolve_http
+from ..status import StatusPipe
 from . import external
 from .histogram import Histogram
 from .machine import Pinning, describe_machine, plan_pinning
@@ -62,8 +62,6 @@ _WORKER_START_S = 1.0
 """Time allowed for several client processes to start and connect before their window."""
 _LOG_LINES = 400
 _TAIL = 12
-_READY = re.compile(r"serving on (?:http|tcp)://(.+):(\d+) ")
-_STOPPED = re.compile(r"xloop stopped after (\d+) (requests|bytes) on (\d+) connections")
 
 
 def default_loops() -> list[str]:
@@ -154,7 +152,8 @@ def _plan(settings: Settings) -> list[_Target]:
 
 
 class _ServerProcess:
-    """One server subprocess; its log is read by a thread (startup, tail, final counts)."""
+    """One server subprocess: its events come on a status pipe (:mod:`xloop.status`), its
+    log is kept by a thread for the tail an error shows."""
 
     def __init__(
         self,
@@ -166,12 +165,11 @@ class _ServerProcess:
         self.label = target.result.label
         self.lines: list[str] = []
         self.port: int | None = None
-        self.loop_text: str | None = None
-        self.counted: tuple[int, str] | None = None
+        self.loop_class: str | None = None
         self.rss_samples: list[int] = []
         self.killed = False
         """Killed after a stop request it did not follow in time."""
-        self._ready = threading.Event()
+        self.status = StatusPipe()
         command = [sys.executable, "-m"]
         if target.workload.kind == "tcp":
             command += ["xloop.compare.echo"]
@@ -187,15 +185,22 @@ class _ServerProcess:
         command += ["--host", settings.host, "--port", str(port), "--loop", target.loop]
         if target.selector != "auto":
             command += ["--selector", target.selector]
+        command += ["--status-fd", str(self.status.child_fd)]
         self.command = command
         flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
-        self.proc = subprocess.Popen(
-            pinning.command(command, pinning.server),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            creationflags=flags,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                pinning.command(command, pinning.server),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                creationflags=flags,
+                **self.status.popen_kwargs(),
+            )
+        except BaseException:
+            self.status.close()
+            raise
+        self.status.start()
         pinning.started(self.proc.pid, pinning.server)
         self._reader = threading.Thread(target=self._read, name=f"log {self.label}", daemon=True)
         self._reader.start()
@@ -209,26 +214,21 @@ class _ServerProcess:
                 self.lines.append(line)
             else:
                 self.lines[_LOG_LINES // 2 :] = [*self.lines[_LOG_LINES // 2 + 1 :], line]
-            text = line.split(":", 1)[1].strip() if ":" in line else line
-            if text.startswith("loop: "):
-                self.loop_text = text.removeprefix("loop: ")
-            elif (match := _READY.search(line)) is not None:
-                self.port = int(match.group(2))
-                self._ready.set()
-            elif (match := _STOPPED.search(line)) is not None:
-                self.counted = (int(match.group(1)), match.group(2))
         stream.close()
-        self._ready.set()
 
     def wait_ready(self, timeout: float) -> None:
         """Return once it listens; raise the error a user should see if it cannot."""
-        if not self._ready.wait(timeout):
+        try:
+            ready = self.status.wait_for("ready", timeout)
+        except TimeoutError:
             self.kill()
             raise StartupError(
                 f"the {self.label} server did not start within {timeout:g}s",
                 hint=f"its log ends: {self.tail_line()}",
-            )
-        if self.port is not None:
+            ) from None
+        if ready is not None:
+            self.port = ready.get("port")
+            self.loop_class = ready.get("loop_class")
             return
         code = self.proc.wait()
         self._reader.join(5)
@@ -240,6 +240,15 @@ class _ServerProcess:
             f"{self.tail_line()}",
             hint="its log ends:\n" + self.tail(),
         )
+
+    @property
+    def counted(self) -> tuple[int, str] | None:
+        """What the server said it served when it stopped: (count, "requests" or "bytes")."""
+        stopped = self.status.last("stopped")
+        if stopped is None:
+            return None
+        unit = "bytes" if "bytes" in stopped else "requests"
+        return int(stopped[unit]), unit
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -298,6 +307,7 @@ class _ServerProcess:
                 self.kill()
                 self.killed = True
         self._reader.join(5)
+        self.status.join(5)
         code: int | None = self.proc.returncode
         return code
 
@@ -581,7 +591,7 @@ def compare(
         with _servers(targets, settings, pinning):
             for target in targets:
                 assert target.server is not None
-                target.result.loop_class = _loop_class(target.server.loop_text)
+                target.result.loop_class = target.server.loop_class
             for index in range(settings.rounds):
                 for number, target in enumerate(targets):
                     if progress:
@@ -617,10 +627,6 @@ def compare(
 
 def _what(target: _Target) -> str:
     return f"{target.result.label} {target.workload.name}"
-
-
-def _loop_class(loop_text: str | None) -> str | None:
-    return None if loop_text is None else loop_text.split(" with ", 1)[0]
 
 
 def _finish_row(

@@ -20,6 +20,7 @@ from .. import loops
 from ..errors import BindError, ConfigError, StartupError
 from ..http import connection_factory, resolve_http
 from ..importer import load_app
+from ..status import StatusWriter, loop_fields
 from .connection import HttpProtocol
 from .lifespan import Lifespan
 from .proxy import ProxyHeaders
@@ -98,6 +99,8 @@ class Server:
         self.forced = False
         self._port: int | None = None
         self._date_timer: asyncio.TimerHandle | None = None
+        # --status-fd: lifecycle events for the parent process (xloop.status)
+        self._status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -280,6 +283,15 @@ class Server:
         logger.info("loop: %s", loop_text)
         logger.info("http: %s", self.http)
         logger.info("xloop serving on %s (press CTRL+C to quit)", where)
+        if self._status is not None:
+            self._status.write(
+                "ready",
+                pid=os.getpid(),
+                address=where,
+                port=self._port,
+                **loop_fields(self.loop),
+                http=self.http,
+            )
 
     def request_shutdown(self) -> None:
         """Ask for a graceful shutdown; safe to call from any thread or a signal handler."""
@@ -356,6 +368,12 @@ class Server:
             )
         else:
             logger.info("xloop stopped")
+        if self._status is not None:
+            self._status.write(
+                "stopped",
+                requests=0 if state is None else state.total_requests,
+                connections=0 if state is None else state.total_connections,
+            )
 
     async def _wait_until(
         self, done: Awaitable[Any], timeout: float | None, forceable: bool
