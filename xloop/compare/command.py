@@ -15,7 +15,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ConfigError
-from . import render
+from . import render, table
 from .runner import compare
 from .settings import CompareOutputs, Settings
 
@@ -41,8 +41,8 @@ def run_compare(settings: Settings, outputs: CompareOutputs) -> int:
     # A file written to stdout ("-") keeps stdout to itself: the table goes to stderr.
     to_stdout = "-" in (json_path, csv_path, markdown_path)
     render.check_stdout_targets(json=json_path, csv=csv_path, markdown=markdown_path)
-    out = render.results_console(stderr=to_stdout)
-    err = render.results_console(stderr=True)
+    out = table.results_console(stderr=to_stdout)
+    err = table.results_console(stderr=True)
     command = "xloop " + " ".join(sys.argv[1:]) if sys.argv[1:] else "xloop compare"
     progress_bar = Progress(
         TextColumn("[bold]compare[/]"),
@@ -61,7 +61,7 @@ def run_compare(settings: Settings, outputs: CompareOutputs) -> int:
             progress_bar.update(task, completed=done, total=total, description=what)
 
         result = compare(settings, command=command, progress=progress)
-    out.print(render.results_table(result.results, title=_title(result.settings)))
+    out.print(table.results_table(result.results, title=_title(result.settings)))
     for line in _footer(result.settings, result.results):
         out.print(line, highlight=False)
     render.write_outputs(
