@@ -16,8 +16,8 @@ from xloop import loops
 from xloop.errors import ConfigError
 from xloop.status import StatusPipe, StatusWriter
 
-from .cli._support import EXIT_TIMEOUT, STARTUP_TIMEOUT, clean_env, run_cli, write_hello
-from .server.client import exchange, get
+from ..server.client import exchange, get
+from ._support import EXIT_TIMEOUT, STARTUP_TIMEOUT, clean_env, run_cli, write_hello
 
 
 @pytest.fixture
