@@ -143,10 +143,6 @@ class OptionSpec:
     envvar: str | None
 
     @property
-    def cli_name(self) -> str:
-        return self.name.replace("_", "-")
-
-    @property
     def required(self) -> bool:
         return self.default is dataclasses.MISSING
 

@@ -110,8 +110,8 @@ class StatusPipe:
 
         status = StatusPipe()
         proc = subprocess.Popen([..., "--status-fd", str(status.child_fd)],
-                                **status.popen_kwargs())
-        status.start()  # after Popen, even if it failed: closes the child's end here
+                                **status.popen_kwargs())  # on failure: status.close()
+        status.start()  # closes the child's end here, reads the events
         ready = status.wait_for("ready", timeout=30)
     """
 
