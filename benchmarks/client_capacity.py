@@ -32,34 +32,31 @@ from typing import Any
 import psutil
 
 from xloop.compare.external import children_cpu
+from xloop.status import StatusPipe, StatusWriter, loop_fields
 
 MAX_FOREIGN = 10.0
 """Other processes may use this much of a CPU (percent) during a run, else it runs again."""
-SERVING = re.compile(rb"serving on (?:http|tcp)://127\.0\.0\.1:(\d+)")
 
 
 @contextlib.contextmanager
 def server(command: list[str]) -> Iterator[tuple[int, int]]:
-    """Run ``command`` pinned to CPU 0; yield (pid, port) once it logs its address."""
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    """Run ``command`` pinned to CPU 0; yield (pid, port) once it reports ``ready`` on its
+    status pipe (``--status-fd``, xloop.status)."""
+    status = StatusPipe()
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 20
-        port = None
-        while port is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            match = SERVING.search(line)
-            if match:
-                port = int(match.group(1))
-        if port is None:
+        proc = subprocess.Popen(
+            ["taskset", "-c", "0", sys.executable, *command, "--status-fd", str(status.child_fd)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **status.popen_kwargs(),
+        )
+    finally:
+        status.start()
+    try:
+        ready = status.wait_for("ready", 20)
+        if ready is None:
             raise SystemExit(f"server did not start: {command}")
-        yield proc.pid, port
+        yield proc.pid, int(ready["port"])
     finally:
         proc.terminate()
         try:
@@ -167,7 +164,7 @@ CANNED = (
 )
 
 
-def serve_canned() -> None:
+def serve_canned(status_fd: int) -> None:
     """An HTTP server as cheap as it gets: the same response for each request head."""
     import asyncio
 
@@ -185,7 +182,8 @@ def serve_canned() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(Canned, "127.0.0.1", 0)
-        print(f"serving on http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+        port = server.sockets[0].getsockname()[1]
+        StatusWriter.open(status_fd).write("ready", port=port, **loop_fields(loop))
         await asyncio.Event().wait()
 
     loops.run(main(), loop_factory=loops.resolve("uvloop").factory)
@@ -201,9 +199,10 @@ def main() -> None:
         "--skip", default="", help="comma-separated parts: xloop,pipeline,canned,echo"
     )
     parser.add_argument("--serve-canned", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--status-fd", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_canned:
-        serve_canned()
+        serve_canned(args.status_fd)
         return
     skip = set(args.skip.split(","))
     if not shutil.which("taskset") or not shutil.which("wrk"):

@@ -1,297 +1,229 @@
-"""The option declarations and the validated configuration.
+"""The options of ``xloop serve`` and :func:`xloop.run`, declared once, and their validation.
 
-Each option is declared exactly once, as a field of :class:`Config`: its type, default and
-``metadata`` (help text, valid choices, bounds). The command line (``xloop serve --port``),
-the environment (``XLOOP_PORT``) and ``xloop.run(app, port=...)`` are all derived from
-that one declaration; :meth:`Config.__post_init__` validates whichever way it came in.
+Each option is a field of :class:`Config` declared with :func:`xloop.options.option`: its
+type, default, help text, valid choices and bounds. The command line (``xloop serve
+--port``), the environment (``XLOOP_PORT``) and ``xloop.run(app, port=...)`` all derive
+from that one declaration; :meth:`Config.__post_init__` validates whichever way it came in.
 
 Config is data: no logging setup, no socket, no import of the app happens here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import socket
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from .errors import ConfigError
 from .http import HTTP_NAMES, Limits
 from .loops import LOOP_NAMES, SELECTOR_NAMES
+from .options import option, validate
 
-__all__ = ["LIFESPAN_MODES", "LOG_LEVELS", "Config", "OptionSpec", "option_specs"]
+__all__ = ["LIFESPAN_MODES", "LOG_LEVELS", "Config"]
 
 LIFESPAN_MODES = ("auto", "on", "off")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-ENV_PREFIX = "XLOOP_"
 
+_LIMITS = Limits()
+"""The request-head limits' defaults (declared on :class:`xloop.http.Limits`)."""
 
-def _opt(
-    help: str,
-    *,
-    choices: tuple[str, ...] | None = None,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    flag: str | None = None,
-    secondary: str | None = None,
-    panel: str = "Server",
-    argument: bool = False,
-    metavar: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "help": help,
-        "choices": choices,
-        "minimum": minimum,
-        "maximum": maximum,
-        "flag": flag,
-        "secondary": secondary,
-        "panel": panel,
-        "argument": argument,
-        "metavar": metavar,
-    }
+_SERVER = "Server"
+_APPLICATION = "Application"
+_LOOP = "Event loop and parser"
+_HTTP = "HTTP"
+_LIMITS_PANEL = "Limits and timeouts"
+_LOGGING = "Logging"
 
 
 @dataclass
 class Config:
     """Everything ``xloop serve`` and :func:`xloop.run` accept."""
 
-    app: Any = field(
+    ENV_PREFIX: ClassVar[str] = "XLOOP_"
+
+    app: Any = option(
+        "The ASGI app as module:attribute (dotted attribute allowed); "
+        "default: the built-in demo app.",
         default="xloop.demo:app",
-        metadata=_opt(
-            "The ASGI app as module:attribute (dotted attribute allowed); "
-            "default: the built-in demo app.",
-            argument=True,
-            metavar="APP",
-        ),
+        argument=True,
+        metavar="APP",
     )
-    factory: bool = field(
+    factory: bool = option(
+        "Treat APP as a factory: call it with no arguments to get the app.",
         default=False,
-        metadata=_opt(
-            "Treat APP as a factory: call it with no arguments to get the app.", panel="Application"
-        ),
+        panel=_APPLICATION,
     )
-    app_dir: str = field(
-        default=".",
-        metadata=_opt(
-            "Look for APP in this directory (put first on sys.path).", panel="Application"
-        ),
+    app_dir: str = option(
+        "Look for APP in this directory (put first on sys.path).", default=".", panel=_APPLICATION
     )
-    host: str = field(default="127.0.0.1", metadata=_opt("Bind to this address."))
-    port: int = field(
+    host: str = option("Bind to this address.", default="127.0.0.1", panel=_SERVER)
+    port: int = option(
+        "Bind to this TCP port (0: any free port).",
         default=8000,
-        metadata=_opt("Bind to this TCP port (0: any free port).", minimum=0, maximum=65535),
+        minimum=0,
+        maximum=65535,
+        panel=_SERVER,
     )
-    uds: str | None = field(default=None, metadata=_opt("Bind to this UNIX domain socket."))
-    fd: int | None = field(
+    uds: str | None = option("Bind to this UNIX domain socket.", default=None, panel=_SERVER)
+    fd: int | None = option(
+        "Serve on this already bound socket file descriptor.",
         default=None,
-        metadata=_opt("Serve on this already bound socket file descriptor.", minimum=0),
+        minimum=0,
+        panel=_SERVER,
     )
-    backlog: int = field(
+    backlog: int = option(
+        "Listen backlog: connections the kernel queues before accept.",
         default=2048,
-        metadata=_opt("Listen backlog: connections the kernel queues before accept.", minimum=1),
+        minimum=1,
+        panel=_SERVER,
     )
-    loop: str = field(
+    loop: str = option(
+        "Event loop: auto, asyncio, selector, proactor, uvloop, winloop, or "
+        "module:callable (a loop factory).",
         default="auto",
-        metadata=_opt(
-            "Event loop: auto, asyncio, selector, proactor, uvloop, winloop, or "
-            "module:callable (a loop factory).",
-            panel="Event loop and parser",
-        ),
+        panel=_LOOP,
     )
-    selector: str = field(
+    selector: str = option(
+        "selectors class for the selector loop.",
         default="auto",
-        metadata=_opt(
-            "selectors class for the selector loop.",
-            choices=SELECTOR_NAMES,
-            panel="Event loop and parser",
-        ),
+        choices=SELECTOR_NAMES,
+        panel=_LOOP,
     )
-    http: str = field(
+    http: str = option(
+        "HTTP/1.1 parser (auto: httptools if installed, else h11).",
         default="auto",
-        metadata=_opt(
-            "HTTP/1.1 parser (auto: httptools if installed, else h11).",
-            choices=HTTP_NAMES,
-            panel="Event loop and parser",
-        ),
+        choices=HTTP_NAMES,
+        panel=_LOOP,
     )
-    lifespan: str = field(
-        default="auto",
-        metadata=_opt("ASGI lifespan protocol.", choices=LIFESPAN_MODES, panel="Application"),
+    lifespan: str = option(
+        "ASGI lifespan protocol.", default="auto", choices=LIFESPAN_MODES, panel=_APPLICATION
     )
-    root_path: str = field(
+    root_path: str = option(
+        "ASGI root_path, for an app mounted below a path by a proxy.",
         default="",
-        metadata=_opt(
-            "ASGI root_path, for an app mounted below a path by a proxy.", panel="Application"
-        ),
+        panel=_APPLICATION,
     )
-    proxy_headers: bool = field(
+    proxy_headers: bool = option(
+        "Trust X-Forwarded-For/-Proto from --forwarded-allow-ips.",
         default=True,
-        metadata=_opt(
-            "Trust X-Forwarded-For/-Proto from --forwarded-allow-ips.",
-            flag="--proxy-headers",
-            secondary="--no-proxy-headers",
-            panel="HTTP",
-        ),
+        flag="--proxy-headers",
+        secondary="--no-proxy-headers",
+        panel=_HTTP,
     )
-    forwarded_allow_ips: str = field(
+    forwarded_allow_ips: str = option(
+        "Comma-separated IPs or networks trusted for proxy headers ('*': all).",
         default="127.0.0.1",
-        metadata=_opt(
-            "Comma-separated IPs or networks trusted for proxy headers ('*': all).", panel="HTTP"
-        ),
+        panel=_HTTP,
     )
-    server_header: bool = field(
+    server_header: bool = option(
+        "Send 'server: xloop'.",
         default=True,
-        metadata=_opt(
-            "Send 'server: xloop'.",
-            flag="--server-header",
-            secondary="--no-server-header",
-            panel="HTTP",
-        ),
+        flag="--server-header",
+        secondary="--no-server-header",
+        panel=_HTTP,
     )
-    date_header: bool = field(
+    date_header: bool = option(
+        "Send a 'date' header.",
         default=True,
-        metadata=_opt(
-            "Send a 'date' header.",
-            flag="--date-header",
-            secondary="--no-date-header",
-            panel="HTTP",
-        ),
+        flag="--date-header",
+        secondary="--no-date-header",
+        panel=_HTTP,
     )
-    header: list[str] = field(
+    header: list[str] = option(
+        "Extra response header NAME:VALUE (repeatable).",
         default_factory=list,
-        metadata=_opt(
-            "Extra response header NAME:VALUE (repeatable).", panel="HTTP", metavar="NAME:VALUE"
-        ),
+        panel=_HTTP,
+        metavar="NAME:VALUE",
     )
-    timeout_keep_alive: float = field(
+    timeout_keep_alive: float = option(
+        "Close idle keep-alive connections after this many seconds.",
         default=5.0,
-        metadata=_opt(
-            "Close idle keep-alive connections after this many seconds.",
-            minimum=0.0,
-            panel="Limits and timeouts",
-        ),
+        minimum=0.0,
+        panel=_LIMITS_PANEL,
     )
-    timeout_graceful_shutdown: float | None = field(
+    timeout_graceful_shutdown: float | None = option(
+        "On shutdown, wait at most this many seconds for in-flight requests and streams, "
+        "then cut them.",
         default=30.0,
-        metadata=_opt(
-            "On shutdown, wait at most this many seconds for in-flight requests and "
-            "streams, then cut them.",
-            minimum=0.0,
-            panel="Limits and timeouts",
-        ),
+        minimum=0.0,
+        panel=_LIMITS_PANEL,
     )
-    timeout_request_header: float = field(
+    timeout_request_header: float = option(
+        "Seconds a client has to send a whole request head, from accept or from the end "
+        "of the previous response (408 above).",
         default=10.0,
-        metadata=_opt(
-            "Seconds a client has to send a whole request head, from accept or from the "
-            "end of the previous response (408 above).",
-            minimum=0.0,
-            panel="Limits and timeouts",
-        ),
+        minimum=0.0,
+        panel=_LIMITS_PANEL,
     )
-    timeout_request_body: float = field(
+    timeout_request_body: float = option(
+        "Longest gap while a request body is being read (408 if no response started, "
+        "else the connection closes).",
         default=30.0,
-        metadata=_opt(
-            "Longest gap while a request body is being read (408 if no response started, "
-            "else the connection closes).",
-            minimum=0.0,
-            panel="Limits and timeouts",
-        ),
+        minimum=0.0,
+        panel=_LIMITS_PANEL,
     )
-    timeout_send: float = field(
+    timeout_send: float = option(
+        "Drop a client that reads none of a pending response for this many seconds "
+        "(the app's send raises ClientDisconnected).",
         default=30.0,
-        metadata=_opt(
-            "Drop a client that reads none of a pending response for this many seconds "
-            "(the app's send raises ClientDisconnected).",
-            minimum=0.0,
-            panel="Limits and timeouts",
-        ),
+        minimum=0.0,
+        panel=_LIMITS_PANEL,
     )
-    limit_request_body: int | None = field(
+    limit_request_body: int | None = option(
+        "Largest request body accepted, in bytes (413 above, before the app reads it).",
         default=None,
-        metadata=_opt(
-            "Largest request body accepted, in bytes (413 above, before the app reads it).",
-            minimum=0,
-            panel="Limits and timeouts",
-        ),
+        minimum=0,
+        panel=_LIMITS_PANEL,
     )
-    limit_concurrency: int | None = field(
+    limit_concurrency: int | None = option(
+        "Answer 503 above this many concurrent connections or requests.",
         default=None,
-        metadata=_opt(
-            "Answer 503 above this many concurrent connections or requests.",
-            minimum=1,
-            panel="Limits and timeouts",
-        ),
+        minimum=1,
+        panel=_LIMITS_PANEL,
     )
-    limit_max_requests: int | None = field(
+    limit_max_requests: int | None = option(
+        "Shut down gracefully after this many requests.",
         default=None,
-        metadata=_opt(
-            "Shut down gracefully after this many requests.", minimum=1, panel="Limits and timeouts"
-        ),
+        minimum=1,
+        panel=_LIMITS_PANEL,
     )
-    limit_request_line: int = field(
-        default=8190,
-        metadata=_opt(
-            "Longest request-target accepted (414 above).", minimum=16, panel="Limits and timeouts"
-        ),
+    limit_request_line: int = option(
+        "Longest request-target accepted (414 above).",
+        default=_LIMITS.max_request_line,
+        minimum=16,
+        panel=_LIMITS_PANEL,
     )
-    limit_request_field_size: int = field(
-        default=65536,
-        metadata=_opt(
-            "Most bytes of header fields in one request (431 above).",
-            minimum=64,
-            panel="Limits and timeouts",
-        ),
+    limit_request_field_size: int = option(
+        "Most bytes of header fields in one request (431 above).",
+        default=_LIMITS.max_header_bytes,
+        minimum=64,
+        panel=_LIMITS_PANEL,
     )
-    limit_request_fields: int = field(
-        default=100,
-        metadata=_opt(
-            "Most header fields in one request (431 above).", minimum=1, panel="Limits and timeouts"
-        ),
+    limit_request_fields: int = option(
+        "Most header fields in one request (431 above).",
+        default=_LIMITS.max_header_count,
+        minimum=1,
+        panel=_LIMITS_PANEL,
     )
-    log_level: str = field(
-        default="info",
-        metadata=_opt("Log level.", choices=LOG_LEVELS, panel="Logging"),
-    )
-    access_log: bool = field(
+    log_level: str = option("Log level.", default="info", choices=LOG_LEVELS, panel=_LOGGING)
+    access_log: bool = option(
+        "Log one line per request.",
         default=True,
-        metadata=_opt(
-            "Log one line per request.",
-            flag="--access-log",
-            secondary="--no-access-log",
-            panel="Logging",
-        ),
+        flag="--access-log",
+        secondary="--no-access-log",
+        panel=_LOGGING,
+    )
+    status_fd: int | None = option(
+        "Write one JSON line per lifecycle event to this file descriptor (on Windows an "
+        "inheritable OS handle), for supervisors and tools: ready (pid, address, port, loop "
+        "class, parser), then stopped (requests, connections).",
+        default=None,
+        minimum=0,
+        panel=_LOGGING,
     )
 
     def __post_init__(self) -> None:
-        for spec in option_specs():
-            value = getattr(self, spec.name)
-            if value is None:
-                continue
-            if spec.choices is not None and value not in spec.choices:
-                raise ConfigError(
-                    f"invalid --{spec.cli_name} value {value!r}; valid: {', '.join(spec.choices)}",
-                    hint=spec.help,
-                )
-            if (
-                spec.minimum is not None
-                and isinstance(value, (int, float))
-                and not (
-                    value >= spec.minimum and not (isinstance(value, float) and math.isnan(value))
-                )
-            ):
-                raise ConfigError(
-                    f"--{spec.cli_name} must be >= {spec.minimum:g}, got {value}", hint=spec.help
-                )
-            if (
-                spec.maximum is not None
-                and isinstance(value, (int, float))
-                and not value <= spec.maximum
-            ):
-                raise ConfigError(
-                    f"--{spec.cli_name} must be <= {spec.maximum:g}, got {value}", hint=spec.help
-                )
+        validate(self)
         if self.loop not in LOOP_NAMES and ":" not in self.loop:
             raise ConfigError(
                 f"unknown --loop value {self.loop!r}; valid: {', '.join(LOOP_NAMES)}",
@@ -365,63 +297,3 @@ class Config:
             max_header_bytes=self.limit_request_field_size,
             max_header_count=self.limit_request_fields,
         )
-
-    def replace(self, **changes: Any) -> Config:
-        """A copy with some options changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """One option as the CLI and the environment see it, read off a :class:`Config` field."""
-
-    name: str
-    annotation: str
-    default: Any
-    help: str
-    choices: tuple[str, ...] | None
-    minimum: float | None
-    maximum: float | None
-    flag: str | None
-    secondary: str | None
-    panel: str
-    argument: bool
-    metavar: str | None
-
-    @property
-    def cli_name(self) -> str:
-        return self.name.replace("_", "-")
-
-    @property
-    def envvar(self) -> str:
-        return ENV_PREFIX + self.name.upper()
-
-
-def option_specs() -> list[OptionSpec]:
-    """Every option, in declaration order."""
-    specs = []
-    for item in dataclasses.fields(Config):
-        if item.default is not dataclasses.MISSING:
-            default: Any = item.default
-        elif item.default_factory is not dataclasses.MISSING:
-            default = item.default_factory()
-        else:  # pragma: no cover - every option has a default
-            default = None
-        meta = item.metadata
-        specs.append(
-            OptionSpec(
-                name=item.name,
-                annotation=str(item.type),
-                default=default,
-                help=meta["help"],
-                choices=meta["choices"],
-                minimum=meta["minimum"],
-                maximum=meta["maximum"],
-                flag=meta["flag"],
-                secondary=meta["secondary"],
-                panel=meta["panel"],
-                argument=meta["argument"],
-                metavar=meta["metavar"],
-            )
-        )
-    return specs

@@ -18,9 +18,13 @@ import psutil
 import pytest
 
 from xloop import loops
-from xloop.compare import external, runner
+from xloop.compare import external, rounds, runner
+from xloop.compare import plan as planning
+from xloop.compare.machine import plan_pinning
 from xloop.compare.model import SCHEMA, Result, ResultFile, Round
-from xloop.compare.runner import Settings, compare, default_loops, default_parsers
+from xloop.compare.plan import Target, default_loops, default_parsers
+from xloop.compare.runner import compare
+from xloop.compare.settings import Settings
 from xloop.compare.workloads import WORKLOADS
 from xloop.errors import AppLoadError, ConfigError
 
@@ -158,19 +162,19 @@ def test_pipelined_plaintext() -> None:
 def test_pinning_puts_servers_and_client_on_different_cpus(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pinning = runner.plan_pinning(True)
+    pinning = plan_pinning(True)
     if pinning.server is None:
         pytest.skip(f"no pinning here: {pinning.description}")
     seen: dict[str, list[int]] = {}
-    real_round = runner._client_round
+    real_round = rounds.client_round
 
-    def spy(target: runner._Target, *args: object, **kwargs: object) -> object:
+    def spy(target: Target, *args: object, **kwargs: object) -> object:
         assert target.server is not None
         affinity = getattr(psutil.Process(target.server.proc.pid), "cpu_affinity")  # noqa: B009
         seen[target.result.label] = affinity()
         return real_round(target, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "_client_round", spy)
+    monkeypatch.setattr(rounds, "client_round", spy)
     result = compare(short(loops=["asyncio"], http=["h11"], pin=True))
     assert seen == {"asyncio/h11": list(pinning.server)}
     # the client runs through taskset where there is one, else it is pinned once started
@@ -350,15 +354,15 @@ def closed_port() -> Iterator[int]:
 def test_client_that_cannot_connect_fails_the_row_not_the_run(
     monkeypatch: pytest.MonkeyPatch, closed_port: int
 ) -> None:
-    real = runner._builtin_round
+    real = rounds.builtin_round
 
-    def elsewhere(target: runner._Target, *args: object) -> object:
+    def elsewhere(target: Target, *args: object) -> object:
         assert target.server is not None
         if target.result.loop == default_loops()[-1]:
             target.server.port = closed_port
         return real(target, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "_builtin_round", elsewhere)
+    monkeypatch.setattr(rounds, "builtin_round", elsewhere)
     result = compare(short(http=["h11"]))
     failed = [row for row in result.results if row.status == "failed"]
     assert len(failed) == 1
@@ -377,14 +381,14 @@ def test_server_that_dies_mid_run_is_reported(monkeypatch: pytest.MonkeyPatch) -
             target.server.kill()
             killed.append(target.server.proc.pid)
 
-    runner_targets: list[runner._Target] = []
-    real_plan = runner._plan
+    runner_targets: list[Target] = []
+    real_plan = planning.targets
 
-    def plan(settings: Settings) -> list[runner._Target]:
+    def plan(settings: Settings) -> list[Target]:
         runner_targets[:] = real_plan(settings)
         return runner_targets
 
-    monkeypatch.setattr(runner, "_plan", plan)
+    monkeypatch.setattr(planning, "targets", plan)
     result = compare(short(loops=["asyncio"], http=["h11"], rounds=2), progress=progress)
     (row,) = result.results
     assert killed
@@ -403,7 +407,7 @@ def test_count_mismatch_marks_the_row() -> None:
     )  # fmt: skip
     row.summarize()
     assert row.status == "ok"
-    target = runner._Target("asyncio", "auto", "h11", WORKLOADS["plaintext"], row)
+    target = Target("asyncio", "auto", "h11", WORKLOADS["plaintext"], row)
 
     class Stopped:
         counted = (11, "requests")
@@ -416,7 +420,7 @@ def test_count_mismatch_marks_the_row() -> None:
             return ""
 
     target.server = Stopped()  # type: ignore[assignment]
-    runner._finish_row(target, Settings(), 10, runner.plan_pinning(False))
+    runner.finish_row(target, Settings(), 10, plan_pinning(False))
     assert row.status == "errors"
     assert row.notes == ["the client counted 10 responses, the server 11 requests"]
 

@@ -14,7 +14,7 @@ from xloop.compare.model import ResultFile
 from xloop.compare.report import REPORT_SCHEMA, load, merge, report
 from xloop.errors import ConfigError
 
-from .test_render import markdown_table_lines, sample_file, split_cells
+from .samples import markdown_table_lines, sample_file, split_cells
 
 
 def write_file(directory: Path, name: str, label: str) -> Path:

@@ -15,32 +15,17 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ConfigError
-from . import render
-from .runner import Settings, compare
+from . import render, table
+from .runner import compare
+from .settings import CompareOutputs, Settings
 
-__all__ = ["run_compare", "split_list"]
-
-
-def split_list(value: str | None, option: str) -> list[str] | None:
-    """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None (the default)."""
-    if value is None:
-        return None
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    if not items:
-        raise ConfigError(f"{option} is empty", hint=f"give a comma-separated list to {option}")
-    return list(dict.fromkeys(items))
+__all__ = ["run_compare"]
 
 
-def run_compare(
-    settings: Settings,
-    *,
-    json_path: str | None = None,
-    csv_path: str | None = None,
-    markdown_path: str | None = None,
-    plot_path: str | None = None,
-    quiet: bool = False,
-) -> int:
+def run_compare(settings: Settings, outputs: CompareOutputs) -> int:
     """Run the comparison with a progress bar, print the table, write the files."""
+    json_path, csv_path = outputs.json, outputs.csv
+    markdown_path, plot_path = outputs.markdown, outputs.plot
     # Every output is checked before minutes of measuring, not after.
     if plot_path is not None:
         from .plot import check_plot_path
@@ -56,8 +41,8 @@ def run_compare(
     # A file written to stdout ("-") keeps stdout to itself: the table goes to stderr.
     to_stdout = "-" in (json_path, csv_path, markdown_path)
     render.check_stdout_targets(json=json_path, csv=csv_path, markdown=markdown_path)
-    out = render.results_console(stderr=to_stdout)
-    err = render.results_console(stderr=True)
+    out = table.results_console(stderr=to_stdout)
+    err = table.results_console(stderr=True)
     command = "xloop " + " ".join(sys.argv[1:]) if sys.argv[1:] else "xloop compare"
     progress_bar = Progress(
         TextColumn("[bold]compare[/]"),
@@ -67,7 +52,7 @@ def run_compare(
         TextColumn("{task.description}"),
         console=err,
         transient=True,
-        disable=quiet,
+        disable=outputs.quiet,
     )
     with progress_bar:
         task = progress_bar.add_task("starting", total=None)
@@ -76,7 +61,7 @@ def run_compare(
             progress_bar.update(task, completed=done, total=total, description=what)
 
         result = compare(settings, command=command, progress=progress)
-    out.print(render.results_table(result.results, title=_title(result.settings)))
+    out.print(table.results_table(result.results, title=_title(result.settings)))
     for line in _footer(result.settings, result.results):
         out.print(line, highlight=False)
     render.write_outputs(

@@ -6,7 +6,8 @@ shim resolves, with no HTTP above it, so what it sustains is the loop's own ceil
 
 It logs like ``xloop serve`` (``loop: ...``, ``xloop serving on tcp://HOST:PORT``) and stops
 gracefully on SIGINT/SIGTERM (Ctrl+Break on Windows), logging
-``xloop stopped after N bytes on M connections``.
+``xloop stopped after N bytes on M connections``. ``--status-fd`` reports the same events as
+``xloop serve --status-fd`` (:mod:`xloop.status`), with ``bytes`` instead of ``requests``.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
+import os
 import signal
 import sys
 
 from .. import loops
 from ..errors import BindError, XloopError
-from ..logs import configure_logging
+from ..logs import SERVING, STOPPED, configure_logging
+from ..logs import error_logger as logger
 from ..server.server import install_shutdown_handlers
+from ..status import StatusWriter, loop_fields
 
 __all__ = ["EchoServerProtocol", "main", "serve"]
-
-logger = logging.getLogger("xloop.error")
 
 
 class _Counters:
@@ -56,8 +57,9 @@ class EchoServerProtocol(asyncio.Protocol):
             self.counters.open.discard(self.transport)
 
 
-async def serve(host: str, port: int) -> None:
-    """Serve until a shutdown signal; log the address, then the totals."""
+async def serve(host: str, port: int, status: StatusWriter | None = None) -> None:
+    """Serve until a shutdown signal; log the address, then the totals (and send them
+    to ``status``)."""
     loop = asyncio.get_running_loop()
     counters = _Counters()
     stop = asyncio.Event()
@@ -77,7 +79,12 @@ async def serve(host: str, port: int) -> None:
     try:
         bound = server.sockets[0].getsockname()
         logger.info("loop: %s", loops.describe(loop))
-        logger.info("xloop serving on tcp://%s:%d (press CTRL+C to quit)", host, bound[1])
+        address = f"tcp://{host}:{bound[1]}"
+        logger.info(SERVING, address)
+        if status is not None:
+            status.write(
+                "ready", pid=os.getpid(), address=address, port=bound[1], **loop_fields(loop)
+            )
         await stop.wait()
         server.close()
         for transport in list(counters.open):
@@ -88,9 +95,9 @@ async def serve(host: str, port: int) -> None:
         for undo in cleanup:
             with contextlib.suppress(Exception):
                 undo()
-    logger.info(
-        "xloop stopped after %d bytes on %d connections", counters.bytes, counters.connections
-    )
+    logger.info(STOPPED, counters.bytes, "bytes", counters.connections)
+    if status is not None:
+        status.write("stopped", bytes=counters.bytes, connections=counters.connections)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--loop", default="auto")
     parser.add_argument("--selector", default="auto")
+    parser.add_argument("--status-fd", type=int, default=None, help="see xloop.status")
     args = parser.parse_args(argv)
     configure_logging("info", access_log=False)
     try:
+        status = None if args.status_fd is None else StatusWriter.open(args.status_fd)
         choice = loops.resolve(args.loop, args.selector)
-        loops.run(serve(args.host, args.port), loop_factory=choice.factory)
+        loops.run(serve(args.host, args.port, status), loop_factory=choice.factory)
     except XloopError as exc:
         print(f"xloop echo: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code

@@ -50,17 +50,10 @@ from rich.console import Console
 
 from xloop.errors import ConfigError
 
+from .columns import machine_summary, settings_summary
 from .model import SCHEMA, ResultFile
-from .render import (
-    check_stdout_targets,
-    machine_summary,
-    merged_csv,
-    merged_markdown,
-    results_console,
-    results_table,
-    settings_summary,
-    write_text,
-)
+from .render import check_stdout_targets, merged_csv, merged_markdown, write_text
+from .table import results_console, results_table
 
 __all__ = ["REPORT_SCHEMA", "load", "merge", "merged_dict", "report"]
 

@@ -1,24 +1,47 @@
 """The body of ``xloop which-loop``: tables for people, JSON for machines.
 
-The command is registered by :mod:`xloop.cli`; this module only renders. Bad input
-raises :mod:`xloop.errors` errors, which the CLI layer prints as one line and
-turns into the error's exit code.
+The command is registered by :mod:`xloop.cli` with the options :class:`WhichLoopOptions`
+declares (``--loop`` and ``--selector`` are ``xloop serve``'s own declarations); this module
+only renders. Bad input raises :mod:`xloop.errors` errors, which the CLI layer prints as
+one line and turns into the error's exit code.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from xloop.config import Config
 from xloop.errors import ConfigError
 from xloop.loops import resolve
 from xloop.loops.inspect import inspect_all, inspect_choice
+from xloop.options import borrow, option
 
-__all__ = ["which_loop"]
+__all__ = ["WhichLoopOptions", "which_loop"]
+
+
+@dataclass
+class WhichLoopOptions:
+    """The options of ``xloop which-loop``. Names are checked by :func:`resolve`, which says
+    what is available here."""
+
+    loop: str = borrow(Config, "loop")
+    selector: str = borrow(Config, "selector")
+    all_: bool = option("Every backend name: available, or why not.", default=False, flag="--all")
+    as_json: bool = option(
+        "JSON for programs (schema xloop.which-loop/1).", default=False, flag="--json"
+    )
+    check: str | None = option(
+        "Compare every loop name with a platform file (platforms/<os>.toml): one line per "
+        "mismatch, exit 1 on any.",
+        default=None,
+        metavar="FILE",
+    )
 
 
 def which_loop(

@@ -21,6 +21,7 @@ from ..http import connection_factory, resolve_http
 from ..importer import load_app
 from ..logs import SERVING, STOPPED
 from ..logs import error_logger as logger
+from ..status import StatusWriter, loop_fields
 from .connection import Connection
 from .lifespan import Lifespan
 from .state import ServerState
@@ -95,6 +96,8 @@ class Server:
         self.forced = False
         self._port: int | None = None
         self._date_timer: asyncio.TimerHandle | None = None
+        # --status-fd: lifecycle events for the parent process (xloop.status)
+        self._status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -265,6 +268,15 @@ class Server:
         logger.info("loop: %s", loop_text)
         logger.info("http: %s", self.http)
         logger.info(SERVING, where)
+        if self._status is not None:
+            self._status.write(
+                "ready",
+                pid=os.getpid(),
+                address=where,
+                port=self._port,
+                **loop_fields(self.loop),
+                http=self.http,
+            )
 
     def request_shutdown(self) -> None:
         """Ask for a graceful shutdown; safe to call from any thread or a signal handler."""
@@ -337,6 +349,12 @@ class Server:
             logger.info(STOPPED, state.total_requests, "requests", state.total_connections)
         else:
             logger.info("xloop stopped")
+        if self._status is not None:
+            self._status.write(
+                "stopped",
+                requests=0 if state is None else state.total_requests,
+                connections=0 if state is None else state.total_connections,
+            )
 
     async def _wait_until(
         self, done: Awaitable[Any], timeout: float | None, forceable: bool

@@ -1,0 +1,5 @@
+"""``python -m xloop.compare.client``."""
+
+from .cli import main
+
+raise SystemExit(main())

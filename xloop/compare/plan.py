@@ -1,0 +1,83 @@
+"""What ``xloop compare`` will measure: every name resolved into rows (:class:`Target`)."""
+
+from __future__ import annotations
+
+import itertools
+
+from .. import loops
+from ..errors import ConfigError
+from ..http import httptools_available, resolve_http
+from . import external
+from .model import Result
+from .servers import Target
+from .settings import Settings
+from .workloads import WORKLOADS
+
+__all__ = ["Target", "check_tools", "default_loops", "default_parsers", "targets"]
+
+
+def default_loops() -> list[str]:
+    """``asyncio`` (this OS's stdlib default) and every other backend available here."""
+    native = loops.default_asyncio_backend()
+    others = (b for b in loops.available_backends() if b not in ("asyncio", native))
+    return ["asyncio", *others]
+
+
+def default_parsers() -> list[str]:
+    return ["h11", "httptools"] if httptools_available() else ["h11"]
+
+
+def check_tools(settings: Settings) -> None:
+    """The external clients are on PATH and can run every workload asked for."""
+    for client in settings.clients:
+        if client != "builtin":
+            external.find_tool(client)
+            for name in settings.workloads:
+                external.check_workload(client, WORKLOADS[name], settings.pipeline)
+
+
+def targets(settings: Settings) -> list[Target]:
+    """Resolve every name (one-line errors for unknown or unavailable ones) into rows."""
+    loop_names = settings.loops or default_loops()
+    parsers = settings.http or default_parsers()
+    for parser in parsers:
+        resolve_http(parser)
+    if settings.baseline and settings.baseline not in loop_names:
+        raise ConfigError(
+            f"--baseline {settings.baseline!r} is not one of the loops compared",
+            hint=f"choose one of: {', '.join(dict.fromkeys(loop_names))}",
+        )
+    loop_rows: list[tuple[str, str, str | None, str]] = []  # name, selector, class, backend
+    for name in loop_names:
+        backend = loops.resolve(name).backend
+        selectors = settings.selectors if backend == "selector" else ["auto"]
+        for selector in selectors:
+            choice = loops.resolve(name, selector)
+            loop_rows.append((name, selector, choice.selector, backend))
+    if not any(backend == "selector" for *_, backend in loop_rows) and settings.selectors != [
+        "auto"
+    ]:
+        raise ConfigError(
+            "--selector applies to the selector loop, and none of --loops is one",
+            hint="add selector (or asyncio on Linux/macOS) to --loops",
+        )
+    targets: list[Target] = []
+    for workload_name in settings.workloads:
+        workload = WORKLOADS[workload_name]
+        for parser in parsers if workload.kind == "http" else ["tcp"]:
+            for (name, selector, selector_class, _backend), client in itertools.product(
+                loop_rows, settings.clients
+            ):
+                row = Result(
+                    loop=name,
+                    loop_class=None,
+                    selector=selector_class,
+                    http=parser,
+                    workload=workload.name,
+                    client=client,
+                    connections=settings.connections,
+                    pipeline=settings.pipeline,
+                    selector_named=selector != "auto",
+                )
+                targets.append(Target(name, selector, parser, workload, row))
+    return targets

@@ -1,0 +1,269 @@
+"""The server processes of ``xloop compare``: started, awaited on their status pipe
+(:mod:`xloop.status`), primed, sampled, stopped; their log kept for the tail an error shows."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from .. import loops
+from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
+from ..status import StatusPipe
+from .machine import Pinning
+from .model import Result
+from .settings import Settings
+from .workloads import Workload, request_bytes
+
+__all__ = ["STARTUP_TIMEOUT", "ServerProcess", "Target", "prime", "start_servers"]
+
+STARTUP_TIMEOUT = 30.0
+"""Seconds a server may take to listen, and to answer its first request."""
+
+_LOG_LINES = 400
+_TAIL = 12
+
+
+@dataclass
+class Target:
+    """One row being measured."""
+
+    loop: str
+    selector: str  # as requested: auto, epoll, ...
+    http: str  # h11, httptools, or tcp
+    workload: Workload
+    result: Result
+    server: ServerProcess | None = None
+    primed: int = 0
+    """Requests the server answered before the rounds (see :func:`prime`)."""
+
+
+class ServerProcess:
+    """One server subprocess: its events come on a status pipe (:mod:`xloop.status`), its
+    log is kept by a thread for the tail an error shows."""
+
+    def __init__(
+        self,
+        target: Target,
+        settings: Settings,
+        port: int,
+        pinning: Pinning,
+    ) -> None:
+        self.label = target.result.label
+        self.lines: list[str] = []
+        self.port: int | None = None
+        self.loop_class: str | None = None
+        self.rss_samples: list[int] = []
+        self.killed = False
+        """Killed after a stop request it did not follow in time."""
+        self.status = StatusPipe()
+        command = [sys.executable, "-m"]
+        if target.workload.kind == "tcp":
+            command += ["xloop.compare.echo"]
+        else:
+            command += ["xloop", "serve"]
+            if settings.app:
+                command.append(settings.app)
+            command += ["--http", target.http, "--no-access-log", "--log-level", "info"]
+            if settings.app_dir:
+                command += ["--app-dir", settings.app_dir]
+            if settings.factory:
+                command.append("--factory")
+        command += ["--host", settings.host, "--port", str(port), "--loop", target.loop]
+        if target.selector != "auto":
+            command += ["--selector", target.selector]
+        command += ["--status-fd", str(self.status.child_fd)]
+        self.command = command
+        flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        try:
+            self.proc = subprocess.Popen(
+                pinning.command(command, pinning.server),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                creationflags=flags,
+                **self.status.popen_kwargs(),
+            )
+        except BaseException:
+            self.status.close()
+            raise
+        self.status.start()
+        pinning.started(self.proc.pid, pinning.server)
+        self._reader = threading.Thread(target=self._read, name=f"log {self.label}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if len(self.lines) < _LOG_LINES:
+                self.lines.append(line)
+            else:
+                self.lines[_LOG_LINES // 2 :] = [*self.lines[_LOG_LINES // 2 + 1 :], line]
+        stream.close()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Return once it listens; raise the error a user should see if it cannot."""
+        try:
+            ready = self.status.wait_for("ready", timeout)
+        except TimeoutError:
+            self.kill()
+            raise StartupError(
+                f"the {self.label} server did not start within {timeout:g}s",
+                hint=f"its log ends: {self.tail_line()}",
+            ) from None
+        if ready is not None:
+            self.port = ready.get("port")
+            self.loop_class = ready.get("loop_class")
+            return
+        code = self.proc.wait()
+        self._reader.join(5)
+        error_class: type[XloopError] = {3: AppLoadError, 4: BindError, 2: ConfigError}.get(
+            code, StartupError
+        )
+        raise error_class(
+            f"the {self.label} server exited with code {code} before it was ready: "
+            f"{self.tail_line()}",
+            hint="its log ends:\n" + self.tail(),
+        )
+
+    @property
+    def counted(self) -> tuple[int, str] | None:
+        """What the server said it served when it stopped: (count, "requests" or "bytes")."""
+        stopped = self.status.last("stopped")
+        if stopped is None:
+            return None
+        unit = "bytes" if "bytes" in stopped else "requests"
+        return int(stopped[unit]), unit
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, lines: int = _TAIL) -> str:
+        return "\n".join(self.lines[-lines:]) or "(no output)"
+
+    def tail_line(self) -> str:
+        """The last line that says something (errors print their reason last)."""
+        for line in reversed(self.lines):
+            if line.strip():
+                return line.strip()
+        return "(no output)"
+
+    def cpu_seconds(self) -> float | None:
+        try:
+            times = psutil.Process(self.proc.pid).cpu_times()
+        except psutil.Error:
+            return None
+        return float(times.user + times.system)
+
+    def sample_rss(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            self.rss_samples.append(int(psutil.Process(self.proc.pid).memory_info().rss))
+
+    def peak_rss(self) -> int | None:
+        """The peak resident set size: the kernel's high-water mark where the OS keeps one
+        (Linux VmHWM, Windows peak working set), else the largest sample after a round."""
+        pid = self.proc.pid
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        with contextlib.suppress(psutil.Error, AttributeError):
+            peak = getattr(psutil.Process(pid).memory_info(), "peak_wset", None)
+            if peak:
+                return int(peak)
+        return max(self.rss_samples, default=None)
+
+    @property
+    def stop_signal(self) -> str:
+        return "Ctrl+Break" if loops.IS_WINDOWS else "SIGINT"
+
+    def stop(self, timeout: float | None = None) -> int | None:
+        """Graceful stop (SIGINT / Ctrl+Break); kill if it does not finish in time (20 s;
+        5 s on Windows, where a process without a shared console never gets Ctrl+Break)."""
+        if timeout is None:
+            timeout = 5.0 if loops.IS_WINDOWS else 20.0
+        if self.proc.poll() is None:
+            sig = getattr(signal, "CTRL_BREAK_EVENT", signal.SIGINT)
+            with contextlib.suppress(OSError):
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.killed = True
+        self._reader.join(5)
+        self.status.join(5)
+        code: int | None = self.proc.returncode
+        return code
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+
+
+@contextlib.contextmanager
+def start_servers(targets: list[Target], settings: Settings, pinning: Pinning) -> Iterator[None]:
+    started: list[ServerProcess] = []
+    try:
+        for index, target in enumerate(targets):
+            port = settings.port + index if settings.port else 0
+            target.server = ServerProcess(target, settings, port, pinning)
+            started.append(target.server)
+        for server in started:
+            server.wait_ready(STARTUP_TIMEOUT)
+        for target in targets:
+            target.primed = prime(target, settings)
+        yield
+    finally:
+        # Whatever ended the run (an error, Ctrl+C, a second Ctrl+C while stopping), no
+        # server outlives it: each is stopped gracefully if it can be, else killed.
+        for server in started:
+            if server.alive():
+                try:
+                    server.stop()
+                except BaseException:
+                    for rest in started:
+                        rest.kill()
+                    raise
+
+
+def prime(target: Target, settings: Settings) -> int:
+    """One exchange on a connection the client then closes, before any measurement.
+
+    A fresh CPython process reading with ``sock.recv(256 KiB)`` (the stdlib selector
+    loop's transport) runs at a fraction of its speed until glibc's malloc first frees a
+    256 KiB buffer whole, which happens when a connection's peer closes: until then every
+    read maps and unmaps (or grows and trims) memory. Every real server meets its first
+    closed connection within moments; without this, the stdlib loop's first round would
+    measure that start-up state instead of the loop.
+    """
+    server = target.server
+    if server is None or server.port is None:
+        return 0
+    message = request_bytes(target.workload, settings.host, server.port, settings.path)
+    timeout = STARTUP_TIMEOUT
+    try:
+        with socket.create_connection((settings.host, server.port), timeout=timeout) as sock:
+            sock.sendall(message)
+            answered = sock.recv(65536)  # the start of the answer is enough: then close
+    except OSError as exc:
+        answered, why = b"", f"{type(exc).__name__}: {exc}"
+    else:
+        why = "it closed the connection"
+    if not answered:
+        raise StartupError(
+            f"the {target.result.label} server did not answer its first request: {why}",
+            hint=f"its log ends: {server.tail_line()}",
+        )
+    return 1  # the server counted this request too
