@@ -1,4 +1,4 @@
-"""The package's import graph: no module imports itself back, directly or through others."""
+"""The package's shape: no import cycle (type-only imports included), no oversized module."""
 
 from __future__ import annotations
 
@@ -106,3 +106,17 @@ def test_relative_lazy_and_type_checking_imports_are_edges() -> None:
     assert "xloop.server.state" in graph["xloop.server.cycle"]
     # cli.py imports the compare command lazily, inside the function
     assert any(name.startswith("xloop.compare") for name in graph["xloop.cli"])
+
+
+#: A module longer than this is doing more than one job: split it by job.
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    sizes = {
+        name: len(path.read_text(encoding="utf-8").splitlines())
+        for name, path in _modules().items()
+    }
+    too_long = {name: size for name, size in sizes.items() if size > MAX_MODULE_LINES}
+    assert sizes["xloop.server.connection"] > 100  # the count reads real files
+    assert not too_long, f"split these by job: {too_long}"
