@@ -128,7 +128,11 @@ def which_loop(**values: Any) -> None:
         )
         raise typer.Exit(code)
     which_loop_report(
-        loop=chosen.loop, selector=chosen.selector, all_=chosen.all_, as_json=chosen.as_json
+        loop=chosen.loop,
+        selector=chosen.selector,
+        all_=chosen.all_,
+        as_json=chosen.as_json,
+        capabilities=chosen.capabilities,
     )
 
 

@@ -117,3 +117,30 @@ def test_unavailable_backend_raises(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(LoopUnavailable, match=r"^proactor needs Windows \(IOCP\); available here"):
         which_loop(loop="proactor")
     assert capsys.readouterr().out == ""
+
+
+def test_capabilities_in_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
+    which_loop(loop="asyncio", as_json=True, capabilities=True)
+    report = json.loads(capsys.readouterr().out)
+    names = [entry["name"] for entry in report["capabilities"]]
+    assert names[:2] == ["add_reader", "subprocess"]
+    assert {entry["result"] for entry in report["capabilities"]} <= {
+        "works",
+        "fallback",
+        "limited",
+        "unsupported",
+        "not implemented",
+    }
+    which_loop(loop="asyncio", capabilities=True)
+    text = capsys.readouterr().out
+    assert "capabilities (probed live)" in text
+    assert "add_reader" in text
+
+
+def test_capabilities_with_all_probe_every_available_loop(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    which_loop(all_=True, as_json=True, capabilities=True)
+    report = json.loads(capsys.readouterr().out)
+    for entry in report["backends"]:
+        assert ("capabilities" in entry) == entry["available"], entry["name"]

@@ -36,6 +36,12 @@ class WhichLoopOptions:
     as_json: bool = option(
         "JSON for programs (schema xloop.which-loop/1).", default=False, flag="--json"
     )
+    capabilities: bool = option(
+        "Probe what the loop can do, live: watchers, subprocesses, signals, sendfile, TLS "
+        "upgrade, UNIX and UDP sockets, eager tasks, the socket cap (with --all: every loop "
+        "available here).",
+        default=False,
+    )
     check: str | None = option(
         "Compare every loop name with a platform file (platforms/<os>.toml): one line per "
         "mismatch, exit 1 on any.",
@@ -49,6 +55,7 @@ def which_loop(
     selector: str = "auto",
     all_: bool = False,
     as_json: bool = False,
+    capabilities: bool = False,
 ) -> None:
     """Report the loop ``--loop``/``--selector`` resolve to, or (``all_``) every backend.
 
@@ -62,8 +69,14 @@ def which_loop(
                 hint="drop --all to inspect one choice",
             )
         report = inspect_all()
+        if capabilities:
+            for entry in report["backends"]:
+                if entry["available"]:
+                    entry["capabilities"] = _probe(entry["name"], "auto")
     else:
         report = inspect_choice(resolve(loop, selector))
+        if capabilities:
+            report["capabilities"] = _probe(loop, selector)
 
     if as_json:
         print(json.dumps(report, indent=2))
@@ -71,8 +84,52 @@ def which_loop(
     console = Console(highlight=False)
     if all_:
         _print_all(console, report)
+        columns = {e["name"]: e["capabilities"] for e in report["backends"] if "capabilities" in e}
     else:
         _print_choice(console, report)
+        columns = {report["backend"]: report["capabilities"]} if capabilities else {}
+    if columns:
+        _print_capabilities(console, columns)
+
+
+def _probe(loop: str, selector: str) -> list[dict[str, str]]:
+    from xloop.loops.capabilities import probe
+
+    return [capability.as_dict() for capability in probe(loop, selector)]
+
+
+_RESULT_STYLE = {
+    "works": "green",
+    "fallback": "yellow",
+    "limited": "yellow",
+    "unsupported": "dim",
+    "not implemented": "red",
+    "failed": "red",
+    "hung": "red",
+    "crashed": "red",
+}
+
+
+def _print_capabilities(console: Console, columns: dict[str, list[dict[str, str]]]) -> None:
+    """One row per probe, one column per loop; the details of what did not just work."""
+    table = Table(title="capabilities (probed live)", title_justify="left")
+    table.add_column("probe")
+    for name in columns:
+        table.add_column(name)
+    first = next(iter(columns.values()))
+    notes: dict[tuple[str, str, str], list[str]] = {}  # (probe, result, detail) -> loops
+    for index, row in enumerate(first):
+        cells = [Text(row["name"])]
+        for name, results in columns.items():
+            result = results[index]
+            cells.append(Text(result["result"], style=_RESULT_STYLE.get(result["result"], "")))
+            if result["result"] != "works":
+                key = (result["name"], result["result"], result["detail"])
+                notes.setdefault(key, []).append(name)
+        table.add_row(*cells)
+    console.print(table)
+    for (probe_name, result_text, detail), names in notes.items():
+        console.print(Text(f"{probe_name} on {', '.join(names)}: {result_text}: {detail}"))
 
 
 def _or_dash(value: str | None) -> Text:
