@@ -133,6 +133,7 @@ def which_loop(**values: Any) -> None:
         all_=chosen.all_,
         as_json=chosen.as_json,
         capabilities=chosen.capabilities,
+        trace=chosen.trace,
     )
 
 

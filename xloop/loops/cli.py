@@ -42,6 +42,12 @@ class WhichLoopOptions:
         "available here).",
         default=False,
     )
+    trace: bool = option(
+        "Serve one request on the loop and print the calls that ran, from create_server "
+        "through accept, call_soon, the ready queue and _run_once to the write, each with "
+        "the class that defined it (a live profile hook).",
+        default=False,
+    )
     check: str | None = option(
         "Compare every loop name with a platform file (platforms/<os>.toml): one line per "
         "mismatch, exit 1 on any.",
@@ -56,12 +62,16 @@ def which_loop(
     all_: bool = False,
     as_json: bool = False,
     capabilities: bool = False,
+    trace: bool = False,
 ) -> None:
     """Report the loop ``--loop``/``--selector`` resolve to, or (``all_``) every backend.
 
     ``as_json`` prints the report (see :mod:`xloop.loops.inspect` for the schema)
     as indented JSON on stdout; otherwise rich tables.
     """
+    if trace:
+        _print_trace(loop, selector, as_json)
+        return
     if all_:
         if loop.strip().lower() != "auto" or selector.strip().lower() != "auto":
             raise ConfigError(
@@ -90,6 +100,30 @@ def which_loop(
         columns = {report["backend"]: report["capabilities"]} if capabilities else {}
     if columns:
         _print_capabilities(console, columns)
+
+
+def _print_trace(loop: str, selector: str, as_json: bool) -> None:
+    from xloop.loops.trace import trace
+
+    described, steps = trace(loop, selector)
+    if as_json:
+        record = {
+            "schema": "xloop.which-loop.trace/1",
+            "loop": described,
+            "steps": [
+                {"depth": s.depth, "call": s.name, "where": s.where, "note": s.note} for s in steps
+            ],
+        }
+        print(json.dumps(record, indent=2))
+        return
+    console = Console(highlight=False)
+    console.print(Text(f"one connection, one request, one write on {described}:"))
+    for step in steps:
+        line = Text("  " * step.depth + step.name)
+        line.append(f"  {step.where}", style="dim")
+        if step.note:
+            line.append(f"  ({step.note})", style="yellow")
+        console.print(line, soft_wrap=True)
 
 
 def _probe(loop: str, selector: str) -> list[dict[str, str]]:
