@@ -134,6 +134,7 @@ def which_loop(**values: Any) -> None:
         as_json=chosen.as_json,
         capabilities=chosen.capabilities,
         trace=chosen.trace,
+        app=chosen.app,
     )
 
 

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import platform
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,15 @@ def test_capabilities_with_all_probe_every_available_loop(
     report = json.loads(capsys.readouterr().out)
     for entry in report["backends"]:
         assert ("capabilities" in entry) == entry["available"], entry["name"]
+
+
+def test_app_advice_in_text_and_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "advised_app.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    which_loop(loop="selector", app="advised_app:app")
+    assert "advised_app:app: no known incompatibility with this loop" in capsys.readouterr().out
+    which_loop(loop="selector", app="advised_app:app", as_json=True)
+    assert json.loads(capsys.readouterr().out)["advice"] == []

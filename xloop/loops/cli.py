@@ -42,6 +42,12 @@ class WhichLoopOptions:
         "available here).",
         default=False,
     )
+    app: str | None = option(
+        "Import this ASGI app (module:attribute, from the current directory) and warn about "
+        "libraries it uses that the loop cannot serve, and about a loop policy it sets.",
+        default=None,
+        metavar="APP",
+    )
     trace: bool = option(
         "Serve one request on the loop and print the calls that ran, from create_server "
         "through accept, call_soon, the ready queue and _run_once to the write, each with "
@@ -63,6 +69,7 @@ def which_loop(
     as_json: bool = False,
     capabilities: bool = False,
     trace: bool = False,
+    app: str | None = None,
 ) -> None:
     """Report the loop ``--loop``/``--selector`` resolve to, or (``all_``) every backend.
 
@@ -84,9 +91,12 @@ def which_loop(
                 if entry["available"]:
                     entry["capabilities"] = _probe(entry["name"], "auto")
     else:
-        report = inspect_choice(resolve(loop, selector))
+        choice = resolve(loop, selector)
+        report = inspect_choice(choice)
         if capabilities:
             report["capabilities"] = _probe(loop, selector)
+        if app is not None:
+            report["advice"] = _advice(app, choice.factory, report["loop_class"])
 
     if as_json:
         print(json.dumps(report, indent=2))
@@ -98,6 +108,9 @@ def which_loop(
     else:
         _print_choice(console, report)
         columns = {report["backend"]: report["capabilities"]} if capabilities else {}
+        if app is not None:
+            for line in report["advice"] or [f"{app}: no known incompatibility with this loop"]:
+                console.print(Text(line, style="yellow" if report["advice"] else "green"))
     if columns:
         _print_capabilities(console, columns)
 
@@ -124,6 +137,14 @@ def _print_trace(loop: str, selector: str, as_json: bool) -> None:
         if step.note:
             line.append(f"  ({step.note})", style="yellow")
         console.print(line, soft_wrap=True)
+
+
+def _advice(app: str, factory: Any, loop_text: str) -> list[str]:
+    from xloop.importer import load_app
+    from xloop.loops.advice import check_app
+
+    load_app(app, app_dir=".")
+    return [warning.line() for warning in check_app(factory, loop_text)]
 
 
 def _probe(loop: str, selector: str) -> list[dict[str, str]]:

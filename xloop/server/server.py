@@ -21,6 +21,7 @@ from ..http import connection_factory, resolve_http
 from ..importer import load_app
 from ..logs import SERVING, STOPPED
 from ..logs import error_logger as logger
+from ..loops import advice
 from ..status import StatusWriter, loop_fields
 from .connection import Connection
 from .lifespan import Lifespan
@@ -151,6 +152,7 @@ class Server:
                 limit,
             )
         app: ASGIApp = load_app(config.app, factory=config.factory, app_dir=config.app_dir)
+        await self._advise(loop)
         lifespan_state: dict[str, Any] = {}
         self.lifespan = Lifespan(app, config.lifespan, lifespan_state)
         if not await self.lifespan.startup():
@@ -179,6 +181,18 @@ class Server:
         self._tick_date()
         self._log_started()
         self.ready.set()
+
+    async def _advise(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Warn, one line each, when a library the app imported needs what this loop lacks
+        (or the app set a policy xloop does not use): see :mod:`xloop.loops.advice`."""
+        if not advice.worth_checking():
+            return
+        factory = loops.resolve(self.config.loop, self.config.selector).factory
+        found = await loop.run_in_executor(
+            None, advice.check_app, factory, loops.describe(loop), None
+        )
+        for warning in found:
+            logger.warning("%s", warning.line())
 
     def _tick_date(self) -> None:
         """Refresh the Date header at each second boundary (a timer, not per request)."""
