@@ -23,7 +23,14 @@ import argparse
 import timeit
 from collections.abc import Callable
 
-from xloop.http import END_OF_MESSAGE, DefaultHeaders, Limits, Request, connection_factory
+from xloop.http import (
+    END_OF_MESSAGE,
+    DefaultHeaders,
+    HTTPConnection,
+    Limits,
+    Request,
+    connection_factory,
+)
 
 TWO_GETS = (
     b"GET /a HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
@@ -33,25 +40,29 @@ DEFAULTS = DefaultHeaders([(b"server", b"xloop")])
 HEADERS = [(b"content-type", b"text/plain")]
 
 
-def parse(factory: Callable[[], object]) -> Callable[[], object]:
+Factory = Callable[[], HTTPConnection]
+
+
+def parse(factory: Factory) -> Callable[[], object]:
     def run() -> object:
-        return factory().receive_data(TWO_GETS)  # type: ignore[attr-defined]
+        return factory().receive_data(TWO_GETS)
 
     return run
 
 
-def cycle(factory: Callable[[], object]) -> Callable[[], object]:
+def cycle(factory: Factory) -> Callable[[], object]:
     def run() -> object:
         conn = factory()
-        events = conn.receive_data(TWO_GETS)  # type: ignore[attr-defined]
+        events = conn.receive_data(TWO_GETS)
         served = 0
         while events:
             request = events[0]
-            assert type(request) is Request and events[-1] is END_OF_MESSAGE, events
-            conn.begin_response(request)  # type: ignore[attr-defined]
-            conn.response_whole(200, HEADERS, DEFAULTS, b"hello", False)  # type: ignore[attr-defined]
+            assert type(request) is Request, events
+            assert events[-1] is END_OF_MESSAGE, events
+            conn.begin_response(request)
+            conn.response_whole(200, HEADERS, DEFAULTS, b"hello", False)
             served += 1
-            events = conn.start_next_cycle()  # type: ignore[attr-defined]
+            events = conn.start_next_cycle()
         assert served == 2
         return served
 

@@ -112,7 +112,8 @@ def test_method_target_version(
     [
         b"http://example.com/a/../b?x=%20y",
         b"http://example.com:8080/",
-        b"https://user@example.org/path;p?q#frag",
+        b"https://user@example.org/path;p?q",
+        b"HTTP://EXAMPLE.COM?q",
         b"http://[::1]:8000/v6",
     ],
 )
