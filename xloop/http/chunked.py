@@ -13,10 +13,11 @@ while the line is under 1 KiB), and counts the data against the request body lim
 Grammar (RFC 9112 section 7.1, as llhttp reads it)::
 
     chunk-line   = 1*HEXDIG *( ";" ext ) CRLF          ; size below 2**64
-    ext          = 1*tchar [ "=" value ] / "=" value
+    ext          = 1*tchar [ "=" value ] / "=" value / ""   ; "" only before another ";"
     value        = *tchar [ DQUOTE *( qdtext / quoted-pair ) DQUOTE ]
     chunk        = chunk-line data CRLF                ; a size of 0 ends the chunks
     trailer-line = 1*tchar ":" *( HTAB / SP / VCHAR / obs-text ) CRLF
+                   ; but no Content-Length, nor a Transfer-Encoding with a value
     body         = *chunk last-chunk-line *trailer-line CRLF
 
 Data bytes are skipped by count, so the cost is per line, not per byte of body.
@@ -35,7 +36,8 @@ _TCHAR: Final = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
 _QDTEXT: Final = rb"[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]"
 _QPAIR_END: Final = rb"[\t \x21-\x7e\x80-\xff]"
 _VALUE: Final = rb"%s*(?:\"(?:%s|\\%s)*\")?" % (_TCHAR, _QDTEXT, _QPAIR_END)
-_EXT: Final = rb";(?:%s+(?:=%s)?|=%s)" % (_TCHAR, _VALUE, _VALUE)
+# An empty extension passes only when another follows (llhttp: ";;a" yes, ";" CRLF no).
+_EXT: Final = rb";(?:%s+(?:=%s)?|=%s|(?=;))" % (_TCHAR, _VALUE, _VALUE)
 _FIELD_VALUE: Final = rb"[\t\x20-\x7e\x80-\xff]*"
 
 #: A complete chunk-size line (CRLF included).
@@ -62,6 +64,17 @@ _DONE: Final = 4
 def _size_error(digits: bytes) -> ProtocolError | None:
     if len(digits) > _MAX_SIZE_DIGITS and len(digits.lstrip(b"0")) > _MAX_SIZE_DIGITS:
         return ProtocolError(400, "chunk size over 64 bits")
+    return None
+
+
+def _framing_trailer(line: bytes) -> ProtocolError | None:
+    """A trailer field that would reframe the message: llhttp refuses Content-Length as
+    soon as its colon comes, Transfer-Encoding with its first non-blank value byte."""
+    start = line[:18].lower()
+    if start.startswith(b"content-length:"):
+        return ProtocolError(400, "Content-Length in the trailer section")
+    if start.startswith(b"transfer-encoding:") and line[18:].strip(b" \t\r\n"):
+        return ProtocolError(400, "Transfer-Encoding in the trailer section")
     return None
 
 
@@ -140,6 +153,8 @@ class ChunkedChecker:
             return ProtocolError(400, "malformed trailer field line")
         elif line == b"\r\n":
             self._state = _DONE
+        else:
+            return _framing_trailer(line)
         return None
 
     def _partial(self) -> ProtocolError | None:
@@ -167,4 +182,6 @@ class ChunkedChecker:
                 return ProtocolError(400, "chunk data not followed by CRLF")
         elif _TRAILER_PREFIX(line) is None:
             return ProtocolError(400, "malformed trailer field line")
+        else:
+            return _framing_trailer(bytes(line))
         return None

@@ -52,6 +52,8 @@ class Limits:
 
 
 _DIGITS: Final = re.compile(rb"[0-9]+").fullmatch
+_MAX_LENGTH_DIGITS: Final = 20
+_MAX_LENGTH: Final = 2**64 - 1
 _VERSION_IN_LINE: Final = re.compile(rb"^[^\r\n]* HTTP/([0-9])\.([0-9])\r?$")
 
 
@@ -98,11 +100,11 @@ def check_head(
     ``headers`` have lowercased names. Refused: a request-target over the limit (414), too
     many or too large header fields (431), more than one Content-Length field (even with
     equal values: a proxy in front may have picked the other one), a Content-Length that is
-    not plain digits, Content-Length together with Transfer-Encoding (the classic smuggling
-    vector), any transfer coding but a lone ``chunked`` (501, RFC 9112 section 6.1; h11
-    answers so itself), ``chunked`` in an HTTP/1.0 request (400: faulty framing, ibid.),
-    a missing or repeated Host (400, RFC 9112 section 3.2), and a Content-Length over
-    ``limits.max_body_size`` (413).
+    not plain digits or out of range (over 20 digits or 64 bits), Content-Length together
+    with Transfer-Encoding (the classic smuggling vector), any transfer coding but a lone
+    ``chunked`` (501, RFC 9112 section 6.1; h11 answers so itself), ``chunked`` in an
+    HTTP/1.0 request (400: faulty framing, ibid.), a missing or repeated Host (400, RFC 9112
+    section 3.2), and a Content-Length over ``limits.max_body_size`` (413).
     """
     if len(target) > limits.max_request_line:
         return ProtocolError(414, "request-target too long")
@@ -135,6 +137,11 @@ def check_head(
             return ProtocolError(400, "Content-Length is not a plain decimal number")
         if transfer_encoding is not None:
             return ProtocolError(400, "Content-Length together with Transfer-Encoding")
+        if len(content_length) >= _MAX_LENGTH_DIGITS and (
+            len(content_length) > _MAX_LENGTH_DIGITS or int(content_length) > _MAX_LENGTH
+        ):
+            # h11 takes at most 20 digits, llhttp values below 2**64: refuse both excesses.
+            return ProtocolError(400, "Content-Length out of range")
         if limits.max_body_size is not None and _over(content_length, limits.max_body_size):
             return ProtocolError(413, "Content-Length over the request body limit")
     elif transfer_encoding is not None:
