@@ -67,21 +67,31 @@ def _size_error(digits: bytes) -> ProtocolError | None:
     return None
 
 
+_CONTENT_LENGTH_IN_TRAILER: Final = ProtocolError(400, "Content-Length in the trailer section")
+_TRANSFER_ENCODING_IN_TRAILER: Final = ProtocolError(
+    400, "Transfer-Encoding in the trailer section"
+)
+
+
 def _framing_trailer(line: bytes) -> ProtocolError | None:
-    """A trailer field that would reframe the message: llhttp refuses Content-Length as
-    soon as its colon comes, Transfer-Encoding with its first non-blank value byte."""
+    """A trailer field (complete or not) that would reframe the message.
+
+    llhttp refuses Content-Length as soon as its colon comes, Transfer-Encoding with the
+    first byte of its value; an empty Transfer-Encoding only with the byte after its line
+    (see ``ChunkedChecker._empty_te``).
+    """
     start = line[:18].lower()
     if start.startswith(b"content-length:"):
-        return ProtocolError(400, "Content-Length in the trailer section")
+        return _CONTENT_LENGTH_IN_TRAILER
     if start.startswith(b"transfer-encoding:") and line[18:].strip(b" \t\r\n"):
-        return ProtocolError(400, "Transfer-Encoding in the trailer section")
+        return _TRANSFER_ENCODING_IN_TRAILER
     return None
 
 
 class ChunkedChecker:
     """Check the chunked framing of one request body, fed the raw bytes after its head."""
 
-    __slots__ = ("_left", "_limit", "_line", "_max_line", "_state")
+    __slots__ = ("_empty_te", "_left", "_limit", "_line", "_max_line", "_state")
 
     def __init__(self, max_body_size: int | None, max_line: int) -> None:
         self._state = _SIZE
@@ -90,6 +100,8 @@ class ChunkedChecker:
         #: Data bytes that may still come (None: no limit).
         self._limit = max_body_size
         self._max_line = max_line
+        #: The last trailer line was an empty Transfer-Encoding: refused with the next byte.
+        self._empty_te = False
 
     @property
     def done(self) -> bool:
@@ -118,6 +130,8 @@ class ChunkedChecker:
                 continue
             if state == _DONE:
                 return None
+            if self._empty_te:
+                return _TRANSFER_ENCODING_IN_TRAILER
             newline = data.find(b"\n", pos)
             if newline < 0:
                 self._line += data[pos:]
@@ -154,7 +168,10 @@ class ChunkedChecker:
         elif line == b"\r\n":
             self._state = _DONE
         else:
-            return _framing_trailer(line)
+            error = _framing_trailer(line)
+            if error is not None:
+                return error
+            self._empty_te = line[:18].lower() == b"transfer-encoding:"
         return None
 
     def _partial(self) -> ProtocolError | None:

@@ -17,7 +17,14 @@ import h11
 
 from .chunked import ChunkedChecker
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
-from .head import Limits, check_head, check_target, status_for_version, version_status_from_line
+from .head import (
+    Limits,
+    check_head,
+    check_target,
+    line_target_status,
+    status_for_version,
+    version_status_from_line,
+)
 from .response import (
     DefaultHeaders,
     checked_status,
@@ -30,6 +37,8 @@ __all__ = ["H11Connection"]
 
 _CONTENT_LENGTH_LINE: Final = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 _NEED: Final = (h11.NEED_DATA, h11.PAUSED)
+#: The versions llhttp reads; it refuses any other on the request line (505 there too).
+_LLHTTP_VERSIONS: Final = frozenset(("1.1", "1.0", "2.0", "0.9"))
 #: In a raw head: a control character but HTAB (CR and LF only as CRLF; h11 refuses a bare
 #: CR itself), a bare LF line end, or obs-fold. llhttp refuses all three.
 _HEAD_FAULT: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|(?<!\r)\n|\n[ \t]").search
@@ -124,19 +133,24 @@ class H11Connection:
                 return out
 
     def _request(self, event: h11.Request) -> Request | ProtocolError:
-        version = event.http_version.decode("ascii")
-        headers: list[tuple[bytes, bytes]] = list(event.headers)
-        target = event.target
-        error = status_for_version(version) or check_head(
-            target, headers, self._limits, version == "1.1"
-        )
-        if error is not None:
-            return error
+        """Check the head h11 parsed, in the order the httptools adapter finds faults.
+
+        First what llhttp refuses while it reads (a target it cannot read, a version it
+        does not parse, the raw head's faults, Content-Length repeated or with
+        Transfer-Encoding), then the version, check_head and check_target, as
+        on_headers_complete does.
+        """
         method = event.method.decode("ascii")
-        if target[:1] != b"/" or b"#" in target or method == "CONNECT":
-            error = check_target(method, target)
+        target = event.target
+        if target[:1] != b"/" or method == "CONNECT":
+            error = line_target_status(method, target)
             if error is not None:
                 return error
+        version = event.http_version.decode("ascii")
+        version_error = status_for_version(version)
+        if version_error is not None and version not in _LLHTTP_VERSIONS:
+            return version_error
+        headers: list[tuple[bytes, bytes]] = list(event.headers)
         keep_alive = version == "1.1"
         expect = False
         has_length = False
@@ -160,9 +174,24 @@ class H11Connection:
                 chunked = True
             elif name in {b"x-forwarded-for", b"x-forwarded-proto"}:
                 forwarded = True
-        error = self._check_raw_head(event, has_length)
+        start, end = self._head_span(event)
+        if has_length and chunked:
+            # llhttp refuses it when the second of the two arrives, before the version's turn.
+            return ProtocolError(400, "Content-Length together with Transfer-Encoding")
+        error = (
+            self._check_raw_head(start, end, has_length)
+            or version_error
+            or check_head(target, headers, self._limits, version == "1.1")
+        )
         if error is not None:
             return error
+        if target[:1] != b"/" or b"#" in target or method == "CONNECT":
+            error = check_target(method, target)
+            if error is not None:
+                return error
+        recent = self._recent
+        del recent[:end]
+        self._saw_newline = b"\n" in recent
         if has_body:
             self._in_body = True
             if chunked:
@@ -190,13 +219,12 @@ class H11Connection:
             return start, bare + 2
         return start, (len(recent) if end < 0 else end + 3)
 
-    def _check_raw_head(self, event: h11.Request, has_length: bool) -> ProtocolError | None:
-        """Check the head's raw bytes for what h11 accepts and llhttp refuses, then drop them.
+    def _check_raw_head(self, start: int, end: int, has_length: bool) -> ProtocolError | None:
+        """Check the head's raw bytes for what h11 accepts and llhttp refuses.
 
         Control characters in a field value, bare LF line ends and obs-fold are refused;
         so is ``Content-Length: 5`` twice, or ``5, 5``, which h11 folds into one.
         """
-        start, end = self._head_span(event)
         recent = self._recent
         if _HEAD_FAULT(recent, start, end) is not None:
             return ProtocolError(400, "control character, bare LF or obs-fold in the head")
@@ -206,8 +234,6 @@ class H11Connection:
                 return ProtocolError(400, "more than one Content-Length header")
             if values and not bytes(values[0]).isdigit():
                 return ProtocolError(400, "Content-Length is not a plain decimal number")
-        del recent[:end]
-        self._saw_newline = b"\n" in recent
         return None
 
     # -- sending ---------------------------------------------------------------------------

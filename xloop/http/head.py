@@ -24,6 +24,7 @@ __all__ = [
     "Limits",
     "check_head",
     "check_target",
+    "line_target_status",
     "method_status_from_line",
     "status_for_version",
     "version_status_from_line",
@@ -54,7 +55,7 @@ class Limits:
 _DIGITS: Final = re.compile(rb"[0-9]+").fullmatch
 _MAX_LENGTH_DIGITS: Final = 20
 _MAX_LENGTH: Final = 2**64 - 1
-_VERSION_IN_LINE: Final = re.compile(rb"^[^\r\n]* HTTP/([0-9])\.([0-9])\r?$")
+_VERSION_IN_LINE: Final = re.compile(rb"^([^ \r\n]*) ([^\r\n]*) HTTP/([0-9])\.([0-9])\r?$")
 
 
 def status_for_version(version: str) -> ProtocolError | None:
@@ -82,14 +83,18 @@ def version_status_from_line(data: bytes) -> ProtocolError | None:
     """For a parser error on a request line: a well-formed but unsupported version is 505.
 
     Parsers disagree on which versions they reject themselves ("HTTP/4.0" fails in llhttp,
-    "HTTP/2.0" passes); looking at the line itself makes both answer alike.
+    "HTTP/2.0" passes); looking at the line itself makes both answer alike. A target that
+    llhttp refuses before it reads the version keeps the line a 400.
     """
     end = data.find(b"\n")
     line = data if end < 0 else data[:end]
     match = _VERSION_IN_LINE.match(line)
     if match is None:
         return None
-    return status_for_version(f"{match.group(1).decode()}.{match.group(2).decode()}")
+    method, target, major, minor = match.groups()
+    if line_target_status(method.decode("latin-1"), target) is not None:
+        return None
+    return status_for_version(f"{major.decode()}.{minor.decode()}")
 
 
 def check_head(
@@ -160,12 +165,40 @@ def _over(digits: bytes, limit: int) -> bool:
     return len(digits) > len(bound) or (len(digits) == len(bound) and digits > bound)
 
 
+# The characters of an authority (RFC 3986 section 3.2: unreserved, pct-encoded,
+# sub-delims, ":", "@", "[", "]"); llhttp refuses any other before the path.
+_AUTHORITY_CHAR: Final = rb"-A-Za-z0-9._~%!$&'()*+,;="
 # absolute-form (RFC 9112 section 3.2.2): an http or https URI with a host (RFC 9110
 # section 4.2.1: an empty host MUST be rejected); a port, if any, of digits. The parsers
 # have already refused spaces and control characters.
 _ABSOLUTE_FORM: Final = re.compile(
-    rb"(?i:https?)://(?:[^/?#@\[\]]*@)?(?:\[[^/?#@\[\]]+\]|[^/?#@\[\]:]+)(?::[0-9]*)?(?:[/?]|\Z)"
+    rb"(?i:https?)://(?:[%s:]*@)?(?:\[[%s:]+\]|[%s]+)(?::[0-9]*)?(?:[/?]|\Z)"
+    % (_AUTHORITY_CHAR, _AUTHORITY_CHAR, _AUTHORITY_CHAR)
 ).match
+# How llhttp reads a request-target on the request line: for CONNECT an authority up to a
+# "/" or "?"; else "/" or "*" and anything after it, or letters, "://" and an authority.
+_CONNECT_AUTHORITY: Final = re.compile(rb"[%s:@\[\]]*(?:[/?]|\Z)" % _AUTHORITY_CHAR).match
+_SCHEME_AUTHORITY: Final = re.compile(
+    rb"[A-Za-z]+://[%s:@\[\]]*(?:[/?]|\Z)" % _AUTHORITY_CHAR
+).match
+
+
+def line_target_status(method: str, target: bytes) -> ProtocolError | None:
+    """400 for a request-target llhttp refuses while reading the request line.
+
+    llhttp refuses these before it reads the version; the h11 adapter asks this first so
+    that a line with two faults gets the same answer from both parsers. (Targets llhttp
+    reads but xloop refuses are :func:`check_target`'s.)
+    """
+    if method == "CONNECT":
+        match = _CONNECT_AUTHORITY(target)
+    elif target[:1] in {b"/", b"*"}:
+        return None
+    else:
+        match = _SCHEME_AUTHORITY(target)
+    if match is None or b"@@" in target[: match.end()]:
+        return ProtocolError(400, "malformed request-target")
+    return None
 
 
 def check_target(method: str, target: bytes) -> ProtocolError | None:
@@ -174,7 +207,8 @@ def check_target(method: str, target: bytes) -> ProtocolError | None:
     origin-form (``/path?query``) for every method; absolute-form only as an ``http`` or
     ``https`` URI with a host; asterisk-form (``*``) only with OPTIONS; authority-form
     only with CONNECT, and CONNECT is refused (501: tunnels are not served, RFC 9110
-    section 9.3.6); no fragment (``#``) in any form. Anything else is 400.
+    section 9.3.6; a target malformed as llhttp reads it is 400 before, see
+    :func:`line_target_status`); no fragment (``#``) in any form. Anything else is 400.
 
     The adapters call it only when the cheap test ``target[:1] != b"/" or b"#" in
     target or method == "CONNECT"`` holds: an origin-form target needs nothing more.
