@@ -20,7 +20,7 @@ from xloop.http import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from xloop.http import Event, HTTPConnection
 
@@ -37,6 +37,7 @@ __all__ = [
     "parse_response",
     "requests_of",
     "respond",
+    "split_in_two",
     "summarize",
 ]
 
@@ -66,6 +67,15 @@ def feed_in_pieces(conn: HTTPConnection, data: bytes, size: int) -> list[Event]:
     for start in range(0, len(data), size):
         events += conn.receive_data(data[start : start + size])
     return events
+
+
+def split_in_two(
+    conn_factory: Callable[[], HTTPConnection], raw: bytes
+) -> Iterator[tuple[int, list[Event]]]:
+    """For every cut point: the events of ``raw`` fed to a fresh connection in two reads."""
+    for cut in range(1, len(raw)):
+        conn = conn_factory()
+        yield cut, conn.receive_data(raw[:cut]) + conn.receive_data(raw[cut:])
 
 
 def requests_of(events: Iterable[Event]) -> list[Request]:

@@ -8,7 +8,7 @@ import pytest
 
 from xloop.http import END_OF_MESSAGE, Body, ProtocolError, Request
 
-from ._support import Driver, feed_in_pieces, requests_of, respond, summarize
+from ._support import Driver, feed_in_pieces, requests_of, respond, split_in_two, summarize
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -112,7 +112,8 @@ def test_method_target_version(
     [
         b"http://example.com/a/../b?x=%20y",
         b"http://example.com:8080/",
-        b"https://user@example.org/path;p?q#frag",
+        b"https://user@example.org/path;p?q",
+        b"HTTP://EXAMPLE.COM?q",
         b"http://[::1]:8000/v6",
     ],
 )
@@ -120,6 +121,38 @@ def test_absolute_form_target_kept_as_sent(conn_factory: Factory, target: bytes)
     conn = conn_factory()
     request = only_request(conn.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n"))
     assert request.target == target
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # origin-form, for every method
+        b"GET /a/b?c=d/e?f HTTP/1.1",
+        b"OPTIONS / HTTP/1.1",
+        b"DELETE //x HTTP/1.1",
+        # absolute-form: http or https (any case) with a host, any method
+        b"GET http://a HTTP/1.1",
+        b"POST https://a.example:443/x?y HTTP/1.1",
+        b"GET HtTpS://A/ HTTP/1.1",
+        b"GET http://user:pass@a/ HTTP/1.1",
+        b"GET http://a:/ HTTP/1.1",
+        b"GET http://a?q HTTP/1.1",
+        b"GET http://[::1]:8000/ HTTP/1.1",
+        b"GET http://127.0.0.1/ HTTP/1.1",
+        b"OPTIONS http://a HTTP/1.1",
+        # asterisk-form with OPTIONS
+        b"OPTIONS * HTTP/1.1",
+        b"OPTIONS * HTTP/1.0",
+    ],
+)
+def test_target_forms_accepted_at_every_split(conn_factory: Factory, line: bytes) -> None:
+    """RFC 9112 section 3.2: what each form allows (the refusals are in test_bad_input)."""
+    raw = line + b"\r\nHost: a\r\n\r\n"
+    method, target, _ = line.split(b" ")
+    expected = [("request", method.decode(), target), ("end",)]
+    for cut, events in split_in_two(conn_factory, raw):
+        got = [entry[:3] for entry in summarize(events)]
+        assert got == expected, f"cut at {cut}: {events}"
 
 
 @pytest.mark.parametrize(
@@ -277,6 +310,40 @@ def test_chunked_body_with_trailers(conn_factory: Factory) -> None:
     respond(conn, request)
     following = conn.start_next_cycle()
     assert only_request(following).target == b"/next"
+
+
+_CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        pytest.param(b"5\r\nhello\r\n0\r\n\r\n", id="plain"),
+        pytest.param(b"5;a\r\nhello\r\n0\r\n\r\n", id="ext-name"),
+        pytest.param(b"5;a=b;c=d\r\nhello\r\n0\r\n\r\n", id="ext-two"),
+        pytest.param(b"5;a=\r\nhello\r\n0\r\n\r\n", id="ext-empty-value"),
+        pytest.param(b"5;=b\r\nhello\r\n0\r\n\r\n", id="ext-empty-name"),
+        pytest.param(b"5;;a\r\nhello\r\n0\r\n\r\n", id="ext-empty-then-name"),
+        pytest.param(b'5;a="b c;\\"d"\r\nhello\r\n0\r\n\r\n', id="ext-quoted"),
+        pytest.param(b'5;a="\t\x80\xff"\r\nhello\r\n0\r\n\r\n', id="ext-quoted-htab-obs-text"),
+        pytest.param(b'5;a=b"c"\r\nhello\r\n0\r\n\r\n', id="ext-token-then-quoted"),
+        pytest.param(b"5;!#$%&'*+-.^_`|~=x\r\nhello\r\n0\r\n\r\n", id="ext-all-tchars"),
+        pytest.param(b"00005\r\nhello\r\n0\r\n\r\n", id="size-leading-zeros"),
+        pytest.param(b"2\r\nhe\r\nA\r\nllo0123456\r\n0000\r\n\r\n", id="size-uppercase"),
+        pytest.param(b"5\r\nhello\r\n0;last=1\r\n\r\n", id="last-chunk-ext"),
+        pytest.param(b"5\r\nhello\r\n0\r\nT: 1\r\nU:\r\n\r\n", id="trailers"),
+        pytest.param(b"5\r\nhello\r\n0\r\nT: \t\x80 v \t\r\n\r\n", id="trailer-ows-obs-text"),
+    ],
+)
+def test_chunk_lines_accepted_at_every_split(conn_factory: Factory, chunks: bytes) -> None:
+    """What llhttp accepts in chunk-size lines and trailers passes on both paths alike."""
+    raw = _CHUNKED_HEAD + chunks
+    whole = conn_factory().receive_data(raw)
+    assert whole[-1] is END_OF_MESSAGE, whole
+    expected = summarize(whole)
+    assert expected[1][0] == "body"
+    for cut, events in split_in_two(conn_factory, raw):
+        assert summarize(events) == expected, f"cut at {cut}: {events}"
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64])

@@ -1,4 +1,11 @@
-"""The h11 adapter: h11 parses and writes; this maps its events and errors."""
+"""The h11 adapter: h11 parses and writes; this maps its events and errors.
+
+h11 accepts some bytes that llhttp refuses; what the adapter checks itself so that both
+parsers give one verdict: control characters, bare LF line ends and obs-fold in the raw
+head (one regex search over it), duplicate or listed Content-Length values that h11 folds
+into one, and the lines of a chunked body (:mod:`xloop.http.chunked`, which also counts
+a chunked body against the limit).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,16 @@ from typing import Final
 
 import h11
 
+from .chunked import ChunkedChecker
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
-from .head import Limits, check_head, status_for_version, version_status_from_line
+from .head import (
+    Limits,
+    check_head,
+    check_target,
+    line_target_status,
+    status_for_version,
+    version_status_from_line,
+)
 from .response import (
     DefaultHeaders,
     checked_status,
@@ -22,6 +37,11 @@ __all__ = ["H11Connection"]
 
 _CONTENT_LENGTH_LINE: Final = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 _NEED: Final = (h11.NEED_DATA, h11.PAUSED)
+#: The versions llhttp reads; it refuses any other on the request line (505 there too).
+_LLHTTP_VERSIONS: Final = frozenset(("1.1", "1.0", "2.0", "0.9"))
+#: In a raw head: a control character but HTAB (CR and LF only as CRLF; h11 refuses a bare
+#: CR itself), a bare LF line end, or obs-fold. llhttp refuses all three.
+_HEAD_FAULT: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|(?<!\r)\n|\n[ \t]").search
 
 
 class H11Connection:
@@ -32,8 +52,12 @@ class H11Connection:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head)
         self._failed = False
         self._no_body = False
-        self._recent = bytearray()  # raw bytes not yet matched to a request head
+        #: Raw bytes not yet matched to a request head; not kept while a body is read
+        #: (refilled from h11's buffer at the end of each message).
+        self._recent = bytearray()
+        self._in_body = False
         self._saw_newline = False  # in the head being received: the request line ended
+        self._chunks: ChunkedChecker | None = None  # the chunked body being received
         self.keep_alive = True
 
     @property
@@ -48,12 +72,15 @@ class H11Connection:
         if self._failed:
             return []
         if data:
-            recent = self._recent
-            if not self._saw_newline and b"\n" in data:
-                self._saw_newline = True
-            recent += data
-            if len(recent) > 2 * self._limits.max_head:
-                del recent[: -self._limits.max_head]
+            if self._chunks is not None:
+                error = self._chunks.feed(data)
+                if error is not None:
+                    self._failed = True
+                    return [error]
+            if not self._in_body:
+                if not self._saw_newline and b"\n" in data:
+                    self._saw_newline = True
+                self._recent += data
         self._conn.receive_data(data)
         return self._pull()
 
@@ -85,9 +112,11 @@ class H11Connection:
                 out.append(Body(bytes(event.data)))  # type: ignore[union-attr]
             elif event_type is h11.EndOfMessage:
                 out.append(END_OF_MESSAGE)
+                self._chunks = None
                 # What h11 still holds is all that can contain the next head.
                 buffered = conn.trailing_data[0]
-                if len(self._recent) != len(buffered):
+                if self._in_body or len(self._recent) != len(buffered):
+                    self._in_body = False
                     self._recent = bytearray(buffered)
                     self._saw_newline = b"\n" in self._recent
                 return out
@@ -97,24 +126,40 @@ class H11Connection:
                 if type(request) is ProtocolError:
                     self._failed = True
                     return out
+                if self._chunks is not None:
+                    # What h11 holds now is the start of the body.
+                    error = self._chunks.feed(bytes(conn.trailing_data[0]))
+                    if error is not None:
+                        self._failed = True
+                        out.append(error)
+                        return out
             else:  # ConnectionClosed: the server sees EOF itself
                 return out
 
     def _request(self, event: h11.Request) -> Request | ProtocolError:
-        if event.method == b"CONNECT":
-            # Tunnels are not served; RFC 9110 section 9.3.6 lets a server refuse them.
-            return ProtocolError(501, "CONNECT is not supported")
+        """Check the head h11 parsed, in the order the httptools adapter finds faults.
+
+        First what llhttp refuses while it reads (a target it cannot read, a version it
+        does not parse, the raw head's faults, Content-Length repeated or with
+        Transfer-Encoding), then the version, check_head and check_target, as
+        on_headers_complete does.
+        """
+        method = event.method.decode("ascii")
+        target = event.target
+        if target[:1] != b"/" or method == "CONNECT":
+            error = line_target_status(method, target)
+            if error is not None:
+                return error
         version = event.http_version.decode("ascii")
+        version_error = status_for_version(version)
+        if version_error is not None and version not in _LLHTTP_VERSIONS:
+            return version_error
         headers: list[tuple[bytes, bytes]] = list(event.headers)
-        error = status_for_version(version) or check_head(
-            event.target, headers, self._limits, version == "1.1"
-        )
-        if error is not None:
-            return error
         keep_alive = version == "1.1"
         expect = False
         has_length = False
         has_body = False
+        chunked = False
         forwarded = False
         for name, value in headers:
             if name == b"connection":
@@ -130,17 +175,35 @@ class H11Connection:
                 has_body = value != b"0"
             elif name == b"transfer-encoding":
                 has_body = True
+                chunked = True
             elif name in {b"x-forwarded-for", b"x-forwarded-proto"}:
                 forwarded = True
-        if has_length:
-            error = self._check_raw_content_length(event)
+        start, end = self._head_span(event)
+        if has_length and chunked:
+            # llhttp refuses it when the second of the two arrives, before the version's turn.
+            return ProtocolError(400, "Content-Length together with Transfer-Encoding")
+        error = (
+            self._check_raw_head(start, end, has_length)
+            or version_error
+            or check_head(target, headers, self._limits, version == "1.1")
+        )
+        if error is not None:
+            return error
+        if target[:1] != b"/" or b"#" in target or method == "CONNECT":
+            error = check_target(method, target)
             if error is not None:
                 return error
-        else:
-            self._consume_head(event)
+        recent = self._recent
+        del recent[:end]
+        self._saw_newline = b"\n" in recent
+        if has_body:
+            self._in_body = True
+            if chunked:
+                limits = self._limits
+                self._chunks = ChunkedChecker(limits.max_body_size, limits.max_head)
         return Request(
-            event.method.decode("ascii"),
-            event.target,
+            method,
+            target,
             version,
             headers,
             keep_alive,
@@ -153,29 +216,28 @@ class H11Connection:
         recent = self._recent
         start = recent.find(event.method + b" " + event.target + b" HTTP/")
         start = max(start, 0)
+        # The head ends at its first empty line: CRLF or (refused later) a bare LF.
         end = recent.find(b"\n\r\n", start)
-        if end < 0:
-            end = recent.find(b"\n\n", start)
-            return start, (len(recent) if end < 0 else end + 2)
-        return start, end + 3
+        bare = recent.find(b"\n\n", start, None if end < 0 else end + 2)
+        if bare >= 0:
+            return start, bare + 2
+        return start, (len(recent) if end < 0 else end + 3)
 
-    def _drop(self, end: int) -> None:
-        """Forget the raw bytes up to ``end`` (a head already matched)."""
-        del self._recent[:end]
-        self._saw_newline = b"\n" in self._recent
+    def _check_raw_head(self, start: int, end: int, has_length: bool) -> ProtocolError | None:
+        """Check the head's raw bytes for what h11 accepts and llhttp refuses.
 
-    def _consume_head(self, event: h11.Request) -> None:
-        self._drop(self._head_span(event)[1])
-
-    def _check_raw_content_length(self, event: h11.Request) -> ProtocolError | None:
-        """h11 folds ``Content-Length: 5`` twice, or ``5, 5``, into one; refuse those."""
-        start, end = self._head_span(event)
-        values = _CONTENT_LENGTH_LINE.findall(self._recent, start, end)
-        self._drop(end)
-        if len(values) > 1:
-            return ProtocolError(400, "more than one Content-Length header")
-        if values and not bytes(values[0]).isdigit():
-            return ProtocolError(400, "Content-Length is not a plain decimal number")
+        Control characters in a field value, bare LF line ends and obs-fold are refused;
+        so is ``Content-Length: 5`` twice, or ``5, 5``, which h11 folds into one.
+        """
+        recent = self._recent
+        if _HEAD_FAULT(recent, start, end) is not None:
+            return ProtocolError(400, "control character, bare LF or obs-fold in the head")
+        if has_length:
+            values = _CONTENT_LENGTH_LINE.findall(recent, start, end)
+            if len(values) > 1:
+                return ProtocolError(400, "more than one Content-Length header")
+            if values and not bytes(values[0]).isdigit():
+                return ProtocolError(400, "Content-Length is not a plain decimal number")
         return None
 
     # -- sending ---------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""The httptools (llhttp) adapter: callbacks in, events out."""
+"""The httptools (llhttp) adapter: callbacks in, events out.
+
+llhttp refuses by itself what the h11 adapter checks in raw bytes (control characters,
+bare LF and obs-fold in a head; malformed chunk lines and trailers), so this adapter adds
+only the checks of :mod:`xloop.http.head` and the body limit of a chunked body.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from .head import (
     Limits,
     check_head,
+    check_target,
     method_status_from_line,
     status_for_version,
     version_status_from_line,
@@ -79,6 +85,7 @@ class HttptoolsConnection(ResponseWriter):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect = False
+        self._body_left: int | None = None  # of a chunked body under a limit
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -266,6 +273,7 @@ class HttptoolsConnection(ResponseWriter):
             error = status_for_version(version) or check_head(
                 self._url, self._headers, self._limits, version == "1.1"
             )
+            self._body_left = self._limits.max_body_size if self._chunked else None
         if error is not None:
             if version == "0.9" and b" HTTP/0.9" not in self._line_start(b""):
                 # llhttp reports 0.9 for a request line without any version.
@@ -273,19 +281,17 @@ class HttptoolsConnection(ResponseWriter):
             raise _Refuse(error)
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
-        if method == "CONNECT":
-            # Tunnels are not served; RFC 9110 section 9.3.6 lets a server refuse them.
-            raise _Refuse(ProtocolError(501, "CONNECT is not supported"))
+        url = self._url
+        if url[:1] != b"/" or b"#" in url or method == "CONNECT":
+            error = check_target(method, url)
+            if error is not None:
+                raise _Refuse(error)
         keep_alive = parser.should_keep_alive()
         if keep_alive and self._upgrade and parser.should_upgrade():
             keep_alive = False
-        if keep_alive and self._chunked and version == "1.0":
-            # A chunked HTTP/1.0 request: its framing is suspect, close after it
-            # (RFC 9112 section 6.1).
-            keep_alive = False
         request = Request(
             method,
-            self._url,
+            url,
             version,
             self._headers,
             keep_alive,
@@ -298,6 +304,12 @@ class HttptoolsConnection(ResponseWriter):
             self._out.append(request)
 
     def on_body(self, body: bytes) -> None:
+        left = self._body_left
+        if left is not None:
+            left -= len(body)
+            if left < 0:
+                raise _Refuse(ProtocolError(413, "request body over the limit"))
+            self._body_left = left
         self._emit(Body(body))
 
     def on_message_complete(self) -> None:
