@@ -291,9 +291,10 @@ class Config:
         return entries
 
     def limits(self) -> Limits:
-        """The request-head limits."""
+        """The limits on what a client may send: head and body."""
         return Limits(
             max_request_line=self.limit_request_line,
             max_header_bytes=self.limit_request_field_size,
             max_header_count=self.limit_request_fields,
+            max_body_size=self.limit_request_body,
         )

@@ -242,3 +242,41 @@ def test_no_408_follows_an_error_response(
         assert reader.at_eof()  # our side is half-closed: the linger reads the client out
         wait_closed(server)  # the linger's own end, long after the header timer was due
     assert not logged_errors(caplog)
+
+
+def test_a_declared_oversize_body_gets_413_before_the_app_runs(backend: Backend) -> None:
+    started: list[str] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        started.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serving(app, backend, limit_request_body=1000) as server, server.connect() as sock:
+        sock.sendall(
+            b"POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n"
+        )
+        reader = Reader(sock)
+        response = reader.response()
+        assert response.status == 413  # no 100 Continue first: the body is never asked for
+        assert reader.at_eof()
+        with server.connect() as other:
+            other.sendall(b"POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+            other.sendall(b"x" * 1000)
+            assert Reader(other).response().status == 200
+    assert started == ["/ok"]
+
+
+def test_a_chunked_body_passing_the_limit_gets_413(backend: Backend) -> None:
+    app = BodyReader(respond_first=False)
+    with serving(app, backend, limit_request_body=1000) as server, server.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(b"200\r\n" + b"x" * 512 + b"\r\n")
+        sock.sendall(b"200\r\n" + b"x" * 512 + b"\r\n")  # 1024 bytes now: over
+        reader = Reader(sock)
+        assert reader.response().status == 413
+        assert reader.at_eof()
+        assert app.done.wait(TIMEOUT)
+    assert app.messages[-1] == {"type": "http.disconnect"}
