@@ -107,9 +107,7 @@ def test_a_stalled_request_body_after_the_response_started_closes(backend: Backe
         reader = Reader(sock)
         head = reader.head()
         assert head.status == 200  # the response that had started...
-        while reader._fill():  # ... then the close, mid-body
-            pass
-        assert bytes(reader.buffer) == b"7\r\nstarted\r\n"
+        assert reader.read_until_eof() == b"7\r\nstarted\r\n"  # ... then the close, mid-body
         assert app.done.wait(TIMEOUT)
     assert app.messages[-1] == {"type": "http.disconnect"}
 
@@ -137,14 +135,14 @@ def test_the_body_timer_does_not_count_while_the_app_is_not_reading(backend: Bac
 
     body = b"x" * (4 << 20)
     with (
-        serving(late_reader, backend, timeout_request_body=0.2) as server,
+        serving(late_reader, backend, timeout_request_body=0.5) as server,
         server.connect() as sock,
     ):
         sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body))
         sender = threading.Thread(target=sock.sendall, args=(body,), daemon=True)
         sender.start()
         assert waiting.wait(TIMEOUT)
-        time.sleep(1.0)  # five body timeouts while the server holds the body back
+        time.sleep(1.5)  # three body timeouts while the server holds the body back
         loop, gate = gates[0]
         loop.call_soon_threadsafe(gate.set)
         response = Reader(sock).response()
