@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -234,7 +235,7 @@ def chunked_bodies(draw: st.DrawFn) -> bytes:
     return _mutate(body, edits)
 
 
-def _verdict(events: list[object]) -> tuple[object, ...]:
+def _verdict(events: Sequence[object]) -> tuple[object, ...]:
     """What became of the first request: refused (status), complete (body) or waiting."""
     body = b""
     for event in events:
@@ -299,7 +300,7 @@ _HEAD_FIELDS = st.lists(
 ).map(b"".join)
 
 
-def _head_verdict(events: list[object]) -> tuple[object, ...]:
+def _head_verdict(events: Sequence[object]) -> tuple[object, ...]:
     for event in events:
         if isinstance(event, ProtocolError):
             return ("error", event.status)

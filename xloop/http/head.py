@@ -210,12 +210,12 @@ def check_target(method: str, target: bytes) -> ProtocolError | None:
     section 9.3.6; a target malformed as llhttp reads it is 400 before, see
     :func:`line_target_status`); no fragment (``#``) in any form. Anything else is 400.
 
-    The adapters call it only when the cheap test ``target[:1] != b"/" or b"#" in
+    The adapters call it only when the cheap test ``target[0] != ord("/") or ord("#") in
     target or method == "CONNECT"`` holds: an origin-form target needs nothing more.
     """
     if method == "CONNECT":
         return ProtocolError(501, "CONNECT is not supported")
-    if b"#" in target:
+    if ord("#") in target:
         return ProtocolError(400, "a fragment in the request-target")
     if target[:1] == b"/":
         return None
