@@ -55,7 +55,8 @@ class Limits:
 _DIGITS: Final = re.compile(rb"[0-9]+").fullmatch
 _MAX_LENGTH_DIGITS: Final = 20
 _MAX_LENGTH: Final = 2**64 - 1
-_VERSION_IN_LINE: Final = re.compile(rb"^([^ \r\n]*) ([^\r\n]*) HTTP/([0-9])\.([0-9])\r?$")
+# llhttp takes several spaces between the parts of a request line, but none in a target.
+_VERSION_IN_LINE: Final = re.compile(rb"^([^ \r\n]*) +([^ \r\n]*) +HTTP/([0-9])\.([0-9])\r?$")
 
 
 def status_for_version(version: str) -> ProtocolError | None:
