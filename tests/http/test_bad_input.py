@@ -103,6 +103,16 @@ HEAD_ERRORS = [
     pytest.param(_head(b"Host: a", start=b"GET / HTTP/3.0"), 505, id="http-3.0"),
     pytest.param(_head(b"Host: a", start=b"GET / HTTP/0.9"), 505, id="http-0.9"),
     pytest.param(_head(b"Host: a", start=b"GET / HTTP/4.0"), 505, id="http-4.0"),
+    # two faults on one line: the first llhttp meets decides, on both parsers
+    pytest.param(_head(b"Host: a", start=b"GET /a b HTTP/4.0"), 400, id="space-in-target-http-4.0"),
+    pytest.param(_head(b"Host: a", start=b"GET  / HTTP/4.0"), 505, id="double-space-http-4.0"),
+    pytest.param(_head(b"Host: a", start=b"GET http: HTTP/1.2"), 400, id="bad-target-http-1.2"),
+    pytest.param(_head(b"Host: a", start=b"GET * HTTP/4.0"), 505, id="asterisk-get-http-4.0"),
+    pytest.param(_head(b"Host: a", start=b"CONNECT a#b HTTP/1.1"), 400, id="connect-bad-target"),
+    pytest.param(_head(b"Host: a", start=b"CONNECT a:1 HTTP/2.0"), 505, id="connect-http-2.0"),
+    pytest.param(
+        _head(b"Host: a", b"X: \x01", start=b"GET / HTTP/2.0"), 400, id="ctl-in-value-http-2.0"
+    ),
     # Content-Length
     pytest.param(
         _post(b"Content-Length: 5", b"Content-Length: 5", body=b"hello"), 400, id="cl-twice-same"

@@ -69,6 +69,21 @@ HEAD_ERRORS: list[tuple[str, bytes, int]] = [
         b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n",
         431,
     ),
+    ("fragment-in-target", b"GET /a#b HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    ("absolute-form-not-http", b"GET ftp://t/a HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    ("absolute-form-no-host", b"GET http:///a HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    ("authority-form-get", b"GET t:443 HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    ("asterisk-form-get", b"GET * HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    ("connect", b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n", 501),
+    ("control-in-header-value", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x01b\r\n\r\n", 400),
+    ("del-in-header-value", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x7f\r\n\r\n", 400),
+    ("bare-lf-line-ends", b"GET / HTTP/1.1\nHost: t\n\n", 400),
+    ("obs-fold", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400),
+    (
+        "transfer-encoding-in-http-1.0",
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        400,
+    ),
     (
         "too-many-headers",
         b"GET / HTTP/1.1\r\nHost: t\r\n"
@@ -93,6 +108,23 @@ BODY_ERRORS: list[tuple[str, bytes, int]] = [
     (
         "chunk-size-space",
         b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "chunk-size-trailing-space",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "chunk-extension-bare-cr",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;a\rb\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "control-in-trailer",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\nT: \x01\r\n\r\n",
         400,
     ),
     (

@@ -55,7 +55,8 @@ class Limits:
 _DIGITS: Final = re.compile(rb"[0-9]+").fullmatch
 _MAX_LENGTH_DIGITS: Final = 20
 _MAX_LENGTH: Final = 2**64 - 1
-_VERSION_IN_LINE: Final = re.compile(rb"^([^ \r\n]*) ([^\r\n]*) HTTP/([0-9])\.([0-9])\r?$")
+# llhttp takes several spaces between the parts of a request line, but none in a target.
+_VERSION_IN_LINE: Final = re.compile(rb"^([^ \r\n]*) +([^ \r\n]*) +HTTP/([0-9])\.([0-9])\r?$")
 
 
 def status_for_version(version: str) -> ProtocolError | None:
@@ -210,12 +211,12 @@ def check_target(method: str, target: bytes) -> ProtocolError | None:
     section 9.3.6; a target malformed as llhttp reads it is 400 before, see
     :func:`line_target_status`); no fragment (``#``) in any form. Anything else is 400.
 
-    The adapters call it only when the cheap test ``target[:1] != b"/" or b"#" in
+    The adapters call it only when the cheap test ``target[0] != ord("/") or ord("#") in
     target or method == "CONNECT"`` holds: an origin-form target needs nothing more.
     """
     if method == "CONNECT":
         return ProtocolError(501, "CONNECT is not supported")
-    if b"#" in target:
+    if ord("#") in target:
         return ProtocolError(400, "a fragment in the request-target")
     if target[:1] == b"/":
         return None
