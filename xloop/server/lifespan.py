@@ -41,6 +41,7 @@ class Lifespan:
             return True
         logger.info("Waiting for application startup.")
         self._task = asyncio.get_running_loop().create_task(self._main())
+        self._task.add_done_callback(_retrieve_exit)
         await self._inbox.put({"type": "lifespan.startup"})
         await self._startup_done.wait()
         return not self.failed
@@ -108,3 +109,10 @@ class Lifespan:
             self._shutdown_done.set()
         else:
             raise RuntimeError(f"unexpected ASGI lifespan message type {kind!r}")
+
+
+def _retrieve_exit(task: asyncio.Task[None]) -> None:
+    """Mark an exit the app raised (SystemExit, KeyboardInterrupt) as seen: it stops the loop
+    and is logged by ``_main``, so asyncio must not print it again as never retrieved."""
+    if not task.cancelled():
+        task.exception()
