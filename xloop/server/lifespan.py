@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -114,5 +115,5 @@ class Lifespan:
 def _retrieve_exit(task: asyncio.Task[None]) -> None:
     """Mark an exit the app raised (SystemExit, KeyboardInterrupt) as seen: it stops the loop
     and is logged by ``_main``, so asyncio must not print it again as never retrieved."""
-    if not task.cancelled():
+    with contextlib.suppress(asyncio.CancelledError):  # (a cancelled task has none)
         task.exception()
