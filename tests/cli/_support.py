@@ -279,10 +279,12 @@ def run_cli(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = STARTUP_TIMEOUT,
+    pyargs: Sequence[str] = PYARGS,
 ) -> Completed:
-    """Run ``python -m xloop ARGS`` to completion (killed if it outlives ``timeout``)."""
+    """Run ``python -m xloop ARGS`` (or ``python PYARGS ARGS``) to completion (killed if it
+    outlives ``timeout``)."""
     proc = subprocess.Popen(
-        [sys.executable, *PYARGS, *args],
+        [sys.executable, *pyargs, *args],
         cwd=cwd,
         env=clean_env(env),
         stdin=subprocess.DEVNULL,

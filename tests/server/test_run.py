@@ -23,19 +23,20 @@ pytestmark = pytest.mark.skipif(
 
 FAMILIES = loop_families()
 
-# xloop's own log format ("INFO:     ...") unless the caller keeps its logging setup
+# xloop's own log format ("INFO:     ...") for main:app; the caller's logging setup kept,
+# and no app given (the built-in demo, which greets alike), for "keep"
 RUN = """\
 import logging
 import sys
 
 import xloop
 
+options = dict(port=0, loop=sys.argv[2], selector=sys.argv[3], log_level="info")
 if sys.argv[1] == "keep":
     logging.basicConfig(level=logging.INFO, format="APP-LOG %(name)s %(message)s")
-xloop.run(
-    "main:app", configure_logs=sys.argv[1] == "configure", app_dir=".", port=0,
-    loop=sys.argv[2], selector=sys.argv[3], log_level="info",
-)
+    xloop.run(configure_logs=False, **options)
+else:
+    xloop.run("main:app", app_dir=".", **options)
 """
 
 
