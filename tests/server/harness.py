@@ -129,12 +129,13 @@ class RunningServer:
 
 @contextlib.contextmanager
 def serving(app: Any, backend: Backend, **options: Any) -> Iterator[RunningServer]:
-    """Run ``app`` on ``backend`` at 127.0.0.1:0 for the duration of the block."""
+    """Run ``app`` on ``backend`` at 127.0.0.1:0 (unless ``options`` say where) for the
+    duration of the block."""
     options.setdefault("log_level", "warning")
+    options.setdefault("host", "127.0.0.1")
+    options.setdefault("port", 0)
     config = Config(
         app=app,
-        host="127.0.0.1",
-        port=0,
         loop=backend.loop,
         selector=backend.selector or "auto",
         http=backend.http,

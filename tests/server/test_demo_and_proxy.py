@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from xloop.demo import app as demo
 from xloop.server.proxy import ProxyHeaders
+from xloop.types import Message, Scope
 
 from .client import Reader, exchange, get
 from .harness import Backend, serving
@@ -59,6 +61,65 @@ def test_demo_refuses_other_scope_types() -> None:
 
     with pytest.raises(RuntimeError, match="serves http"):
         asyncio.run(demo({"type": "websocket"}, nothing, ignore))
+
+
+def call_demo(scope: Scope, incoming: list[Message]) -> list[Message]:
+    """Run the demo app on ``scope``: ``receive()`` returns ``incoming`` in order; what it sent."""
+    import asyncio
+
+    pending = list(incoming)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return pending.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(demo(scope, receive, send))
+    assert pending == [], "the app stopped reading early"
+    return sent
+
+
+def http_scope(method: str, path: str) -> Scope:
+    return {"type": "http", "method": method, "path": path, "query_string": b"", "headers": []}
+
+
+def test_demo_echo_stops_when_the_client_disconnects() -> None:
+    sent = call_demo(
+        http_scope("POST", "/echo"),
+        [
+            {"type": "http.request", "body": b"abc", "more_body": True},
+            {"type": "http.disconnect"},
+        ],
+    )
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1] == {"type": "http.response.body", "body": b"abc", "more_body": True}
+
+
+def test_demo_upload_answers_nothing_when_the_client_disconnects() -> None:
+    sent = call_demo(
+        http_scope("PUT", "/upload"),
+        [
+            {"type": "http.request", "body": b"abc", "more_body": True},
+            {"type": "http.disconnect"},
+        ],
+    )
+    assert sent == []
+
+
+def test_demo_lifespan_marks_state_and_ignores_unknown_messages() -> None:
+    state: dict[str, Any] = {}
+    sent = call_demo(
+        {"type": "lifespan", "state": state},
+        [
+            {"type": "lifespan.startup"},
+            {"type": "lifespan.something.new"},
+            {"type": "lifespan.shutdown"},
+        ],
+    )
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert state == {"demo": True}
 
 
 @pytest.mark.parametrize(

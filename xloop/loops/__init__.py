@@ -126,7 +126,7 @@ def _new_uvloop_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _new_winloop_loop() -> asyncio.AbstractEventLoop:  # pragma: no cover
+def _new_winloop_loop() -> asyncio.AbstractEventLoop:  # pragma: windows-only
     loop: asyncio.AbstractEventLoop = importlib.import_module("winloop").new_event_loop()
     return loop
 
@@ -176,13 +176,13 @@ def _why_not(backend: str) -> str | None:
     if backend == "proactor":
         return None if _platform.PROACTOR_FACTORY is not None else "proactor needs Windows (IOCP)"
     if backend == "uvloop":
-        if IS_WINDOWS:  # pragma: no cover
+        if IS_WINDOWS:  # pragma: windows-only
             return f"uvloop does not support Windows (use winloop: {_INSTALL_HINT})"
         return _import_optional("uvloop")[1] or None
     if backend == "winloop":
         if not IS_WINDOWS:
             return "winloop needs Windows"
-        return _import_optional("winloop")[1] or None  # pragma: no cover
+        return _import_optional("winloop")[1] or None  # pragma: windows-only
     raise AssertionError(backend)  # pragma: no cover
 
 
@@ -315,9 +315,9 @@ def resolve(loop: str = "auto", selector: str = "auto") -> LoopChoice:
             )
         if backend == "uvloop":
             factory = _new_uvloop_loop
-        elif backend == "winloop":  # pragma: no cover
+        elif backend == "winloop":  # pragma: windows-only
             factory = _new_winloop_loop
-        else:  # pragma: no cover
+        else:  # pragma: windows-only
             assert _platform.PROACTOR_FACTORY is not None
             factory = _platform.PROACTOR_FACTORY
 
@@ -398,7 +398,7 @@ def describe(loop: asyncio.AbstractEventLoop) -> str:
     return f"{name} with {driver}" if driver else name
 
 
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # pragma: py311-plus
 
     def run(
         main: Coroutine[Any, Any, _T],
@@ -422,7 +422,7 @@ if sys.version_info >= (3, 11):
         with runner:
             return runner.run(main)
 
-else:
+else:  # pragma: py310-only
 
     def run(
         main: Coroutine[Any, Any, _T],

@@ -34,7 +34,7 @@ PROACTOR_FACTORY: Callable[[], asyncio.AbstractEventLoop] | None
 """Creates an ``asyncio.ProactorEventLoop``; None where there is no proactor."""
 
 
-if sys.platform == "win32":  # pragma: no cover
+if sys.platform == "win32":  # pragma: windows-only
 
     def _new_proactor_loop() -> asyncio.AbstractEventLoop:
         return asyncio.ProactorEventLoop()
@@ -44,19 +44,19 @@ if sys.platform == "win32":  # pragma: no cover
     ASYNCIO_DEFAULT = "proactor"
     NATIVE_BACKEND = "winloop"
     PROACTOR_FACTORY = _new_proactor_loop
-elif sys.platform == "darwin":  # pragma: no cover
+elif sys.platform == "darwin":  # pragma: macos-only
     IS_WINDOWS = False
     OS_NAME = "macOS"
     ASYNCIO_DEFAULT = "selector"
     NATIVE_BACKEND = "uvloop"
     PROACTOR_FACTORY = None
-elif sys.platform.startswith("linux"):
+elif sys.platform.startswith("linux"):  # pragma: linux-only
     IS_WINDOWS = False
     OS_NAME = "Linux"
     ASYNCIO_DEFAULT = "selector"
     NATIVE_BACKEND = "uvloop"
     PROACTOR_FACTORY = None
-else:  # pragma: no cover
+else:  # pragma: no cover - another OS (BSD, Solaris, ...): no CI runs one
     IS_WINDOWS = False
     OS_NAME = platform.system() or "this OS"
     ASYNCIO_DEFAULT = "selector"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from ..logs import error_logger as logger
@@ -40,6 +41,7 @@ class Lifespan:
             return True
         logger.info("Waiting for application startup.")
         self._task = asyncio.get_running_loop().create_task(self._main())
+        self._task.add_done_callback(_retrieve_exit)
         await self._inbox.put({"type": "lifespan.startup"})
         await self._startup_done.wait()
         return not self.failed
@@ -107,3 +109,10 @@ class Lifespan:
             self._shutdown_done.set()
         else:
             raise RuntimeError(f"unexpected ASGI lifespan message type {kind!r}")
+
+
+def _retrieve_exit(task: asyncio.Task[None]) -> None:
+    """Mark an exit the app raised (SystemExit, KeyboardInterrupt) as seen: it stops the loop
+    and is logged by ``_main``, so asyncio must not print it again as never retrieved."""
+    with contextlib.suppress(asyncio.CancelledError):  # (a cancelled task has none)
+        task.exception()
