@@ -19,6 +19,7 @@ from typing import Any
 from .errors import ConfigError
 from .http import HTTP_NAMES, Limits
 from .loops import LOOP_NAMES, SELECTOR_NAMES
+from .ws import WS_NAMES
 
 __all__ = ["LIFESPAN_MODES", "LOG_LEVELS", "Config", "OptionSpec", "option_specs"]
 
@@ -113,6 +114,59 @@ class Config:
             "HTTP/1.1 parser (auto: httptools if installed, else h11).",
             choices=HTTP_NAMES,
             panel="Event loop and parser",
+        ),
+    )
+    ws: str = field(
+        default="auto",
+        metadata=_opt(
+            "WebSocket engine (auto: websockets if installed, else wsproto; none: upgrade "
+            "requests are answered as plain HTTP).",
+            choices=WS_NAMES,
+            panel="WebSocket",
+        ),
+    )
+    ws_max_size: int = field(
+        default=16 * 1024 * 1024,
+        metadata=_opt(
+            "Largest incoming WebSocket message in bytes (close 1009 above).",
+            minimum=1,
+            panel="WebSocket",
+        ),
+    )
+    ws_max_queue: int = field(
+        default=32,
+        metadata=_opt(
+            "Received WebSocket messages the app has not read yet above which reading "
+            "pauses until it calls receive.",
+            minimum=1,
+            panel="WebSocket",
+        ),
+    )
+    ws_ping_interval: float | None = field(
+        default=20.0,
+        metadata=_opt(
+            "Seconds between the server's pings on an idle or busy WebSocket (0: none).",
+            minimum=0.0,
+            panel="WebSocket",
+        ),
+    )
+    ws_ping_timeout: float | None = field(
+        default=20.0,
+        metadata=_opt(
+            "Close a WebSocket with 1011 when a ping is not answered within this many "
+            "seconds (0: never).",
+            minimum=0.0,
+            panel="WebSocket",
+        ),
+    )
+    ws_per_message_deflate: bool = field(
+        default=True,
+        metadata=_opt(
+            "Compress WebSocket messages (permessage-deflate, small zlib windows) when the "
+            "client offers it.",
+            flag="--ws-per-message-deflate",
+            secondary="--no-ws-per-message-deflate",
+            panel="WebSocket",
         ),
     )
     lifespan: str = field(
