@@ -87,9 +87,7 @@ def run_one(
     try:
         try:
             results = asyncio.run(
-                kosoku.run_fuzzingclient(
-                    f"ws://127.0.0.1:{port}", cases, concurrency=parallelism
-                )
+                kosoku.run_fuzzingclient(f"ws://127.0.0.1:{port}", cases, concurrency=parallelism)
             )
         except kosoku.FailureError as failure:
             results = failure.results

@@ -74,7 +74,9 @@ class WebSocket(asyncio.Protocol):
         self.state: ServerState = connection.state
         self.loop = connection.loop
         self.transport = connection.transport
-        self.http: HTTPConnection = connection.http
+        #: For answers in plain HTTP before accept (403, 500, a denial response); released
+        #: once accepted.
+        self.http: HTTPConnection | None = connection.http
         self.request = request
         self.client = connection.client
         self.scope: dict[str, Any] = build_scope(connection, request)  # ValueError: bad target
@@ -328,6 +330,7 @@ class WebSocket(asyncio.Protocol):
         headers.extend(message.get("headers", ()))
         data = engine.accept(message.get("subprotocol"), headers)  # MessageError/ResponseError
         self._accepted = True
+        self.http = None
         self.phase = OPEN
         self._write(data)
         self._log(101)
@@ -345,7 +348,7 @@ class WebSocket(asyncio.Protocol):
         """A close before accept: HTTP 403 (ASGI spec); a browser may report 1006."""
         self.phase = CLOSED
         self._disconnected(1006, "")
-        self._write(self.http.error_response(403, self.state.defaults))
+        self._write(self._http().error_response(403, self.state.defaults))
         self._log(403)
         self._close_transport()
 
@@ -355,11 +358,11 @@ class WebSocket(asyncio.Protocol):
         if type(body) is not bytes:
             body = bytes(memoryview(body))
         more = message.get("more_body", False)
-        http = self.http
+        http = self._http()
         defaults = self.state.defaults
         if not self._denial_started:
             self._denial_started = True
-            self.http.begin_response(self.request)
+            http.begin_response(self.request)
             if not more:
                 data = http.response_whole(
                     self._denial_status, self._denial_headers, defaults, body, True
@@ -432,14 +435,14 @@ class WebSocket(asyncio.Protocol):
         if phase is HANDSHAKE:
             self.phase = CLOSED
             self._disconnected(1006, "")
-            self._write(self.http.error_response(500, self.state.defaults))
+            self._write(self._http().error_response(500, self.state.defaults))
             self._log(500)
             self._close_transport()
         elif phase is OPEN:
             self._close(1011, "")
         elif phase is DENIAL:
             if not self._denial_started:
-                self._write(self.http.error_response(500, self.state.defaults))
+                self._write(self._http().error_response(500, self.state.defaults))
             self.phase = CLOSED
             self._close_transport()
 
@@ -519,6 +522,11 @@ class WebSocket(asyncio.Protocol):
             self.task.cancel()
 
     # -- I/O helpers -------------------------------------------------------------------------
+
+    def _http(self) -> HTTPConnection:
+        http = self.http
+        assert http is not None  # only used before accept
+        return http
 
     def _write(self, data: bytes) -> bool:
         transport = self.transport
