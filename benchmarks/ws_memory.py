@@ -23,7 +23,6 @@ import asyncio
 import base64
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,13 +38,21 @@ UVICORN_WS = {"websockets": "websockets-sansio", "wsproto": "wsproto"}
 UVICORN_LOOP = {"uvloop": "uvloop", "selector": "asyncio"}
 
 
-def raise_open_files(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    if target < wanted:
-        raise SystemExit(f"open-files hard limit {hard} is below the {wanted} needed")
+if sys.platform == "win32":
+
+    def raise_open_files(wanted: int) -> None:
+        """Windows has no open-files limit of this kind."""
+
+else:
+    import resource
+
+    def raise_open_files(wanted: int) -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
+        if soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            raise SystemExit(f"open-files hard limit {hard} is below the {wanted} needed")
 
 
 def start(server: str, loop: str, engine: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
