@@ -7,6 +7,7 @@ Windows loops (which have no ``add_signal_handler``) are tested here and under W
 
 from __future__ import annotations
 
+import signal
 import socket
 from pathlib import Path
 
@@ -131,3 +132,17 @@ def _read_to_eof(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):
         data += chunk
     return data
+
+
+@pytest.mark.skipif(loops.IS_WINDOWS, reason="POSIX signals sent from outside")
+@pytest.mark.parametrize("backend", FAMILIES, ids=[b.loop for b in FAMILIES])
+def test_a_stop_signal_right_after_the_serving_line_is_graceful(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """The handlers are in place before the server says it serves: no KeyboardInterrupt."""
+    (tmp_path / "raiser.py").write_text(RAISE_APP)
+    args = ["serve", "raiser:app", "--port", "0", *backend.args()]
+    with xloop_process(args, cwd=tmp_path) as server:
+        server.wait_serving()
+        assert server.stop(signal.SIGINT) == 0, server.describe()
+        assert_clean_shutdown(server.log, "SIGINT")

@@ -117,11 +117,16 @@ class Server:
         return self._port
 
     async def serve(self, *, install_signal_handlers: bool = False) -> None:
-        """Start, serve until a shutdown is requested, then shut down gracefully."""
-        await self.start()
+        """Start, serve until a shutdown is requested, then shut down gracefully.
+
+        The signal handlers go in before anything starts: a stop signal that arrives as
+        soon as the server says it is serving (or while the app starts) is a graceful
+        stop, never a KeyboardInterrupt."""
+        self._prepare()
         if install_signal_handlers:
             self._install_signal_handlers()
         try:
+            await self.start()
             assert self._shutdown_requested is not None
             await self._shutdown_requested.wait()
             # The handlers stay in place during the graceful shutdown: a second
@@ -130,12 +135,19 @@ class Server:
         finally:
             self._remove_signal_handlers()
 
+    def _prepare(self) -> asyncio.AbstractEventLoop:
+        """The running loop and the shutdown events, made once."""
+        if self._shutdown_requested is None:
+            self.loop = asyncio.get_running_loop()
+            self._shutdown_requested = asyncio.Event()
+            self._force = asyncio.Event()
+        assert self.loop is not None
+        return self.loop
+
     async def start(self) -> None:
         """Load the app, run lifespan startup, bind and listen."""
         config = self.config
-        loop = self.loop = asyncio.get_running_loop()
-        self._shutdown_requested = asyncio.Event()
-        self._force = asyncio.Event()
+        loop = self._prepare()
         limit = loops.socket_limit(loop)
         if limit is not None:
             # Leave room for the listening socket and the loop's own self-pipe.
