@@ -24,6 +24,10 @@ FUZZ = settings(
 
 LIMITS = Limits()
 
+# CPU-bound for some 10-20 s each, several times that when measured by coverage on a busy
+# machine: the default 60 s of pytest-timeout (a hang guard) is too short for these.
+pytestmark = pytest.mark.timeout(300)
+
 _TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PCHAR = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@%"
 #: Visible ASCII and obs-text; spaces and tabs only inside a value.
