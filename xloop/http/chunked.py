@@ -42,10 +42,12 @@ _FIELD_VALUE: Final = rb"[\t\x20-\x7e\x80-\xff]*"
 
 #: A complete chunk-size line (CRLF included).
 _SIZE_LINE: Final = re.compile(rb"([0-9A-Fa-f]+)(?:%s)*\r\n" % _EXT).fullmatch
-#: What an incomplete chunk-size line may be so far: each alternative is a valid prefix.
+#: What an incomplete chunk-size line may be so far: digits, then whole extensions, then
+#: a CR or the start of one more extension (a value cut anywhere, in its quotes too).
+_VALUE_PREFIX: Final = rb"%s*(?:\"(?:%s|\\%s)*\\?)?" % (_TCHAR, _QDTEXT, _QPAIR_END)
+_EXT_PREFIX: Final = rb";(?:%s+(?:=%s)?|=%s)?" % (_TCHAR, _VALUE_PREFIX, _VALUE_PREFIX)
 _SIZE_PREFIX: Final = re.compile(
-    rb"([0-9A-Fa-f]*)|([0-9A-Fa-f]+)(?:%s)*(?:\r|;(?:%s+(?:=%s*(?:\"(?:%s|\\%s)*\\?)?)?|=%s*(?:\"(?:%s|\\%s)*\\?)?)?)?"
-    % (_EXT, _TCHAR, _TCHAR, _QDTEXT, _QPAIR_END, _TCHAR, _QDTEXT, _QPAIR_END)
+    rb"([0-9A-Fa-f]*)|([0-9A-Fa-f]+)(?:%s)*(?:\r|%s)?" % (_EXT, _EXT_PREFIX)
 ).fullmatch
 #: A complete trailer line, or the empty line that ends the body.
 _TRAILER_LINE: Final = re.compile(rb"(?:%s+:%s)?\r\n" % (_TCHAR, _FIELD_VALUE)).fullmatch
