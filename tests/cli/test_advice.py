@@ -41,4 +41,5 @@ def test_serve_warns_at_startup(tmp_path: Path) -> None:
         server.wait_serving()
         warning = server.wait_for("the app uses psycopg 3 (async)")
         assert "use --loop selector" in warning.string
-        assert server.stop() == 0
+        if not loops.IS_WINDOWS:  # a Windows process is stopped by Ctrl+Break, not SIGINT
+            assert server.stop() == 0
