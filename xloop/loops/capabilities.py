@@ -34,6 +34,8 @@ __all__ = ["PROBES", "Capability", "probe"]
 
 #: The bound of one probe inside the child; the parent allows a little more per probe.
 PROBE_TIMEOUT = 5.0
+#: How long a child may take to start before its first probe (Windows under Wine: seconds).
+STARTUP_TIMEOUT = 60.0
 #: Sockets the cap probe registers at most (select() is limited to FD_SETSIZE).
 CAP_SOCKETS = 1100
 
@@ -452,7 +454,12 @@ def _probe_batch(
         lines = _lines(child)
         try:
             stuck = False
-            while pending:
+            # The bounds count from the child's hello: starting an interpreter is not a
+            # probe (it takes seconds under Wine).
+            hello = lines.get(STARTUP_TIMEOUT)
+            if hello is None:  # the child died, or hung, before its first probe
+                stuck = not lines.ended
+            while pending and hello is not None:
                 line = lines.get(PROBE_TIMEOUT * 2 + 1.0)
                 if line is None:  # the child ended, or said nothing in time
                     stuck = not lines.ended
@@ -553,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probes", default=",".join(PROBES))
     args = parser.parse_args(argv)
     choice = resolve(args.loop, args.selector)
+    print(json.dumps({"ready": True}), flush=True)
     for name in args.probes.split(","):
         capability = _run_one(name, choice.factory)
         print(json.dumps(capability.as_dict()), flush=True)
