@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .http import HTTP_NAMES, Limits
 from .loops import LOOP_NAMES, SELECTOR_NAMES
 from .options import option, validate
+from .ws import WS_NAMES
 
 __all__ = ["LIFESPAN_MODES", "LOG_LEVELS", "Config"]
 
@@ -31,6 +32,7 @@ _SERVER = "Server"
 _APPLICATION = "Application"
 _LOOP = "Event loop and parser"
 _HTTP = "HTTP"
+_WEBSOCKET = "WebSocket"
 _LIMITS_PANEL = "Limits and timeouts"
 _LOGGING = "Logging"
 
@@ -94,6 +96,47 @@ class Config:
         default="auto",
         choices=HTTP_NAMES,
         panel=_LOOP,
+    )
+    ws: str = option(
+        "WebSocket engine (auto: websockets if installed, else wsproto; none: upgrade "
+        "requests are answered as plain HTTP).",
+        default="auto",
+        choices=WS_NAMES,
+        panel=_WEBSOCKET,
+    )
+    ws_max_size: int = option(
+        "Largest incoming WebSocket message in bytes (close 1009 above).",
+        default=16 * 1024 * 1024,
+        minimum=1,
+        panel=_WEBSOCKET,
+    )
+    ws_max_queue: int = option(
+        "Received WebSocket messages the app has not read yet above which reading "
+        "pauses until it calls receive.",
+        default=32,
+        minimum=1,
+        panel=_WEBSOCKET,
+    )
+    ws_ping_interval: float | None = option(
+        "Seconds between the server's pings on an idle or busy WebSocket (0: none).",
+        default=20.0,
+        minimum=0.0,
+        panel=_WEBSOCKET,
+    )
+    ws_ping_timeout: float | None = option(
+        "Close a WebSocket with 1011 when a ping is not answered within this many "
+        "seconds (0: never).",
+        default=20.0,
+        minimum=0.0,
+        panel=_WEBSOCKET,
+    )
+    ws_per_message_deflate: bool = option(
+        "Compress WebSocket messages (permessage-deflate, small zlib windows) when the "
+        "client offers it.",
+        default=True,
+        flag="--ws-per-message-deflate",
+        secondary="--no-ws-per-message-deflate",
+        panel=_WEBSOCKET,
     )
     lifespan: str = option(
         "ASGI lifespan protocol.", default="auto", choices=LIFESPAN_MODES, panel=_APPLICATION

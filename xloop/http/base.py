@@ -7,6 +7,11 @@ events of *one* request at a time (see :mod:`xloop.http.events`). When the respo
 that request is complete, ``start_next_cycle`` releases the events of the next pipelined
 request that may already be buffered. Reading ``b""`` means the peer closed its side.
 
+A WebSocket upgrade request comes out as a ``Request`` with ``upgrade`` set (checked only
+when an ``Upgrade`` header is present: plain requests pay nothing); the server may then
+take the bytes that followed its head with ``take_upgrade_data`` and stop speaking HTTP,
+or answer it as plain HTTP.
+
 The response goes the other way: ``response_head`` / ``response_body`` / ``response_end``
 return the bytes to write; the adapter decides the framing (Content-Length, chunked, or
 close-delimited for HTTP/1.0) and whether the connection may be kept alive afterwards.
@@ -48,6 +53,10 @@ class HTTPConnection(Protocol):
     def head_pending(self) -> bool:
         """Between requests: part of the next request's head has arrived (its clock is the
         request-header timeout, not the keep-alive one)."""
+
+    def take_upgrade_data(self) -> bytes:
+        """After a request with ``upgrade`` set: the bytes received behind its head, which
+        belong to the new protocol. The connection parses no more HTTP after it."""
 
     def begin_response(self, request: Request) -> None:
         """The server starts answering ``request`` (its method and version shape the framing)."""

@@ -32,6 +32,7 @@ class Request:
         "keep_alive",
         "method",
         "target",
+        "upgrade",
     )
 
     def __init__(
@@ -43,6 +44,7 @@ class Request:
         keep_alive: bool,
         expect_continue: bool,
         forwarded: bool = False,
+        upgrade: bool = False,
     ) -> None:
         self.method = method
         #: The request-target exactly as sent (origin-form, absolute-form, ``*``).
@@ -58,6 +60,9 @@ class Request:
         self.expect_continue = expect_continue
         #: An ``X-Forwarded-For`` or ``X-Forwarded-Proto`` header is present.
         self.forwarded = forwarded
+        #: A WebSocket upgrade: GET, ``Upgrade: websocket``, ``Connection: upgrade``, no
+        #: body. What follows its head is not HTTP (``take_upgrade_data``).
+        self.upgrade = upgrade
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.target!r} HTTP/{self.http_version})"

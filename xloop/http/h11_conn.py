@@ -167,6 +167,7 @@ class H11Connection:
         has_body = False
         chunked = False
         forwarded = False
+        connection_upgrade = websocket = False
         for name, value in headers:
             if name == b"connection":
                 tokens = connection_tokens(value)
@@ -174,6 +175,10 @@ class H11Connection:
                     keep_alive = False
                 elif b"keep-alive" in tokens and version == "1.0":
                     keep_alive = True
+                if b"upgrade" in tokens:
+                    connection_upgrade = True
+            elif name == b"upgrade":
+                websocket = b"websocket" in connection_tokens(value)
             elif name == b"expect":
                 expect = value.lower() == b"100-continue"
             elif name == b"content-length":
@@ -216,6 +221,7 @@ class H11Connection:
             keep_alive,
             expect and has_body and self._conn.they_are_waiting_for_100_continue,
             forwarded,
+            websocket and connection_upgrade and event.method == b"GET" and not has_body,
         )
 
     def _head_span(self, event: h11.Request) -> tuple[int, int]:
@@ -248,6 +254,11 @@ class H11Connection:
             if values and not bytes(values[0]).isdigit():
                 return ProtocolError(400, "Content-Length is not a plain decimal number")
         return None
+
+    def take_upgrade_data(self) -> bytes:
+        # h11 pauses after an upgrade request: what it holds is the new protocol's.
+        self._failed = True
+        return bytes(self._conn.trailing_data[0])
 
     # -- sending ---------------------------------------------------------------------------
 

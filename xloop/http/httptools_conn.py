@@ -22,7 +22,7 @@ from .head import (
     status_for_version,
     version_status_from_line,
 )
-from .response import ResponseWriter
+from .response import ResponseWriter, connection_tokens
 
 __all__ = ["HttptoolsConnection"]
 
@@ -83,6 +83,8 @@ class HttptoolsConnection(ResponseWriter):
         self._framing = False
         self._chunked = False
         self._upgrade = False
+        self._websocket = False
+        self._upgrade_data = b""
         self._forwarded = False
         self._hosts = 0
         self._size = 0
@@ -126,10 +128,11 @@ class HttptoolsConnection(ResponseWriter):
             self._prefix = self._prefix[:512] + data[:512]
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Upgrades are not spoken here: the request is answered as plain HTTP and
-            # the connection closed, since what follows the head is not HTTP/1.1.
+        except httptools.HttpParserUpgrade as exc:
+            # What follows the head is not HTTP/1.1: the server takes it for a WebSocket
+            # (take_upgrade_data), or answers the request as plain HTTP and closes.
             self._failed = True
+            self._upgrade_data = data[exc.args[0] :] if exc.args else b""
         except httptools.HttpParserCallbackError as exc:
             context = exc.__context__
             if isinstance(context, _Refuse):
@@ -216,6 +219,7 @@ class HttptoolsConnection(ResponseWriter):
         self._framing = False
         self._chunked = False
         self._upgrade = False
+        self._websocket = False
         self._forwarded = False
         self._hosts = 0
         self._size = 0
@@ -253,6 +257,7 @@ class HttptoolsConnection(ResponseWriter):
                 self._hosts += 1
             elif name == b"upgrade":
                 self._upgrade = True
+                self._websocket = b"websocket" in connection_tokens(value)
             else:
                 self._forwarded = True
         self._size += len(name) + len(value) + 4
@@ -292,8 +297,11 @@ class HttptoolsConnection(ResponseWriter):
             if error is not None:
                 raise _Refuse(error)
         keep_alive = parser.should_keep_alive()
-        if keep_alive and self._upgrade and parser.should_upgrade():
+        upgrade = False
+        if self._upgrade and parser.should_upgrade():
+            # Connection: upgrade. Not kept alive: what follows is not HTTP/1.1.
             keep_alive = False
+            upgrade = self._websocket and method == "GET" and not self._has_body
         request = Request(
             method,
             url,
@@ -302,6 +310,7 @@ class HttptoolsConnection(ResponseWriter):
             keep_alive,
             self._expect and self._has_body and version == "1.1",
             self._forwarded,
+            upgrade,
         )
         if self._blocked:
             self._emit(request)
@@ -326,6 +335,10 @@ class HttptoolsConnection(ResponseWriter):
         self._in_head = True
         self._began_message = False
         self._completed_here = True
+
+    def take_upgrade_data(self) -> bytes:
+        data, self._upgrade_data = self._upgrade_data, b""
+        return data
 
     def informational_continue(self) -> bytes:
         return _CONTINUE

@@ -17,6 +17,10 @@ the other way there is when the client reads again (:meth:`resume_writing`). Ins
 ``data_received`` the next request is not started by recursion: ``_handle`` takes it in
 its own loop.
 
+A WebSocket upgrade request (``Request.upgrade``, when an engine is configured) is not a
+cycle: :meth:`_upgrade` hands the transport to a :class:`~xloop.server.websocket.WebSocket`
+(``transport.set_protocol``) with the bytes read behind the head, and this object is done.
+
 Flow control: reading pauses while a request body waits unread above ``HIGH_WATER`` and
 while pipelined requests queue behind an unfinished response; ``send`` waits while the
 transport says its write buffer is full.
@@ -40,6 +44,7 @@ from typing import TYPE_CHECKING, Final, cast
 from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from ..logs import error_logger
 from .cycle import Cycle, format_client, service_unavailable
+from .websocket import WebSocket
 
 if TYPE_CHECKING:
     from ..http import HTTPConnection
@@ -68,7 +73,8 @@ class Connection(asyncio.Protocol):
         self.proxy_trusted = False
         #: ``connection_lost`` has run.
         self.closed = False
-        #: We asked the transport to close (or half-closed it after an error response).
+        #: We asked the transport to close (or half-closed it after an error response, or
+        #: handed it to a WebSocket).
         self.closing = False
         #: Cut by a forced shutdown.
         self.aborted = False
@@ -291,6 +297,8 @@ class Connection(asyncio.Protocol):
             kind = type(event)
             if kind is Request:
                 request: Request = event  # type: ignore[assignment]
+                if request.upgrade and self.state.ws_factory is not None and self._upgrade(request):
+                    return False  # the connection is a WebSocket's now
                 try:
                     cycle = Cycle(self, request)
                 except ValueError:  # a target urlsplit cannot take apart
@@ -340,6 +348,37 @@ class Connection(asyncio.Protocol):
             else:
                 self._protocol_error(event)  # type: ignore[arg-type]
                 return False
+        return True
+
+    def _upgrade(self, request: Request) -> bool:
+        """Hand the transport to a :class:`WebSocket` for the rest of the connection's
+        life, with the bytes read behind the request head; False to answer the request as
+        plain HTTP instead (above ``--limit-concurrency``: 503)."""
+        state = self.state
+        limit = state.limit_concurrency
+        if limit is not None and (len(state.connections) > limit or state.active > limit):
+            return False
+        transport = self.transport
+        assert transport is not None
+        try:
+            websocket = WebSocket(self, request)
+        except ValueError:  # a target urlsplit cannot take apart
+            self._protocol_error(ProtocolError(400, "invalid request-target"))
+            return True
+        self.closing = True  # no more HTTP here
+        self._idle_since = None
+        for timer in (self._timer, self._body_timer, self._send_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._body_timer = self._send_timer = None
+        previous = self.task
+        if previous is not None and not previous.done():
+            state.keep_task(previous)  # an app still working after its response
+        state.request_started()
+        state.connections.add(websocket)
+        state.connections.discard(self)
+        transport.set_protocol(websocket)
+        websocket.start(self.http.take_upgrade_data())
         return True
 
     def _protocol_error(self, error: ProtocolError) -> None:

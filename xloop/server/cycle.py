@@ -55,6 +55,7 @@ class CycleConnection(Protocol):
     proxy_trusted: bool
     closed: bool
     aborted: bool
+    read_paused: bool
     write_paused: bool
 
     def pause_reading(self) -> None: ...

@@ -23,6 +23,7 @@ from ..logs import SERVING, STOPPED
 from ..logs import error_logger as logger
 from ..loops import advice
 from ..status import StatusWriter, loop_fields
+from ..ws import resolve_ws
 from .connection import Connection
 from .lifespan import Lifespan
 from .state import ServerState
@@ -88,6 +89,7 @@ class Server:
         self.lifespan: Lifespan | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.http = resolve_http(config.http)
+        self.ws = resolve_ws(config.ws)
         #: Set (from any thread) once the server listens.
         self.ready = threading.Event()
         self._shutdown_requested: asyncio.Event | None = None
@@ -293,6 +295,7 @@ class Server:
             where = f"http://{host}:{self.port}"
         logger.info("loop: %s", loop_text)
         logger.info("http: %s", self.http)
+        logger.info("websocket: %s", self.ws)
         logger.info(SERVING, where)
         if self._status is not None:
             self._status.write(

@@ -16,11 +16,14 @@ from urllib.parse import quote
 
 from ..http import DefaultHeaders, HTTPConnection
 from ..logs import error_logger
+from ..ws import Settings, engine_factory
 from .proxy import ProxyHeaders
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..http import Request
     from ..types import ASGIApp
+    from ..ws import WebSocketEngine
 
 __all__ = ["OpenConnection", "ServerState"]
 
@@ -29,7 +32,8 @@ class OpenConnection(Protocol):
     """What the server asks of an open connection when it shuts down."""
 
     def shutdown(self) -> None:
-        """Close now if idle, else once the response under way has ended."""
+        """Close now if idle, else once the response under way has ended (a WebSocket:
+        start the closing handshake with 1012)."""
 
     def abort(self) -> None:
         """Drop the connection and cancel its app."""
@@ -63,6 +67,16 @@ class ServerState:
         self.timeout_request_body = config.timeout_request_body
         self.timeout_send = config.timeout_send
         self.proxy = ProxyHeaders(config.trusted_proxies()) if config.proxy_headers else None
+        #: A new sans-IO WebSocket engine per upgrade request; None: upgrades are plain HTTP.
+        self.ws_factory: Callable[[Request], WebSocketEngine] | None = engine_factory(
+            config.ws,
+            Settings(
+                max_size=config.ws_max_size, per_message_deflate=config.ws_per_message_deflate
+            ),
+        )
+        self.ws_max_queue = config.ws_max_queue
+        self.ws_ping_interval = config.ws_ping_interval
+        self.ws_ping_timeout = config.ws_ping_timeout
 
         self.connections: set[OpenConnection] = set()
         self.orphans: set[asyncio.Task[None]] = set()  # apps still running, connection gone

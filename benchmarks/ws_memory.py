@@ -1,0 +1,202 @@
+"""Memory per idle open WebSocket: xloop and uvicorn side by side, on the same loop.
+
+    python benchmarks/ws_memory.py                        # 10,000 sockets, uvloop and selector
+    python benchmarks/ws_memory.py --connections 2000 --loops uvloop --engines wsproto
+    python benchmarks/ws_memory.py --deflate              # clients offer permessage-deflate
+
+Each server runs ``benchmarks.apps:ws_idle`` (accept, then wait in ``receive``) in its own
+process, with the same loop, parser (httptools) and WebSocket library: xloop's
+``websockets`` engine beside uvicorn's ``websockets-sansio`` (both on websockets' sans-IO
+protocol), xloop's ``wsproto`` beside uvicorn's ``wsproto``. The client opens the sockets
+(handshake done, answer read) in batches, waits until the server has accepted them all
+(its RSS settles), and reports the server's resident set growth divided by the number of
+sockets: KiB per idle WebSocket, each figure the median of ``--rounds`` runs.
+
+The open-files limit is raised to its hard limit for this process and the servers (10,000
+sockets need more than the common 1024: ``ulimit -Hn`` must allow about connections + 100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTED = re.compile(r"(?:serving on|running on) http://127\.0\.0\.1:(\d+)")
+UVICORN_WS = {"websockets": "websockets-sansio", "wsproto": "wsproto"}
+UVICORN_LOOP = {"uvloop": "uvloop", "selector": "asyncio"}
+
+
+if sys.platform == "win32":
+
+    def raise_open_files(wanted: int) -> None:
+        """Windows has no open-files limit of this kind."""
+
+else:
+    import resource
+
+    def raise_open_files(wanted: int) -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
+        if soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            raise SystemExit(f"open-files hard limit {hard} is below the {wanted} needed")
+
+
+def start(server: str, loop: str, engine: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    if server == "xloop":
+        command = [sys.executable, "-m", "xloop", "serve", "benchmarks.apps:ws_idle"]
+        command += ["--loop", loop, "--http", "httptools", "--ws", engine, "--backlog", "4096"]
+        command += ["--no-access-log", "--lifespan", "off", "--port", "0"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "benchmarks.apps:ws_idle"]
+        command += ["--loop", UVICORN_LOOP[loop], "--http", "httptools"]
+        command += ["--ws", UVICORN_WS[engine], "--backlog", "4096"]
+        command += ["--no-access-log", "--lifespan", "off", "--port", "0"]
+    stream = log.open("w")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stream, stderr=stream)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        match = STARTED.search(log.read_text())
+        if match:
+            return process, int(match.group(1))
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    raise SystemExit(f"{server} did not start:\n{log.read_text()}")
+
+
+async def open_sockets(
+    port: int, count: int, deflate: bool
+) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    extension = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /idle HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Version: 13\r\n{extension if deflate else ''}\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"not accepted: {head[:80]!r}")
+        opened.append((reader, writer))
+
+    batch = 250
+    for start_at in range(0, count, batch):
+        await asyncio.gather(*(one() for _ in range(min(batch, count - start_at))))
+    return opened
+
+
+def settled_rss(process: psutil.Process, seconds: float = 1.0) -> int:
+    """The RSS once it has stopped moving (the last of the accepts processed)."""
+    last = process.memory_info().rss
+    while True:
+        time.sleep(seconds)
+        now = process.memory_info().rss
+        if abs(now - last) < 64 * 1024:
+            return now
+        last = now
+
+
+def measure(server: str, loop: str, engine: str, count: int, deflate: bool, logs: Path) -> float:
+    log = logs / f"{server}-{loop}-{engine}.log"
+    process, port = start(server, loop, engine, log)
+    try:
+        watched = psutil.Process(process.pid)
+        # Warm up: the first connections import what the engine needs.
+        warm = asyncio.run(_open_and_close(port, 20, deflate))
+        assert warm == 20
+        before = settled_rss(watched)
+        opened_at = time.monotonic()
+        rss_after, opened = asyncio.run(_open_and_hold(port, count, deflate, watched))
+        elapsed = time.monotonic() - opened_at
+        per_socket = (rss_after - before) / opened / 1024
+        print(
+            f"  {server:8} {loop:9} {engine:11} {opened:>6} sockets in {elapsed:5.1f}s: RSS "
+            f"{before / 2**20:7.1f} -> {rss_after / 2**20:7.1f} MiB = {per_socket:6.2f} KiB each",
+            flush=True,
+        )
+        return per_socket
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _open_and_close(port: int, count: int, deflate: bool) -> int:
+    sockets = await open_sockets(port, count, deflate)
+    for _, writer in sockets:
+        writer.close()
+    return len(sockets)
+
+
+async def _open_and_hold(
+    port: int, count: int, deflate: bool, watched: psutil.Process
+) -> tuple[int, int]:
+    sockets = await open_sockets(port, count, deflate)
+    rss = await asyncio.to_thread(settled_rss, watched)
+    for _, writer in sockets:
+        writer.close()
+    return rss, len(sockets)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--loops", default="uvloop,selector")
+    parser.add_argument("--engines", default="websockets,wsproto")
+    parser.add_argument("--servers", default="xloop,uvicorn")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per figure (median)")
+    parser.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate")
+    args = parser.parse_args()
+    raise_open_files(args.connections + 200)
+    logs = Path(tempfile.mkdtemp(prefix="ws-memory-"))
+    table: dict[tuple[str, str, str], list[float]] = {}
+    for loop in args.loops.split(","):
+        for engine in args.engines.split(","):
+            for round_ in range(args.rounds):
+                servers = args.servers.split(",")
+                if round_ % 2:
+                    servers.reverse()  # A B, B A: neither always goes first
+                for server in servers:
+                    figure = measure(server, loop, engine, args.connections, args.deflate, logs)
+                    table.setdefault((server, loop, engine), []).append(figure)
+    print()
+    print(
+        f"KiB of server RSS per idle WebSocket ({args.connections} sockets"
+        f"{', permessage-deflate' if args.deflate else ''}; median of {args.rounds})"
+    )
+    servers = args.servers.split(",")
+    print(f"{'loop':9} {'engine':11} " + " ".join(f"{s:>9}" for s in servers))
+    for loop in args.loops.split(","):
+        for engine in args.engines.split(","):
+            figures = [statistics.median(table[(s, loop, engine)]) for s in servers]
+            print(f"{loop:9} {engine:11} " + " ".join(f"{f:9.2f}" for f in figures))
+    print(f"logs: {logs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

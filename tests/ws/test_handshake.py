@@ -1,0 +1,111 @@
+"""The opening handshake, checked alike for both engines (no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from xloop.http import DefaultHeaders, ResponseError
+from xloop.ws import HandshakeError, MessageError
+from xloop.ws.handshake import accept_token, check_close, check_request, rejection, subprotocols
+
+from ._support import ACCEPT, KEY, build, handshake
+
+
+def test_the_rfc_example_key_gives_the_rfc_accept() -> None:
+    assert accept_token(KEY) == ACCEPT.decode()
+
+
+def test_a_valid_handshake_passes() -> None:
+    check_request(handshake())
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status"),
+    [
+        ({"version": b"8"}, 426),
+        ({"version": None}, 426),
+        ({"version": b"13, 8"}, 426),
+        ({"key": None}, 400),
+        ({"key": b"not base64!"}, 400),
+        ({"key": b"c2hvcnQ="}, 400),  # 5 bytes, not 16
+        ({"http_version": "1.0"}, 400),
+    ],
+)
+def test_an_invalid_handshake_is_refused(request_kwargs: dict[str, object], status: int) -> None:
+    with pytest.raises(HandshakeError) as caught:
+        check_request(handshake(**request_kwargs))  # type: ignore[arg-type]
+    assert caught.value.status == status
+    if status == 426:
+        assert caught.value.headers == [(b"sec-websocket-version", b"13")]
+
+
+def test_two_keys_are_refused() -> None:
+    with pytest.raises(HandshakeError) as caught:
+        check_request(handshake((b"sec-websocket-key", KEY)))
+    assert caught.value.status == 400
+
+
+def test_subprotocols_in_order_across_fields() -> None:
+    request = handshake(
+        (b"sec-websocket-protocol", b"chat, superchat"), (b"sec-websocket-protocol", b" v2 ,")
+    )
+    assert subprotocols(request) == ["chat", "superchat", "v2"]
+
+
+def test_the_rejection_response_names_its_status_and_headers() -> None:
+    data = rejection(426, "bad version", DefaultHeaders([(b"server", b"xloop")]), [(b"a", b"b")])
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 426 Upgrade Required\r\nserver: xloop\r\na: b\r\n")
+    assert b"connection: close" in head
+    assert b"content-length: %d" % len(body) in head
+
+
+@pytest.mark.parametrize(("code", "reason"), [(1005, ""), (1006, ""), (999, ""), (5000, "")])
+def test_close_codes_an_app_may_not_send(code: int, reason: str) -> None:
+    with pytest.raises(MessageError):
+        check_close(code, reason)
+
+
+def test_close_reasons_are_bounded() -> None:
+    assert check_close(4000, "é" * 61) == (4000, "é" * 61)
+    with pytest.raises(MessageError):
+        check_close(1000, "é" * 62)
+    with pytest.raises(MessageError):
+        check_close(1000, b"bytes")
+    assert check_close(1000, None) == (1000, "")
+
+
+def test_accept_writes_the_101(name: str) -> None:
+    engine = build(name, (b"sec-websocket-protocol", b"chat"))
+    assert engine.subprotocols == ["chat"]
+    assert not engine.open
+    data = engine.accept("chat", [(b"server", b"xloop"), (b"x-extra", b"1")])
+    head = data.decode("latin-1").lower()
+    assert head.startswith("http/1.1 101 switching protocols\r\n")
+    assert f"sec-websocket-accept: {ACCEPT.decode().lower()}\r\n" in head
+    assert "sec-websocket-protocol: chat\r\n" in head
+    assert "x-extra: 1\r\n" in head
+    assert head.endswith("\r\n\r\n")
+    assert engine.open
+
+
+def test_accept_refuses_what_cannot_be_a_header(name: str) -> None:
+    with pytest.raises(MessageError):
+        build(name).accept("two words", [])
+    with pytest.raises(ResponseError):
+        build(name).accept(None, [(b"x-bad", b"a\r\nb")])
+
+
+@pytest.mark.parametrize("deflate", [True, False])
+def test_permessage_deflate_is_negotiated_when_enabled(name: str, deflate: bool) -> None:
+    offer = (b"sec-websocket-extensions", b"permessage-deflate; client_max_window_bits")
+    data = build(name, offer, per_message_deflate=deflate).accept(None, [])
+    extensions = [
+        line for line in data.decode().lower().split("\r\n") if "sec-websocket-extensions" in line
+    ]
+    if deflate:
+        assert len(extensions) == 1
+        assert "permessage-deflate" in extensions[0]
+        assert "client_max_window_bits=12" in extensions[0]
+    else:
+        assert extensions == []
