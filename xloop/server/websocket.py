@@ -42,9 +42,10 @@ from ..logs import access_logger, error_logger
 from ..ws import Closed, ConnectionClosed, HandshakeError, Message, MessageError, Pong
 from ..ws.handshake import check_close, check_request, rejection
 from .cycle import ClientDisconnected, build_scope, format_client
+from .ws_denial import Denial
 
 if TYPE_CHECKING:
-    from ..http import HTTPConnection, Request
+    from ..http import Request
     from ..types import ASGIApp
     from ..types import Message as ASGIMessage
     from ..ws import WebSocketEngine
@@ -74,9 +75,9 @@ class WebSocket(asyncio.Protocol):
         self.state: ServerState = connection.state
         self.loop = connection.loop
         self.transport = connection.transport
-        #: For answers in plain HTTP before accept (403, 500, a denial response); released
+        #: The answers in plain HTTP before accept (403, 500, a denial response); released
         #: once accepted.
-        self.http: HTTPConnection | None = connection.http
+        self.denial: Denial | None = Denial(connection.http, request)
         self.request = request
         self.client = connection.client
         self.scope: dict[str, Any] = build_scope(connection, request)  # ValueError: bad target
@@ -95,9 +96,6 @@ class WebSocket(asyncio.Protocol):
         self._accepted = False
         self._ending = False  # the server ended (or is ending) the TCP connection
         self._shutdown = False
-        self._denial_status = 0
-        self._denial_headers: Any = ()
-        self._denial_started = False
         self._ping_payload: bytes | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -288,8 +286,7 @@ class WebSocket(asyncio.Protocol):
                 self._deny_403()
             elif kind == "websocket.http.response.start":
                 self.phase = DENIAL
-                self._denial_status = message["status"]
-                self._denial_headers = message.get("headers", ())
+                self._denial().start(message)
             else:
                 raise RuntimeError(
                     "expected ASGI message 'websocket.accept', 'websocket.close' or "
@@ -330,7 +327,7 @@ class WebSocket(asyncio.Protocol):
         headers.extend(message.get("headers", ()))
         data = engine.accept(message.get("subprotocol"), headers)  # MessageError/ResponseError
         self._accepted = True
-        self.http = None
+        self.denial = None
         self.phase = OPEN
         self._write(data)
         self._log(101)
@@ -348,35 +345,17 @@ class WebSocket(asyncio.Protocol):
         """A close before accept: HTTP 403 (ASGI spec); a browser may report 1006."""
         self.phase = CLOSED
         self._disconnected(1006, "")
-        self._write(self._http().error_response(403, self.state.defaults))
+        self._write(self._denial().error(403, self.state.defaults))
         self._log(403)
         self._close_transport()
 
     async def _deny_body(self, message: ASGIMessage) -> None:
         """The denial response extension: a whole HTTP response instead of the ``101``."""
-        body = message.get("body", b"")
-        if type(body) is not bytes:
-            body = bytes(memoryview(body))
-        more = message.get("more_body", False)
-        http = self._http()
-        defaults = self.state.defaults
-        if not self._denial_started:
-            self._denial_started = True
-            http.begin_response(self.request)
-            if not more:
-                data = http.response_whole(
-                    self._denial_status, self._denial_headers, defaults, body, True
-                )
-            else:
-                head = http.response_head(
-                    self._denial_status, self._denial_headers, defaults, None, True
-                )
-                data = head + http.response_body(body)
-            self._log(self._denial_status)
-        else:
-            data = http.response_body(body)
-            if not more:
-                data += http.response_end()
+        denial = self._denial()
+        started = denial.started
+        data, more = denial.body(message, self.state.defaults)
+        if not started:
+            self._log(denial.status)
         if not more:
             self.phase = CLOSED
             self._disconnected(1006, "")
@@ -435,14 +414,15 @@ class WebSocket(asyncio.Protocol):
         if phase is HANDSHAKE:
             self.phase = CLOSED
             self._disconnected(1006, "")
-            self._write(self._http().error_response(500, self.state.defaults))
+            self._write(self._denial().error(500, self.state.defaults))
             self._log(500)
             self._close_transport()
         elif phase is OPEN:
             self._close(1011, "")
         elif phase is DENIAL:
-            if not self._denial_started:
-                self._write(self._http().error_response(500, self.state.defaults))
+            denial = self._denial()
+            if not denial.started:
+                self._write(denial.error(500, self.state.defaults))
             self.phase = CLOSED
             self._close_transport()
 
@@ -523,10 +503,10 @@ class WebSocket(asyncio.Protocol):
 
     # -- I/O helpers -------------------------------------------------------------------------
 
-    def _http(self) -> HTTPConnection:
-        http = self.http
-        assert http is not None  # only used before accept
-        return http
+    def _denial(self) -> Denial:
+        denial = self.denial
+        assert denial is not None  # only used before accept
+        return denial
 
     def _write(self, data: bytes) -> bool:
         transport = self.transport
