@@ -19,10 +19,15 @@ Names (``--loop``):
     ``asyncio.ProactorEventLoop`` (Windows, IOCP).
 ``uvloop`` / ``winloop``
     the optional libuv-based loops (``pip install 'xloop[uvloop]'``).
+``rloop`` / ``rsloop`` / ``zuvloop``
+    further optional loops (Rust, Rust, Zig over libuv), each its own extra
+    (``pip install 'xloop[rloop]'``); :data:`LIBRARY_LOOPS` says where each has wheels.
 ``module:callable``
     any importable callable (dotted attributes allowed) returning an event loop.
 
-Optional backends are imported lazily, only when asked about. Every failure is an
+Optional backends are imported lazily, only when asked about; one that does not import
+says why in one line: not installed (with the pip line), no wheel for this Python or OS
+(which), or the import error itself. Every failure is an
 :mod:`xloop.errors` error: an unknown name or a bad factory spec is a
 :class:`~xloop.errors.ConfigError`, a backend this machine lacks is a
 :class:`~xloop.errors.LoopUnavailable` naming what *is* available here.
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import platform
 import selectors
 import sys
 from dataclasses import dataclass, field
@@ -47,9 +53,11 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKENDS",
     "IS_WINDOWS",
+    "LIBRARY_LOOPS",
     "LOOP_NAMES",
     "OS_NAME",
     "SELECTOR_NAMES",
+    "LibraryLoop",
     "LoopChoice",
     "availability",
     "available_backends",
@@ -63,14 +71,77 @@ __all__ = [
     "socket_limit",
 ]
 
-BACKENDS: tuple[str, ...] = ("asyncio", "selector", "proactor", "uvloop", "winloop")
-LOOP_NAMES: tuple[str, ...] = ("auto", *BACKENDS)
 SELECTOR_NAMES: tuple[str, ...] = ("auto", "epoll", "kqueue", "devpoll", "poll", "select")
 
 IS_WINDOWS: bool = _platform.IS_WINDOWS
 OS_NAME: str = _platform.OS_NAME
 
-_INSTALL_HINT = "pip install 'xloop[uvloop]'"
+
+@dataclass(frozen=True)
+class LibraryLoop:
+    """A loop from a package of its own: imported lazily, created by its ``new_event_loop``.
+
+    The wheel facts only explain why a loop that does not import is missing (and decide
+    which loops ``pip install 'xloop[loops]'`` brings); whether it is available is always
+    decided by importing it.
+    """
+
+    name: str
+    """The ``--loop`` name, which is also the module's name."""
+    extra: str
+    """The pyproject extra that installs it."""
+    wheels: dict[str, str]
+    """OS_NAME -> what its wheels for that OS need ("" = any release of that OS); an OS
+    not listed has no wheels at all."""
+    python: tuple[int, int] = (3, 10)
+    """The oldest Python it has wheels for."""
+    glibc: tuple[int, int] | None = None
+    """The oldest glibc its Linux wheels need, where that is newer than manylinux2014."""
+    source_build: str = ""
+    """What building its sdist needs, said when there is no wheel."""
+    other: str = ""
+    """Where there is no wheel for this OS: the loop to use instead."""
+
+    @property
+    def install(self) -> str:
+        return f"pip install 'xloop[{self.extra}]'"
+
+
+#: Every optional loop xloop knows by name, in the order they are listed and tested.
+LIBRARY_LOOPS: dict[str, LibraryLoop] = {
+    loop.name: loop
+    for loop in (
+        LibraryLoop(
+            "uvloop",
+            "uvloop",
+            {"Linux": "", "macOS": ""},
+            other="winloop",
+        ),
+        LibraryLoop("winloop", "uvloop", {"Windows": ""}),
+        LibraryLoop(
+            "rloop", "rloop", {"Linux": "", "macOS": ""}, source_build="a Rust toolchain"
+        ),
+        LibraryLoop(
+            "rsloop",
+            "rsloop",
+            {"Linux": "glibc 2.39", "macOS": "macOS 13", "Windows": ""},
+            glibc=(2, 39),
+            source_build="a nightly Rust toolchain",
+        ),
+        LibraryLoop(
+            "zuvloop",
+            "zuvloop",
+            {"Linux": "", "macOS": "", "Windows": ""},
+            python=(3, 14),
+            source_build="the Zig compiler",
+        ),
+    )
+}
+
+BACKENDS: tuple[str, ...] = ("asyncio", "selector", "proactor", *LIBRARY_LOOPS)
+LOOP_NAMES: tuple[str, ...] = ("auto", *BACKENDS)
+
+_INSTALL_HINT = LIBRARY_LOOPS["uvloop"].install
 _CUSTOM_HINT = "module:callable for a custom loop factory"
 
 # short selector name -> the class name in the selectors module
@@ -100,7 +171,8 @@ class LoopChoice:
     requested: str
     """What the user asked for: "auto", "selector", "pkg.mod:factory", ..."""
     backend: str
-    """What it resolved to: "selector", "proactor", "uvloop", "winloop" or "custom"."""
+    """What it resolved to: "selector", "proactor", a name of :data:`LIBRARY_LOOPS`, or
+    "custom"."""
     factory: Callable[[], asyncio.AbstractEventLoop]
     """Creates a new, not yet running loop; pass it to ``asyncio.Runner(loop_factory=...)``."""
     reason: str
@@ -121,14 +193,13 @@ class _SelectorLoopFactory:
         return asyncio.SelectorEventLoop(selector_class())
 
 
-def _new_uvloop_loop() -> asyncio.AbstractEventLoop:
-    loop: asyncio.AbstractEventLoop = importlib.import_module("uvloop").new_event_loop()
-    return loop
+@dataclass(frozen=True)
+class _LibraryLoopFactory:
+    module: str  # a name of LIBRARY_LOOPS
 
-
-def _new_winloop_loop() -> asyncio.AbstractEventLoop:  # pragma: windows-only
-    loop: asyncio.AbstractEventLoop = importlib.import_module("winloop").new_event_loop()
-    return loop
+    def __call__(self) -> asyncio.AbstractEventLoop:
+        loop: asyncio.AbstractEventLoop = importlib.import_module(self.module).new_event_loop()
+        return loop
 
 
 @dataclass(frozen=True)
@@ -157,13 +228,49 @@ def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _glibc() -> tuple[int, int] | None:
+    """This machine's glibc version, or None (another libc, another OS)."""
+    libc, version = platform.libc_ver()
+    numbers = version.split(".")
+    if libc != "glibc" or len(numbers) < 2 or not all(n.isdigit() for n in numbers[:2]):
+        return None
+    return int(numbers[0]), int(numbers[1])
+
+
+def _dotted(version: tuple[int, int]) -> str:
+    return ".".join(map(str, version))
+
+
+def _no_wheel(loop: LibraryLoop) -> str | None:
+    """Why ``loop`` has no wheel for this OS and Python, or None if it has one."""
+    python = sys.version_info[:2]
+    build = f"; building it needs {loop.source_build}" if loop.source_build else ""
+    if python < loop.python:
+        return (
+            f"{loop.name} has no wheel for Python {_dotted(python)} "
+            f"(it needs Python >= {_dotted(loop.python)})"
+        )
+    if loop.glibc is not None and OS_NAME == "Linux":
+        glibc = _glibc()
+        if glibc is None or glibc < loop.glibc:
+            have = f"glibc {_dotted(glibc)}" if glibc else "no glibc"
+            return (
+                f"{loop.name} has no wheel for this Linux (its wheels need glibc >= "
+                f"{_dotted(loop.glibc)}, this machine has {have}{build})"
+            )
+    return None
+
+
 def _import_optional(name: str) -> tuple[ModuleType | None, str]:
     """Import an optional backend; return (module, "") or (None, why it is missing)."""
     try:
         return importlib.import_module(name), ""
     except ModuleNotFoundError as exc:
         if exc.name == name:
-            return None, f"{name} is not installed ({_INSTALL_HINT})"
+            loop = LIBRARY_LOOPS.get(name)
+            if loop is None:  # pragma: no cover - every caller names a library loop
+                return None, f"{name} is not installed"
+            return None, _no_wheel(loop) or f"{name} is not installed ({loop.install})"
         return None, f"{name} failed to import ({type(exc).__name__}: {exc})"
     except Exception as exc:  # a broken install must not crash the report
         return None, f"{name} failed to import ({type(exc).__name__}: {exc})"
@@ -175,15 +282,17 @@ def _why_not(backend: str) -> str | None:
         return None
     if backend == "proactor":
         return None if _platform.PROACTOR_FACTORY is not None else "proactor needs Windows (IOCP)"
-    if backend == "uvloop":
-        if IS_WINDOWS:  # pragma: windows-only
-            return f"uvloop does not support Windows (use winloop: {_INSTALL_HINT})"
-        return _import_optional("uvloop")[1] or None
-    if backend == "winloop":
-        if not IS_WINDOWS:
-            return "winloop needs Windows"
-        return _import_optional("winloop")[1] or None  # pragma: windows-only
-    raise AssertionError(backend)  # pragma: no cover
+    loop = LIBRARY_LOOPS[backend]
+    if OS_NAME not in loop.wheels and OS_NAME in ("Linux", "macOS", "Windows"):
+        if loop.other:
+            instead = LIBRARY_LOOPS[loop.other]
+            return (
+                f"{backend} does not support {OS_NAME} (use {instead.name}: {instead.install})"
+            )
+        if len(loop.wheels) == 1:
+            return f"{backend} needs {next(iter(loop.wheels))}"
+        return f"{backend} has no {OS_NAME} build (it runs on {' and '.join(loop.wheels)})"
+    return _import_optional(backend)[1] or None
 
 
 def _unavailable(why: str) -> LoopUnavailable:
@@ -301,9 +410,7 @@ def resolve(loop: str = "auto", selector: str = "auto") -> LoopChoice:
             reason = {
                 "selector": "selector: the stdlib selector loop was requested",
                 "proactor": "proactor: the stdlib IOCP proactor loop was requested",
-                "uvloop": "uvloop: requested, and uvloop is installed",
-                "winloop": "winloop: requested, and winloop is installed",
-            }[name]
+            }.get(name, f"{name}: requested, and {name} is installed")
         if backend == "selector":
             class_name = _selector_class_name(selector_name)
             return LoopChoice(
@@ -313,10 +420,8 @@ def resolve(loop: str = "auto", selector: str = "auto") -> LoopChoice:
                 reason=reason,
                 selector=class_name,
             )
-        if backend == "uvloop":
-            factory = _new_uvloop_loop
-        elif backend == "winloop":  # pragma: windows-only
-            factory = _new_winloop_loop
+        if backend in LIBRARY_LOOPS:
+            factory = _LibraryLoopFactory(backend)
         else:  # pragma: windows-only
             assert _platform.PROACTOR_FACTORY is not None
             factory = _platform.PROACTOR_FACTORY
@@ -348,11 +453,11 @@ def matrix() -> list[tuple[str, str | None]]:
     """Every distinct (backend, selector) combination that works here, for test suites.
 
     e.g. ``[("selector", "epoll"), ("selector", "poll"), ("selector", "select"),
-    ("uvloop", None)]`` on Linux with uvloop installed. Each pair resolves with
-    ``resolve(backend, selector or "auto")``.
+    ("uvloop", None), ("rloop", None)]`` on Linux with uvloop and rloop installed. Each
+    pair resolves with ``resolve(backend, selector or "auto")``.
     """
     combos: list[tuple[str, str | None]] = []
-    for backend in ("proactor", "selector", "uvloop", "winloop"):
+    for backend in ("proactor", "selector", *LIBRARY_LOOPS):
         if _why_not(backend) is not None:
             continue
         if backend == "selector":
@@ -380,7 +485,8 @@ def socket_limit(loop: asyncio.AbstractEventLoop) -> int | None:
 def driver_of(loop: asyncio.AbstractEventLoop) -> str | None:
     """The fully qualified class of the selector/proactor ``loop`` drives, else None.
 
-    None for uvloop/winloop (libuv has no Python-level driver) and for closed loops.
+    None for the library loops (uvloop, rloop, ...: no Python-level driver) and for
+    closed loops.
     """
     for attr in ("_selector", "_proactor"):
         driver = getattr(loop, attr, None)

@@ -115,13 +115,25 @@ async def _signal_handler() -> str:
     loop = asyncio.get_running_loop()
     sig = getattr(signal, "SIGUSR1", signal.SIGINT)
     got = loop.create_future()
+    previous = signal.getsignal(sig)
     loop.add_signal_handler(sig, _settle, got)
     try:
         signal.raise_signal(sig)
         await got
     finally:
-        loop.remove_signal_handler(sig)
-    return f"{signal.Signals(sig).name} delivered to a loop callback"
+        try:
+            loop.remove_signal_handler(sig)
+        except Exception as exc:  # rloop 0.5: delivered, but the removal raises
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+            removal = f"{type(exc).__name__}: {exc}"
+        else:
+            removal = ""
+    name = signal.Signals(sig).name
+    if removal:
+        raise _Outcome(
+            LIMITED, f"{name} delivered, but remove_signal_handler raised {removal}"
+        )
+    return f"{name} delivered to a loop callback"
 
 
 async def _sendfile() -> str:

@@ -56,6 +56,7 @@ def install_shutdown_handlers(
     ``signal.signal`` handler that hops onto the loop. Main thread only."""
     cleanup: list[Callable[[], object]] = []
     for sig in _SHUTDOWN_SIGNALS:
+        previous = signal.getsignal(sig)
         try:
             if sig == _SIGBREAK:
                 # Ctrl+Break reaches Python as the C runtime's SIGBREAK; libuv loops
@@ -70,8 +71,18 @@ def install_shutdown_handlers(
             previous = signal.signal(sig, handler)
             cleanup.append(functools.partial(signal.signal, sig, previous))
         else:
-            cleanup.append(functools.partial(loop.remove_signal_handler, sig))
+            cleanup.append(functools.partial(_remove_signal_handler, loop, sig, previous))
     return cleanup
+
+
+def _remove_signal_handler(loop: asyncio.AbstractEventLoop, sig: int, previous: Any) -> None:
+    """``loop.remove_signal_handler``; where that raises (rloop 0.5 calls a method it does
+    not have), put the handler from before back by hand, so the signal is not left to a
+    closed loop."""
+    try:
+        loop.remove_signal_handler(sig)
+    except Exception:
+        signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
 class Server:
