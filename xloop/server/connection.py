@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import socket
 import logging
 import sys
 from typing import TYPE_CHECKING, Final, cast
@@ -172,6 +173,8 @@ class Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         state.connection_lost(self)
+        if self.client is not None and self.transport is not None:
+            self.loop.call_soon(_shut_if_left_open, self.transport, self.client)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -496,3 +499,20 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+
+def _shut_if_left_open(transport: asyncio.BaseTransport, client: tuple[str, int]) -> None:
+    """Shut down a socket its loop reported lost but left open (rloop 0.5 calls
+    ``connection_lost`` and keeps the socket, so the client never sees the close).
+
+    Run one loop turn after ``connection_lost``, when every other loop has closed it: a
+    closed socket raises, and a descriptor number taken by a new connection answers with
+    another peer; only this very connection, still open, is shut down.
+    """
+    try:
+        sock = transport.get_extra_info("socket")
+        if sock is None or tuple(sock.getpeername()[:2]) != client:
+            return
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
