@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import transport_probes
+
 __all__ = ["PROBES", "Capability", "probe"]
 
 #: The bound of one probe inside the child; the parent allows a little more per probe.
@@ -388,6 +390,8 @@ PROBES: dict[str, Callable[[], Awaitable[str]]] = {
     "eager_tasks": _eager_tasks,
     "shutdown_default_executor": _shutdown_default_executor,
     "socket_cap": _socket_cap,
+    "transport_close": transport_probes.transport_close,
+    "set_protocol": transport_probes.set_protocol,
 }
 
 
@@ -414,6 +418,8 @@ def _run_one(name: str, factory: Callable[[], asyncio.AbstractEventLoop]) -> Cap
         detail = run_on(bounded(), loop_factory=factory)
     except _Outcome as outcome:
         return Capability(name, outcome.result, outcome.detail)
+    except transport_probes.SocketLeftOpen as exc:
+        return Capability(name, FAILED, str(exc))
     except NotImplementedError as exc:
         return Capability(name, NOT_IMPLEMENTED, str(exc) or "NotImplementedError")
     except (asyncio.TimeoutError, TimeoutError):

@@ -84,6 +84,9 @@ class Connection(asyncio.Protocol):
         self.write_paused = False
         self.read_paused = False
         self._lingering = False
+        #: Where the transport cannot change protocol (rloop 0.5 raises from
+        #: ``set_protocol``): the WebSocket this connection forwards every callback to.
+        self._upgraded: WebSocket | None = None
         self._lingered = 0
         self._linger_timer: asyncio.TimerHandle | None = None
         self._context = contextvars.copy_context()
@@ -122,6 +125,9 @@ class Connection(asyncio.Protocol):
         self._go_idle()
 
     def data_received(self, data: bytes) -> None:
+        if self._upgraded is not None:
+            self._upgraded.data_received(data)
+            return
         if self._lingering:
             self._lingered += len(data)
             if self._lingered > LINGER_BYTES and self.transport is not None:
@@ -137,6 +143,8 @@ class Connection(asyncio.Protocol):
             self._handle(events)
 
     def eof_received(self) -> bool:
+        if self._upgraded is not None:
+            return self._upgraded.eof_received()
         self.eof = True
         if self._lingering:
             return False  # the client is done too: close
@@ -157,6 +165,10 @@ class Connection(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._upgraded is not None:
+            self._upgraded.connection_lost(exc)
+            self._after_lost()
+            return
         self.closed = True
         state = self.state
         for timer in (self._timer, self._linger_timer, self._body_timer, self._send_timer):
@@ -173,16 +185,25 @@ class Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         state.connection_lost(self)
+        self._after_lost()
+
+    def _after_lost(self) -> None:
         if self.client is not None and self.transport is not None:
             self.loop.call_soon(_shut_if_left_open, self.transport, self.client)
 
     def pause_writing(self) -> None:
+        if self._upgraded is not None:
+            self._upgraded.pause_writing()
+            return
         self.write_paused = True
         if self._send_timer is None and self.transport is not None:
             self._send_mark = self.transport.get_write_buffer_size()
             self._send_timer = self.loop.call_later(self.state.timeout_send, self._on_send_timer)
 
     def resume_writing(self) -> None:
+        if self._upgraded is not None:
+            self._upgraded.resume_writing()
+            return
         self.write_paused = False
         if self._send_timer is not None:
             self._send_timer.cancel()
@@ -380,7 +401,10 @@ class Connection(asyncio.Protocol):
         state.request_started()
         state.connections.add(websocket)
         state.connections.discard(self)
-        transport.set_protocol(websocket)
+        try:
+            transport.set_protocol(websocket)
+        except NotImplementedError:  # this connection forwards to it instead
+            self._upgraded = websocket
         websocket.start(self.http.take_upgrade_data())
         return True
 
