@@ -112,7 +112,10 @@ def expected_loop_text(loop: str, selector: str | None) -> str:
     if loop == "proactor":  # pragma: no cover - Windows
         cls = asyncio.ProactorEventLoop  # type: ignore[attr-defined,unused-ignore]
         return f"{cls.__module__}.{cls.__qualname__} with asyncio.windows_events.IocpProactor"
-    cls = importlib.import_module(loop).Loop
+    # a library loop: the class its own new_event_loop() creates
+    made = importlib.import_module(loop).new_event_loop()
+    cls = type(made)
+    made.close()
     return f"{cls.__module__}.{cls.__qualname__}"
 
 

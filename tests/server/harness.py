@@ -8,6 +8,7 @@ The helpers at the end look at a running server: its connection, its slots, its 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -80,6 +81,25 @@ def backends() -> list[Backend]:
                 continue
             result.append(Backend(loop, selector, http))
     return result
+
+
+@functools.cache
+def probed(loop: str, selector: str | None, capability: str) -> tuple[str, str]:
+    """What ``xloop which-loop --capabilities`` probes for one capability of a loop, live
+    (once per process): (result, detail)."""
+    from xloop.loops.capabilities import probe
+
+    (found,) = probe(loop, selector or "auto", [capability])
+    return found.result, found.detail
+
+
+def needs(backend: Backend, *capabilities: str) -> None:
+    """Skip the test where the backend's loop lacks one of ``capabilities``, probed live,
+    with what the probe saw as the reason."""
+    for capability in capabilities:
+        result, detail = probed(backend.loop, backend.selector, capability)
+        if result not in ("works", "fallback"):
+            pytest.skip(f"{backend.loop} lacks {capability} (probed: {result}: {detail})")
 
 
 class RunningServer:

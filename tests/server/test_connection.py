@@ -18,7 +18,7 @@ from xloop.types import Receive, Scope, Send
 
 from .apps import scope_json
 from .client import Reader, exchange, get
-from .harness import TIMEOUT, Backend, RunningServer, serving
+from .harness import TIMEOUT, Backend, RunningServer, needs, serving
 
 
 def scope_of(backend: Backend, raw: bytes, **options: Any) -> dict[str, Any]:
@@ -53,6 +53,7 @@ def test_forwarded_values_that_say_nothing_are_ignored(backend: Backend) -> None
 )
 def test_unix_socket_peer(backend: Backend) -> None:
     """On a Unix socket the server is the path (ASGI: ``[path, None]``), the client unknown."""
+    needs(backend, "unix_sockets")
     directory = tempfile.mkdtemp(prefix="xl")
     path = os.path.join(directory, "s.sock")
     config = Config(

@@ -22,6 +22,7 @@ from .harness import (
     Backend,
     RunningServer,
     logged_errors,
+    needs,
     only_connection,
     serving,
 )
@@ -47,6 +48,7 @@ def test_app_that_ends_on_disconnect_logs_no_error(
 ) -> None:
     """An SSE or long-poll app returns when it receives ``http.disconnect``: that is the
     normal end of such a request, not an error to log (uvicorn logs nothing)."""
+    needs(backend, "peer_reset")
     if UNDER_WINE and backend.loop == "selector":
         pytest.skip(WINE_RST_READS_AS_EOF)
     got: queue.Queue[str] = queue.Queue()
@@ -81,6 +83,8 @@ def test_send_after_disconnect_raises_client_disconnected(backend: Backend, how:
     whether the client reset the connection or closed it in the middle of its upload."""
     if UNDER_WINE and backend.loop == "selector" and how == "reset":
         pytest.skip(WINE_RST_READS_AS_EOF)
+    if how == "reset":
+        needs(backend, "peer_reset")
     outcome: queue.Queue[object] = queue.Queue()
     streaming = threading.Event()
 

@@ -10,7 +10,7 @@ from xloop.types import Receive, Scope, Send
 
 from .apps import read_body, wait_until
 from .client import POST_HEAD, Reader, get
-from .harness import TIMEOUT, Backend, RunningServer, only_connection, serving
+from .harness import TIMEOUT, Backend, RunningServer, needs, only_connection, serving
 
 
 def _chunked_body(reader: Reader) -> bytes:
@@ -98,6 +98,7 @@ def test_slow_stream_with_a_pipelined_burst_behind_it(backend: Backend) -> None:
 def test_large_body_read_slowly_is_not_buffered_whole(backend: Backend) -> None:
     """While the app does not read, the server stops reading: what it holds stays bounded,
     and reading resumes as the app reads (no stall)."""
+    needs(backend, "pause_reading")
     size = 8 << 20
     held: list[int] = []
     running: list[RunningServer] = []

@@ -14,7 +14,7 @@ from xloop.types import Receive, Scope, Send
 
 from .apps import Recorder, echo, hello, read_body, scope_json
 from .client import POST_HEAD, Reader, exchange, get
-from .harness import Backend, serving
+from .harness import Backend, needs, serving
 
 
 def test_hello_world(backend: Backend) -> None:
@@ -510,6 +510,7 @@ def test_slowloris_head_is_closed_by_the_idle_timer(backend: Backend, when: str)
     IS_WINDOWS, reason="--uds needs socket.AF_UNIX, which CPython does not provide on Windows"
 )
 def test_unix_domain_socket(backend: Backend, tmp_path: object) -> None:
+    needs(backend, "unix_sockets")
     import os
     import tempfile
 

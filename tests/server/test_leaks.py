@@ -15,7 +15,7 @@ from xloop.server.connection import Connection
 from xloop.server.cycle import Cycle
 
 from .client import Reader, get
-from .harness import TIMEOUT, UNDER_WINE, Backend, RunningServer, serving
+from .harness import TIMEOUT, UNDER_WINE, Backend, RunningServer, needs, serving
 
 Scope = dict[str, Any]
 
@@ -104,6 +104,7 @@ def _on_loop(running: RunningServer, coro: Any) -> Any:
 
 @pytest.mark.skipif(UNDER_WINE, reason="SO_LINGER resets are read as EOF under Wine")
 def test_reset_connections_in_every_state_leave_nothing_behind(backend: Backend) -> None:
+    needs(backend, "peer_reset")
     with serving(app, backend, timeout_keep_alive=60, timeout_graceful_shutdown=5) as running:
         # Warm up: whatever the first requests create once is part of the baseline.
         for state in STATES:

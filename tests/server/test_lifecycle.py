@@ -13,7 +13,7 @@ from xloop import Config, StartupError
 
 from .apps import Recorder, hello
 from .client import Reader, exchange, get
-from .harness import TIMEOUT, Backend, RunningServer, serving
+from .harness import TIMEOUT, Backend, RunningServer, needs, serving
 
 
 class LifespanApp:
@@ -147,6 +147,7 @@ def test_limit_max_requests_shuts_down(backend: Backend) -> None:
 
 
 def test_graceful_shutdown_lets_in_flight_requests_finish(backend: Backend) -> None:
+    needs(backend, "server_close")
     recorder = Recorder(read_body=False)
     recorder.wait_for_release = True
     with serving(recorder, backend) as server:
@@ -196,6 +197,7 @@ def test_graceful_shutdown_timeout_aborts_stuck_requests(
 
 
 def test_graceful_shutdown_lets_a_streaming_response_finish(backend: Backend) -> None:
+    needs(backend, "server_close")
     release = threading.Event()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -16,7 +16,7 @@ from xloop.loops import IS_WINDOWS
 
 from .apps import hello
 from .client import exchange, get
-from .harness import TIMEOUT, Backend, RunningServer, serving
+from .harness import TIMEOUT, Backend, RunningServer, needs, serving
 
 unix_only = pytest.mark.skipif(
     IS_WINDOWS, reason="--uds needs socket.AF_UNIX, which CPython does not provide on Windows"
@@ -107,6 +107,7 @@ def short_dir() -> Iterator[str]:
 @unix_only
 def test_stale_unix_socket_file_is_replaced(backend: Backend, short_dir: str) -> None:
     """A socket file left by a server that died is taken over, not an 'address in use'."""
+    needs(backend, "unix_sockets")
     path = os.path.join(short_dir, "s.sock")
     family: int = socket.AF_UNIX  # type: ignore[attr-defined,unused-ignore]
     with socket.socket(family, socket.SOCK_STREAM) as dead:

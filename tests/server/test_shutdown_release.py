@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .client import Reader, get
-from .harness import TIMEOUT, Backend, RunningServer, logged_errors, serving
+from .harness import TIMEOUT, Backend, RunningServer, logged_errors, needs, serving
 
 Scope = dict[str, Any]
 
@@ -55,6 +55,7 @@ class LongPoll:
 def test_a_long_poll_is_released_by_shutdown(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
+    needs(backend, "server_close")
     app = LongPoll()
     with (
         serving(app, backend, timeout_graceful_shutdown=FOREVER) as server,
@@ -123,6 +124,7 @@ def test_an_sse_stream_that_watches_for_disconnect_ends_at_shutdown(
 def test_a_streaming_upload_is_released_by_shutdown(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
+    needs(backend, "server_close")
     reading = threading.Event()
     seen: list[dict[str, Any]] = []
 
@@ -153,6 +155,7 @@ def test_a_streaming_upload_is_released_by_shutdown(
 
 def test_a_finished_body_is_still_delivered_during_shutdown(backend: Backend) -> None:
     """Release only replaces waiting: an app that reads a body already here gets it."""
+    needs(backend, "server_close")
     gates: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
     started = threading.Event()
 
@@ -186,6 +189,7 @@ def test_a_finished_body_is_still_delivered_during_shutdown(backend: Backend) ->
 def test_a_stream_that_never_looks_is_cut_at_the_graceful_timeout(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
+    needs(backend, "server_close")
     streaming = threading.Event()
     outcome: list[str] = []
 

@@ -392,6 +392,11 @@ PROBES: dict[str, Callable[[], Awaitable[str]]] = {
     "socket_cap": _socket_cap,
     "transport_close": transport_probes.transport_close,
     "set_protocol": transport_probes.set_protocol,
+    "server_close": transport_probes.server_close,
+    "pause_reading": transport_probes.pause_reading,
+    "pause_writing": transport_probes.pause_writing,
+    "peer_reset": transport_probes.peer_reset,
+    "write_in_resume_writing": transport_probes.write_in_resume_writing,
 }
 
 
@@ -418,7 +423,12 @@ def _run_one(name: str, factory: Callable[[], asyncio.AbstractEventLoop]) -> Cap
         detail = run_on(bounded(), loop_factory=factory)
     except _Outcome as outcome:
         return Capability(name, outcome.result, outcome.detail)
-    except transport_probes.SocketLeftOpen as exc:
+    except (
+        transport_probes.SocketLeftOpen,
+        transport_probes.ConnectionsClosedWithServer,
+        transport_probes.ReadingNotPaused,
+        transport_probes.NotTold,
+    ) as exc:
         return Capability(name, FAILED, str(exc))
     except NotImplementedError as exc:
         return Capability(name, NOT_IMPLEMENTED, str(exc) or "NotImplementedError")

@@ -8,9 +8,23 @@ it saw, raises ``NotImplementedError`` where the loop says it cannot, or another
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from typing import cast
 
-__all__ = ["SocketLeftOpen", "set_protocol", "transport_close"]
+__all__ = [
+    "ConnectionsClosedWithServer",
+    "NotTold",
+    "ReadingNotPaused",
+    "SocketLeftOpen",
+    "pause_reading",
+    "pause_writing",
+    "peer_reset",
+    "server_close",
+    "set_protocol",
+    "transport_close",
+    "write_in_resume_writing",
+]
 
 #: How long the client waits for the end of the connection.
 EOF_WAIT = 2.0
@@ -101,3 +115,219 @@ async def set_protocol() -> str:
     if data != b"to the second":
         raise ValueError(f"the new protocol received {data!r}")
     return "the bytes after set_protocol reach the new protocol"
+
+
+async def server_close() -> str:
+    """Closing a server stops it accepting, and leaves its open connections alone (a
+    graceful shutdown relies on it): the client's next bytes are still answered."""
+    loop = asyncio.get_running_loop()
+    accepted = loop.create_future()
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = cast("asyncio.Transport", transport)
+            _settle(accepted)
+
+        def data_received(self, data: bytes) -> None:
+            self.transport.write(data)
+
+    server = await loop.create_server(Echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await accepted
+        server.close()
+        writer.write(b"still there?")
+        try:
+            data = await asyncio.wait_for(reader.read(12), EOF_WAIT)
+        except (asyncio.TimeoutError, TimeoutError):
+            data = b"(nothing)"
+    finally:
+        writer.close()
+    if data != b"still there?":
+        raise ConnectionsClosedWithServer(
+            f"after server.close() the open connection answered {data!r}: closing the server "
+            "closed its connections"
+        )
+    return "open connections outlive server.close()"
+
+
+class ConnectionsClosedWithServer(Exception):
+    """``Server.close()`` ended the connections it had accepted."""
+
+
+class ReadingNotPaused(Exception):
+    """``pause_reading`` did not stop ``data_received``."""
+
+
+#: What the client sends while the server's protocol has paused reading.
+PAUSE_BYTES = 4 << 20
+
+
+async def pause_reading() -> str:
+    """A protocol that pauses reading in its first ``data_received`` gets no more data
+    until it resumes, and all of it after."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    counts = {"before": 0, "while paused": 0, "after": 0}
+
+    class Pausing(asyncio.Protocol):
+        paused = False
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = cast("asyncio.Transport", transport)
+
+        def data_received(self, data: bytes) -> None:
+            if not counts["before"]:
+                counts["before"] = len(data)
+                self.transport.pause_reading()
+                self.paused = True
+                loop.call_later(0.2, self.resume)
+                return
+            counts["while paused" if self.paused else "after"] += len(data)
+            if sum(counts.values()) >= PAUSE_BYTES:
+                _settle(done)
+
+        def resume(self) -> None:
+            self.paused = False
+            self.transport.resume_reading()
+
+    server = await loop.create_server(Pausing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"r" * PAUSE_BYTES)
+        await done
+    finally:
+        writer.close()
+        server.close()
+    if counts["while paused"]:
+        raise ReadingNotPaused(
+            f"{counts['while paused']} bytes reached data_received after pause_reading "
+            f"(first read {counts['before']} bytes)"
+        )
+    return "no data while paused, all of it after resume_reading"
+
+
+class NotTold(Exception):
+    """The loop did not call the protocol's callback."""
+
+
+async def peer_reset() -> str:
+    """A client that resets its connection (RST) is reported to the protocol:
+    ``connection_lost`` runs."""
+    loop = asyncio.get_running_loop()
+    accepted = loop.create_future()
+    lost = loop.create_future()
+
+    class Waiting(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            _settle(accepted)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            _settle(lost)
+
+    server = await loop.create_server(Waiting, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = socket.create_connection(("127.0.0.1", port))
+        await accepted
+        # SO_LINGER with a zero timeout: close() sends RST
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        try:
+            await asyncio.wait_for(lost, EOF_WAIT)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise NotTold(
+                f"connection_lost did not run within {EOF_WAIT:g}s of the client's reset"
+            ) from None
+    finally:
+        server.close()
+    return "connection_lost after the client's RST"
+
+
+#: Bytes the server writes at once to a client that reads nothing.
+WRITE_BLOCK = 64 << 10
+#: Written at most before pause_writing must have been called.
+WRITE_LIMIT = 64 << 20
+
+
+async def pause_writing() -> str:
+    """Writing to a client that reads nothing calls ``pause_writing`` once the buffer is
+    over its high-water mark, and the protocol can look at the buffer from there."""
+    loop = asyncio.get_running_loop()
+    paused = loop.create_future()
+    transports: list[asyncio.Transport] = []
+
+    class Writing(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transports.append(cast("asyncio.Transport", transport))
+
+        def pause_writing(self) -> None:
+            # what a server does here: look at the buffer (rloop 0.5 aborts the process)
+            sizes.append(transports[0].get_write_buffer_size())
+            _settle(paused)
+
+    sizes: list[int] = []
+    server = await loop.create_server(Writing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    written = 0
+    try:
+        while not transports:
+            await asyncio.sleep(0)
+        transport = transports[0]
+        block = b"w" * WRITE_BLOCK
+        while not paused.done() and written < WRITE_LIMIT:
+            transport.write(block)
+            written += len(block)
+            await asyncio.sleep(0)
+        buffered = transport.get_write_buffer_size()
+        transport.abort()
+    finally:
+        writer.close()
+        server.close()
+    if not paused.done():
+        raise NotTold(f"pause_writing was not called after {written >> 20} MiB written")
+    return f"pause_writing after {written >> 10} KiB written, {buffered >> 10} KiB buffered"
+
+
+async def write_in_resume_writing() -> str:
+    """A protocol writes again from inside ``resume_writing`` (a server starting the next
+    pipelined response the moment the client has read the last one)."""
+    loop = asyncio.get_running_loop()
+    paused = loop.create_future()
+    resumed = loop.create_future()
+    transports: list[asyncio.Transport] = []
+
+    class Writing(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transports.append(cast("asyncio.Transport", transport))
+
+        def pause_writing(self) -> None:
+            _settle(paused)
+
+        def resume_writing(self) -> None:
+            if not resumed.done():
+                transports[0].write(b"!")
+                _settle(resumed)
+
+    server = await loop.create_server(Writing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    written = 0
+    try:
+        while not transports:
+            await asyncio.sleep(0)
+        block = b"w" * WRITE_BLOCK
+        while not paused.done() and written < WRITE_LIMIT:
+            transports[0].write(block)
+            written += len(block)
+            await asyncio.sleep(0)
+        data = await asyncio.wait_for(reader.readexactly(written + 1), EOF_WAIT * 2)
+    finally:
+        writer.close()
+        server.close()
+    if len(data) != written + 1 or not data.endswith(b"!"):
+        raise NotTold(f"the client read {len(data)} bytes of {written + 1}")
+    return "a write from resume_writing goes out after the buffered bytes"

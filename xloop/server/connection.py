@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import socket
 import logging
+import socket
 import sys
 from typing import TYPE_CHECKING, Final, cast
 
@@ -197,6 +197,13 @@ class Connection(asyncio.Protocol):
             return
         self.write_paused = True
         if self._send_timer is None and self.transport is not None:
+            # The buffer's size is read one loop turn later, outside this callback: rloop
+            # 0.5 aborts the process on a transport call from inside pause_writing.
+            self._send_timer = self.loop.call_later(0, self._arm_send_timer)
+
+    def _arm_send_timer(self) -> None:
+        self._send_timer = None
+        if self.write_paused and self.transport is not None and not self.closed:
             self._send_mark = self.transport.get_write_buffer_size()
             self._send_timer = self.loop.call_later(self.state.timeout_send, self._on_send_timer)
 
