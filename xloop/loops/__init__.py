@@ -118,9 +118,7 @@ LIBRARY_LOOPS: dict[str, LibraryLoop] = {
             other="winloop",
         ),
         LibraryLoop("winloop", "uvloop", {"Windows": ""}),
-        LibraryLoop(
-            "rloop", "rloop", {"Linux": "", "macOS": ""}, source_build="a Rust toolchain"
-        ),
+        LibraryLoop("rloop", "rloop", {"Linux": "", "macOS": ""}, source_build="a Rust toolchain"),
         LibraryLoop(
             "rsloop",
             "rsloop",
@@ -286,9 +284,7 @@ def _why_not(backend: str) -> str | None:
     if OS_NAME not in loop.wheels and OS_NAME in ("Linux", "macOS", "Windows"):
         if loop.other:
             instead = LIBRARY_LOOPS[loop.other]
-            return (
-                f"{backend} does not support {OS_NAME} (use {instead.name}: {instead.install})"
-            )
+            return f"{backend} does not support {OS_NAME} (use {instead.name}: {instead.install})"
         if len(loop.wheels) == 1:
             return f"{backend} needs {next(iter(loop.wheels))}"
         return f"{backend} has no {OS_NAME} build (it runs on {' and '.join(loop.wheels)})"

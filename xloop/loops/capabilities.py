@@ -132,9 +132,7 @@ async def _signal_handler() -> str:
             removal = ""
     name = signal.Signals(sig).name
     if removal:
-        raise _Outcome(
-            LIMITED, f"{name} delivered, but remove_signal_handler raised {removal}"
-        )
+        raise _Outcome(LIMITED, f"{name} delivered, but remove_signal_handler raised {removal}")
     return f"{name} delivered to a loop callback"
 
 

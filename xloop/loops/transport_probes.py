@@ -258,10 +258,12 @@ async def pause_writing() -> str:
     loop = asyncio.get_running_loop()
     paused = loop.create_future()
     transports: list[asyncio.Transport] = []
+    accepted = loop.create_future()
 
     class Writing(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             transports.append(cast("asyncio.Transport", transport))
+            _settle(accepted)
 
         def pause_writing(self) -> None:
             # what a server does here: look at the buffer (rloop 0.5 aborts the process)
@@ -274,8 +276,7 @@ async def pause_writing() -> str:
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     written = 0
     try:
-        while not transports:
-            await asyncio.sleep(0)
+        await accepted
         transport = transports[0]
         block = b"w" * WRITE_BLOCK
         while not paused.done() and written < WRITE_LIMIT:
@@ -299,10 +300,12 @@ async def write_in_resume_writing() -> str:
     paused = loop.create_future()
     resumed = loop.create_future()
     transports: list[asyncio.Transport] = []
+    accepted = loop.create_future()
 
     class Writing(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             transports.append(cast("asyncio.Transport", transport))
+            _settle(accepted)
 
         def pause_writing(self) -> None:
             _settle(paused)
@@ -317,8 +320,7 @@ async def write_in_resume_writing() -> str:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     written = 0
     try:
-        while not transports:
-            await asyncio.sleep(0)
+        await accepted
         block = b"w" * WRITE_BLOCK
         while not paused.done() and written < WRITE_LIMIT:
             transports[0].write(block)
