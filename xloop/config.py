@@ -80,8 +80,8 @@ class Config:
         panel=_SERVER,
     )
     loop: str = option(
-        "Event loop: auto, asyncio, selector, proactor, uvloop, winloop, or "
-        "module:callable (a loop factory).",
+        "Event loop: auto, asyncio, selector, proactor, uvloop, winloop, rloop, rsloop, "
+        "zuvloop, or module:callable (a loop factory).",
         default="auto",
         panel=_LOOP,
     )

@@ -76,6 +76,13 @@ def unavailable(why: str) -> ObservedLoop:
     return ObservedLoop(False, why)
 
 
+#: rloop, rsloop and zuvloop, none installed
+OTHERS_NOT_INSTALLED = {
+    name: unavailable(f"{name} is not installed (pip install 'xloop[{name}]')")
+    for name in ("rloop", "rsloop", "zuvloop")
+}
+
+
 def unix_machine(os_name: str, driver: str, selectors: tuple[str, ...], uvloop: bool) -> Observed:
     selector = selector_loop(UNIX_SELECTOR, driver)
     return Observed(
@@ -90,6 +97,7 @@ def unix_machine(os_name: str, driver: str, selectors: tuple[str, ...], uvloop: 
             if uvloop
             else unavailable(NOT_INSTALLED.format("uvloop")),
             "winloop": unavailable("winloop needs Windows"),
+            **OTHERS_NOT_INSTALLED,
         },
         selectors=selectors,
         python="CPython 3.13.1",
@@ -118,6 +126,8 @@ def windows(winloop: bool = True) -> Observed:
             "winloop": libuv_loop("winloop")
             if winloop
             else unavailable(NOT_INSTALLED.format("winloop")),
+            **OTHERS_NOT_INSTALLED,
+            "rloop": unavailable("rloop has no Windows build (it runs on Linux and macOS)"),
         },
         selectors=("select",),
         python="CPython 3.12.8",
@@ -302,12 +312,16 @@ def test_the_files_declare_the_issue_s_expectations() -> None:
     for unix in (linux_file, macos_file):
         assert unix.loops["auto"].with_optional == "uvloop"
         assert unix.loops["auto"].without_optional == "selector"
-        assert unix.optional_loops == ("uvloop",)
+        assert unix.optional_loops == ("uvloop", "rloop", "rsloop", "zuvloop")
         assert not unix.loops["proactor"].available
         assert not unix.loops["winloop"].available
     assert windows_file.loops["auto"].with_optional == "winloop"
     assert windows_file.loops["auto"].without_optional == "proactor"
-    assert windows_file.optional_loops == ("winloop",)
+    assert windows_file.optional_loops == ("winloop", "rsloop", "zuvloop")
+    assert not windows_file.loops["rloop"].available
+    # what the issue asks the capability table to show on Windows (and under Wine)
+    assert windows_file.loops["proactor"].capabilities["add_reader"] == ("not implemented",)
+    assert windows_file.loops["selector"].capabilities["subprocess"] == ("not implemented",)
     assert not windows_file.loops["uvloop"].available
 
 
@@ -441,6 +455,12 @@ loop_class = "uvloop.Loop"
 driver_kind = "none"
 [winloop]
 available = false
+[rloop]
+available = false
+[rsloop]
+available = false
+[zuvloop]
+available = false
 """
 
 
@@ -484,7 +504,7 @@ def test_the_minimal_file_parses() -> None:
         (
             'backend = "selector"\nloop_class',
             'backend = "selector"\noptional = true\nloop_class',
-            "asyncio.optional: only uvloop, winloop are optional dependencies",
+            "asyncio.optional: only uvloop, winloop, rloop, rsloop, zuvloop are optional",
         ),
         ('backend = "selector"\n', "", "asyncio.backend is missing"),
         ('backend = "selector"', 'backend = "asyncio"', "asyncio.backend is 'asyncio'; one of"),
@@ -522,3 +542,69 @@ def test_schema_errors(old: str, new: str, message: str) -> None:
     assert message in error.value.message
     assert error.value.exit_code == 2
     assert error.value.hint is not None
+
+
+# -- capabilities ----------------------------------------------------------------------
+
+
+def test_a_capability_that_differs_is_a_mismatch() -> None:
+    machine = with_loop(
+        windows(winloop=True),
+        "proactor",
+        capabilities={"add_reader": ("works", "a socket watched")},
+    )
+    problems = compare(platform_file("windows.toml"), machine)
+    assert problems[0] == (
+        "proactor: capability add_reader: expected not implemented, got works (a socket watched)"
+    )
+    assert "proactor: capability subprocess: expected works, got not probed" in problems
+
+
+def test_a_capability_not_probed_is_reported() -> None:
+    machine = with_loop(
+        linux(), "rloop", available=True, backend="rloop", loop_class="rloop.loop.RLoop"
+    )
+    machine = with_loop(machine, "rloop", driver_kind="none", capabilities={})
+    machine = dataclasses.replace(machine, installed=machine.installed | {"rloop"})
+    problems = compare(platform_file("linux.toml"), machine)
+    assert "rloop: capability add_reader: expected works, got not probed" in problems
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        ('[selector.capabilities]\nno_such_probe = "works"', "no such probe"),
+        ('[selector.capabilities]\nadd_reader = "perfect"', "a result or a list of results"),
+        ("[selector.capabilities]\nadd_reader = []", "a result or a list of results"),
+        ('[selector]\ncapabilities = "works"', "must be a table"),
+    ],
+)
+def test_bad_capabilities_are_refused(lines: str, problem: str) -> None:
+    if lines.startswith("[selector]\n"):
+        text = MINIMAL.replace("[selector]\n", lines + "\n", 1)
+    else:
+        text = MINIMAL + lines + "\n"
+    with pytest.raises(ConfigError, match=problem):
+        parse(text, "bad.toml")
+
+
+def test_capabilities_parse_as_accepted_results() -> None:
+    text = (
+        MINIMAL
+        + '[selector.capabilities]\nadd_reader = "works"\nsendfile = ["works", "fallback"]\n'
+    )
+    assert parse(text).loops["selector"].capabilities == {
+        "add_reader": ("works",),
+        "sendfile": ("works", "fallback"),
+    }
+
+
+@linux_only
+def test_the_check_probes_the_declared_capabilities_here() -> None:
+    expected = platform_file("linux.toml")
+    observed = observe(expected)
+    selector = observed.loops["selector"]
+    assert selector.capabilities is not None
+    assert set(selector.capabilities) == set(expected.loops["selector"].capabilities)
+    assert selector.capabilities["add_reader"][0] == "works"
+    assert observe().loops["selector"].capabilities is None

@@ -66,8 +66,9 @@ def _run_probe(factory: Callable[[], asyncio.AbstractEventLoop]) -> tuple[str, s
 
 @pytest.fixture
 def no_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``import uvloop`` fail as if it were not installed."""
-    monkeypatch.setitem(sys.modules, "uvloop", None)
+    """Make ``import uvloop`` (and the other optional loops) fail as if not installed."""
+    for name in ("uvloop", "rloop", "rsloop", "zuvloop"):
+        monkeypatch.setitem(sys.modules, name, None)
 
 
 class _BrokenFinder:
@@ -93,7 +94,9 @@ def _break_import(monkeypatch: pytest.MonkeyPatch, name: str, exc: ImportError) 
 
 
 def test_public_constants() -> None:
-    assert loops.BACKENDS == ("asyncio", "selector", "proactor", "uvloop", "winloop")
+    assert loops.BACKENDS == (
+        "asyncio", "selector", "proactor", "uvloop", "winloop", "rloop", "rsloop", "zuvloop"
+    )  # fmt: skip
     assert ("auto", *loops.BACKENDS) == loops.LOOP_NAMES
     assert loops.SELECTOR_NAMES == ("auto", "epoll", "kqueue", "devpoll", "poll", "select")
     assert set(loops.__all__) <= set(dir(loops))
@@ -295,8 +298,9 @@ def test_uvloop_that_fails_to_import_keeps_the_reason(monkeypatch: pytest.Monkey
         loops.resolve("uvloop")
     assert info.value.one_line() == (
         "uvloop failed to import (ImportError: libuv.so.1: cannot open shared object); "
-        "available here: asyncio, selector"
+        f"available here: {', '.join(loops.available_backends())}"
     )
+    assert "uvloop" not in loops.available_backends()
     choice = loops.resolve()
     assert choice.backend == "selector"
     assert "uvloop failed to import (ImportError: libuv.so.1" in choice.reason
@@ -318,9 +322,9 @@ def test_uvloop_missing_a_dependency_is_not_called_not_installed(
 def test_proactor_needs_windows() -> None:
     with pytest.raises(LoopUnavailable) as info:
         loops.resolve("proactor")
-    assert info.value.one_line() == (
-        "proactor needs Windows (IOCP); available here: asyncio, selector, uvloop"
-    )
+    here = ", ".join(loops.available_backends())
+    assert info.value.one_line() == f"proactor needs Windows (IOCP); available here: {here}"
+    assert here.startswith("asyncio, selector, uvloop")
 
 
 @linux_only
@@ -350,8 +354,8 @@ def test_unknown_loop_lists_names_and_the_custom_hint() -> None:
         loops.resolve("tokio")
     assert not isinstance(info.value, LoopUnavailable)
     assert info.value.one_line() == (
-        "unknown loop 'tokio'; valid names: auto, asyncio, selector, proactor, uvloop, winloop "
-        "(hint: module:callable for a custom loop factory)"
+        "unknown loop 'tokio'; valid names: auto, asyncio, selector, proactor, uvloop, winloop, "
+        "rloop, rsloop, zuvloop (hint: module:callable for a custom loop factory)"
     )
     assert info.value.exit_code == 2
 
@@ -435,10 +439,11 @@ def test_custom_factory_takes_no_selector() -> None:
 @linux_only
 @needs_uvloop
 def test_availability_with_uvloop() -> None:
-    assert loops.available_backends() == ["asyncio", "selector", "uvloop"]
+    others = [name for name in ("rloop", "rsloop", "zuvloop") if name in loops.available_backends()]
+    assert loops.available_backends() == ["asyncio", "selector", "uvloop", *others]
     table = loops.availability()
     assert list(table) == list(loops.LOOP_NAMES)
-    assert table == {
+    assert {name: table[name] for name in list(table)[:6]} == {
         "auto": (True, "auto: uvloop is installed"),
         "asyncio": (True, "asyncio: the stdlib default on Linux is the selector loop"),
         "selector": (True, "selector: the stdlib selector loop was requested"),
@@ -466,6 +471,11 @@ def test_matrix_on_linux() -> None:
     ]
     if HAS_UVLOOP:
         expected.append(("uvloop", None))
+    expected += [
+        (name, None)
+        for name in ("rloop", "rsloop", "zuvloop")
+        if name in loops.available_backends()
+    ]
     assert loops.matrix() == expected
 
 

@@ -34,7 +34,7 @@ from xloop.ws import engine_available
 
 from ..ws._support import CLOSE, TEXT, close_payload, frame
 from .client import Reader
-from .harness import TIMEOUT, Backend, RunningServer, serving
+from .harness import TIMEOUT, Backend, RunningServer, needs, serving
 from .wsclient import RawWebSocket
 
 Scope = dict[str, Any]
@@ -576,6 +576,7 @@ def test_a_client_that_reads_nothing_is_dropped(backend: Backend, engine: str) -
 def test_shutdown_closes_open_websockets_with_1012(
     backend: Backend, engine: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    needs(backend, "server_close")
     app = Echo()
     with serving(app, backend, ws=engine, timeout_graceful_shutdown=TIMEOUT) as server:
         first, second = client(server), client(server)
@@ -596,6 +597,7 @@ def test_shutdown_closes_open_websockets_with_1012(
 
 
 def test_shutdown_is_bounded_when_the_client_never_closes(backend: Backend, engine: str) -> None:
+    needs(backend, "server_close")
     with (
         serving(Echo(), backend, ws=engine, timeout_graceful_shutdown=0.2) as server,
         RawWebSocket(server.port) as ws,

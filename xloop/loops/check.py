@@ -2,12 +2,14 @@
 
 A platform file (``platforms/linux.toml``, ``macos.toml``, ``windows.toml``) says, for each
 ``--loop`` name, whether it is available on that OS, which loop class it must create and
-which selector or proactor that loop drives, and what ``auto`` picks with and without the
-optional loops (uvloop, winloop) installed. Its schema, ``xloop.platform/1``, is described
-at the top of each file; :func:`parse` enforces it.
+which selector or proactor that loop drives, what ``auto`` picks with and without its
+optional loop (uvloop, winloop) installed, and what each loop can do: the result each
+capability probe (:mod:`xloop.loops.capabilities`) must give there. Its schema,
+``xloop.platform/1``, is described at the top of each file; :func:`parse` enforces it.
 
 :func:`observe` collects what really resolves here (through :func:`xloop.loops.availability`,
-:func:`~xloop.loops.resolve` and :func:`~xloop.loops.inspect.inspect_choice`),
+:func:`~xloop.loops.resolve` and :func:`~xloop.loops.inspect.inspect_choice`, and the
+live probes of the capabilities the file declares),
 :func:`compare` lists every difference as one line, and :func:`run_check` prints them and
 returns the exit code: 0 when the file matches, 1 on any mismatch. A file that cannot be
 read or does not follow the schema raises :class:`~xloop.errors.ConfigError` (exit 2).
@@ -28,6 +30,7 @@ from typing import Any
 from xloop.errors import ConfigError, XloopError
 from xloop.loops import (
     BACKENDS,
+    LIBRARY_LOOPS,
     LOOP_NAMES,
     OS_NAME,
     SELECTOR_NAMES,
@@ -40,6 +43,7 @@ from xloop.loops.inspect import inspect_choice, python_info
 __all__ = [
     "DRIVER_KINDS",
     "OPTIONAL_LOOPS",
+    "RESULTS",
     "SCHEMA",
     "LoopExpectation",
     "Observed",
@@ -54,8 +58,20 @@ __all__ = [
 
 SCHEMA = "xloop.platform/1"
 
-OPTIONAL_LOOPS: tuple[str, ...] = ("uvloop", "winloop")
+OPTIONAL_LOOPS: tuple[str, ...] = tuple(LIBRARY_LOOPS)
 """The loops that are optional dependencies; each is also the name of its module."""
+
+RESULTS: tuple[str, ...] = (
+    "works",
+    "fallback",
+    "limited",
+    "unsupported",
+    "not implemented",
+    "failed",
+    "hung",
+    "crashed",
+)
+"""What a capability probe can report (:mod:`xloop.loops.capabilities`)."""
 
 DRIVER_KINDS: tuple[str, ...] = ("selector", "proactor", "none")
 """What a loop can drive: a ``selectors`` object, an IOCP proactor, or nothing Python-level."""
@@ -65,7 +81,7 @@ _TARGETS: tuple[str, ...] = tuple(name for name in BACKENDS if name != "asyncio"
 """The backends a loop name can resolve to (what ``LoopChoice.backend`` holds)."""
 _COMMON_KEYS = frozenset({"available", "optional"})
 _AUTO_KEYS = _COMMON_KEYS | {"with_optional", "without_optional"}
-_LOOP_KEYS = _COMMON_KEYS | {"backend", "loop_class", "driver_kind", "driver"}
+_LOOP_KEYS = _COMMON_KEYS | {"backend", "loop_class", "driver_kind", "driver", "capabilities"}
 
 
 # -- the two sides of the comparison -------------------------------------------------
@@ -92,6 +108,8 @@ class LoopExpectation:
     """(auto) the backend auto picks when they are not."""
     selectors: tuple[str, ...] | None = None
     """(selector) the ``--selector`` names that exist on the OS, if declared."""
+    capabilities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """probe name -> the results it may give on this OS (a probe not named is not checked)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,9 @@ class ObservedLoop:
     driver_kind: str | None = None
     """"selector", "proactor" or "none" (None when not available)."""
     driver: str | None = None
+    capabilities: dict[str, tuple[str, str]] | None = None
+    """probe name -> (result, detail), for the probes the platform file names; None where
+    nothing was probed."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,35 @@ def _parse_selectors(source: str, value: object) -> tuple[str, ...] | None:
     return tuple(value)
 
 
+def _parse_capabilities(source: str, name: str, value: object) -> dict[str, tuple[str, ...]]:
+    from xloop.loops.capabilities import PROBES
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _invalid(source, f"{name}.capabilities must be a table, not {value!r}")
+    result: dict[str, tuple[str, ...]] = {}
+    for probe_name, expected in value.items():
+        if probe_name not in PROBES:
+            raise _invalid(
+                source,
+                f"{name}.capabilities.{probe_name}: no such probe; one of: {', '.join(PROBES)}",
+            )
+        accepted = [expected] if isinstance(expected, str) else expected
+        if (
+            not isinstance(accepted, list)
+            or not accepted
+            or not all(isinstance(item, str) and item in RESULTS for item in accepted)
+        ):
+            raise _invalid(
+                source,
+                f"{name}.capabilities.{probe_name} is {expected!r}; a result or a list of "
+                f"results, each one of: {', '.join(RESULTS)}",
+            )
+        result[probe_name] = tuple(accepted)
+    return result
+
+
 def _parse_loop(source: str, name: str, table: object) -> LoopExpectation:
     if not isinstance(table, dict):
         raise _invalid(source, f"{name} must be a table ([{name}]), not {table!r}")
@@ -240,6 +290,7 @@ def _parse_loop(source: str, name: str, table: object) -> LoopExpectation:
     driver_kind = _take_choice(source, name, table, "driver_kind", DRIVER_KINDS)
     driver = _take_str(source, name, table, "driver")
     selectors = _parse_selectors(source, table.get("selectors"))
+    capabilities = _parse_capabilities(source, name, table.get("capabilities"))
     if not available:
         extra = [key for key in sorted(table) if key != "available"]
         if extra:
@@ -268,6 +319,7 @@ def _parse_loop(source: str, name: str, table: object) -> LoopExpectation:
         driver_kind=driver_kind,
         driver=driver,
         selectors=selectors,
+        capabilities=capabilities,
     )
 
 
@@ -321,7 +373,9 @@ def load(path: str | Path) -> PlatformFile:
 # -- looking at this machine ---------------------------------------------------------
 
 
-def _observe_loop(name: str, available: bool, why: str) -> ObservedLoop:
+def _observe_loop(
+    name: str, available: bool, why: str, probes: tuple[str, ...] = ()
+) -> ObservedLoop:
     if not available:
         return ObservedLoop(available=False, why=why)
     try:
@@ -333,6 +387,11 @@ def _observe_loop(name: str, available: bool, why: str) -> ObservedLoop:
             available=False, why=f"creating the loop failed ({type(exc).__name__}: {exc})"
         )
     driver: dict[str, str | None] = report["driver"]
+    capabilities: dict[str, tuple[str, str]] | None = None
+    if probes:
+        from xloop.loops.capabilities import probe
+
+        capabilities = {c.name: (c.result, c.detail) for c in probe(name, "auto", list(probes))}
     return ObservedLoop(
         available=True,
         why=why,
@@ -340,11 +399,14 @@ def _observe_loop(name: str, available: bool, why: str) -> ObservedLoop:
         loop_class=report["loop_class"],
         driver_kind=driver["kind"] or "none",
         driver=driver["class"],
+        capabilities=capabilities,
     )
 
 
-def observe() -> Observed:
-    """What every loop name resolves to on this machine, and which optional loops exist."""
+def observe(expected: PlatformFile | None = None) -> Observed:
+    """What every loop name resolves to on this machine, and which optional loops exist;
+    with ``expected``, also the live result of each capability probe it declares (for the
+    loops available here)."""
     installed = frozenset(
         name for name in OPTIONAL_LOOPS if importlib.util.find_spec(name) is not None
     )
@@ -353,7 +415,14 @@ def observe() -> Observed:
     return Observed(
         os=OS_NAME,
         installed=installed,
-        loops={name: _observe_loop(name, *table[name]) for name in LOOP_NAMES},
+        loops={
+            name: _observe_loop(
+                name,
+                *table[name],
+                tuple(expected.loops[name].capabilities) if expected is not None else (),
+            )
+            for name in LOOP_NAMES
+        },
         selectors=tuple(available_selectors()),
         python=f"{python['implementation']} {python['version']}",
     )
@@ -363,12 +432,15 @@ def observe() -> Observed:
 
 
 def _optional_installed(expected: PlatformFile, observed: Observed) -> bool:
-    optional = expected.optional_loops
-    return bool(optional) and all(name in observed.installed for name in optional)
+    """Is the optional loop that ``auto`` prefers (its ``with_optional``) installed?"""
+    target = expected.loops["auto"].with_optional
+    return target in expected.optional_loops and target in observed.installed
 
 
-def _installed_text(expected: PlatformFile, observed: Observed) -> str:
-    optional = expected.optional_loops
+def _installed_text(
+    expected: PlatformFile, observed: Observed, only: tuple[str, ...] | None = None
+) -> str:
+    optional = expected.optional_loops if only is None else only
     if not optional:
         return "no optional loops on this OS"
     state = [f"{name} {'' if name in observed.installed else 'not '}installed" for name in optional]
@@ -401,7 +473,8 @@ def _compare_loop(
         target = want.with_optional if with_optional else want.without_optional
         assert target is not None
         variant = "with_optional" if with_optional else "without_optional"
-        context = f" ({variant}: {_installed_text(expected, observed)})"
+        preferred = tuple(n for n in (want.with_optional,) if n in expected.optional_loops)
+        context = f" ({variant}: {_installed_text(expected, observed, preferred)})"
         want = expected.loops[target]
     checks = (
         ("backend", want.backend, got.backend),
@@ -413,6 +486,15 @@ def _compare_loop(
         if wanted != actual:
             problems.append(
                 f"{name}: {what}: expected {wanted or '(none)'}{context}, got {actual or '(none)'}"
+            )
+    if got.capabilities is None:
+        return
+    for probe_name, accepted in want.capabilities.items():
+        result, detail = got.capabilities.get(probe_name, ("not probed", ""))
+        if result not in accepted:
+            problems.append(
+                f"{name}: capability {probe_name}: expected {' or '.join(accepted)}, got "
+                f"{result}" + (f" ({detail})" if detail else "")
             )
 
 
@@ -473,7 +555,7 @@ def run_check(
             hint="drop --check to inspect one choice; XLOOP_LOOP and XLOOP_SELECTOR set them too",
         )
     expected = load(path)
-    observed = observe()
+    observed = observe(expected)
     problems = compare(expected, observed)
     for problem in problems:
         print(f"mismatch: {problem}")

@@ -237,15 +237,21 @@ def _print_all(console: Console, report: dict[str, Any]) -> None:
     backends.add_column("loop class")
     backends.add_column("driver")
     backends.add_column("why / why not")
+    missing = []
     for entry in report["backends"]:
+        available = entry["available"]
         backends.add_row(
             Text(entry["name"]),
-            Text("yes" if entry["available"] else "no"),
+            Text("yes" if available else "no"),
             _or_dash(entry["loop_class"]),
             _driver_text(entry["driver"]),
-            Text(entry["why"]),
+            Text(entry["why"] if available else "(below)"),
         )
+        if not available:
+            missing.append(f"{entry['name']}: {entry['why']}")
     console.print(backends)
+    for line in missing:  # one unbroken line each: it says how to get the loop
+        console.print(Text(line), soft_wrap=True)
 
     sels = Table(title="selectors (for --loop selector)", title_justify="left")
     sels.add_column("selector")
