@@ -10,8 +10,12 @@
 #    dependencies (pyproject.toml: dependencies + the standard and test extras, with their
 #    win32 markers) from the package index. xloop itself comes from this work tree
 #    (PYTHONPATH), never from an installed copy. Both are cached (see XLOOP_WINE_CACHE).
-# 3. `xloop which-loop --all` as the Windows interpreter sees it, then
-#    `xloop which-loop --check platforms/windows.toml` where that option exists.
+#    The further loops with a Windows wheel (XLOOP_WINE_EXTRA_LOOPS: rsloop) are installed
+#    apart, each in a folder of its own, on sys.path only where they are asked about.
+# 3. `xloop which-loop --all` as the Windows interpreter sees it (the further loops
+#    included: one that does not import says why), then `xloop which-loop --check
+#    platforms/windows.toml` (without them: a wheel that cannot load under Wine is not a
+#    Windows mismatch).
 # 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
 #    backend-independent tests/http and tests/loops once. With XLOOP_WINE_COVERAGE=1, under
 #    coverage (below).
@@ -25,7 +29,10 @@
 #
 # Environment:
 #   XLOOP_WINE_CACHE    cache of the prefix and the Python (default ~/.cache/xloop-wine)
-#   XLOOP_WINE_LOOPS    backends to run (default "proactor selector winloop")
+#   XLOOP_WINE_LOOPS    backends to run (default "proactor selector winloop"; rsloop too
+#                       where it imports: under Wine 8 it does not, its extension needs
+#                       bcryptprimitives.dll, which Wine 8 lacks, and the run says so)
+#   XLOOP_WINE_EXTRA_LOOPS  further loops installed apart (default "rsloop")
 #   XLOOP_WINE_SUITES   per-backend test paths (default "tests/server tests/cli")
 #   XLOOP_WINE_COMMON   backend-independent test paths, run once (default
 #                       "tests/http tests/loops"; "" skips them)
@@ -49,6 +56,7 @@ unset COVERAGE_PROCESS_START COVERAGE_PROCESS_CONFIG COVERAGE_FILE COVERAGE_RCFI
 
 CACHE="${XLOOP_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xloop-wine}"
 LOOPS="${XLOOP_WINE_LOOPS:-proactor selector winloop}"
+EXTRA_LOOPS="${XLOOP_WINE_EXTRA_LOOPS-rsloop}"
 SUITES="${XLOOP_WINE_SUITES:-tests/server tests/cli}"
 COMMON="${XLOOP_WINE_COMMON-tests/http tests/loops}"
 WORKERS="${XLOOP_WINE_WORKERS:-2}"
@@ -57,7 +65,8 @@ EMBED_VERSION="${XLOOP_WINE_PYTHON:-3.12.0}"
 LAYOUT=1
 # Wine 8 has no bcryptprimitives.dll (ProcessPrng), which every Rust >= 1.78 binary
 # imports; pydantic-core (typer needs pydantic) is the one such wheel here. 2.18.2 is the
-# last one that loads under Wine 8. Windows itself needs no such pin.
+# last one that loads under Wine 8. Windows itself needs no such pin. rsloop's extension
+# (Rust) imports it too, and has no older wheel: it does not load under Wine 8.
 CONSTRAINTS="pydantic-core<2.18.3"
 
 STARTED=$SECONDS
@@ -203,6 +212,29 @@ else
     rm -f "$REQUIREMENTS.new"
 fi
 
+# The further loops, each in a folder of its own (their extra's requirements, no deps).
+EXTRA_PATH=""
+for extra in $EXTRA_LOOPS; do
+    target="$PYDIR/loops-$extra"
+    if [ ! -f "$target/.installed" ]; then
+        say "installing xloop[$extra] apart, in $target"
+        rm -rf "$target"
+        winpy -c "
+import tomllib
+print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['$extra']))
+" | tr -d '\r' > "$PYDIR/loops-$extra.txt" || die "no extra $extra in pyproject.toml"
+        if timeout 600 wine "$PYEXE" -m pip install -q --no-deps --no-warn-script-location \
+            --target "$(winpath "$target")" -r "$(winpath "$PYDIR/loops-$extra.txt")" \
+            < /dev/null 2>&1 | cat; then
+            touch "$target/.installed"
+        else
+            say "xloop[$extra] could not be installed: it is left out"
+            continue
+        fi
+    fi
+    EXTRA_PATH="$EXTRA_PATH;$(winpath "$target")"
+done
+
 # xloop from this work tree, for pytest and every subprocess it starts.
 PYTHONPATH="$(winpath "$ROOT")"
 export PYTHONPATH
@@ -220,7 +252,7 @@ record() { # name, result text, ok (0/1)
 }
 
 say "xloop which-loop --all (Windows CPython under Wine)"
-if COLUMNS=160 winpy -m xloop which-loop --all; then
+if PYTHONPATH="$PYTHONPATH$EXTRA_PATH" COLUMNS=160 winpy -m xloop which-loop --all; then
     record "which-loop --all" "ok" 0
 else
     record "which-loop --all" "FAILED (exit $?)" 1
@@ -295,7 +327,7 @@ run_pytest() { # label, env assignment or "", test paths...
     shift 2
     local log="$LOGS/$label.log" code=0 t0=$SECONDS
     say "pytest on $label: $* (XLOOP_TEST_LOOPS=${loops:-every backend})"
-    env "${COVERAGE_ENV[@]}" XLOOP_TEST_LOOPS="$loops" \
+    env "${COVERAGE_ENV[@]}" XLOOP_TEST_LOOPS="$loops" PYTHONPATH="$PYTHONPATH$LOOP_PATH" \
         timeout 1200 wine "$PYEXE" -m pytest -p no:cacheprovider \
         "${XDIST[@]}" -q "$@" "${PYTEST_ARGS[@]}" < /dev/null 2>&1 | tee "$log" || code=$?
     counts "$log"
@@ -311,13 +343,26 @@ run_pytest() { # label, env assignment or "", test paths...
 PYTEST_ARGS=("$@")
 read -r -a SUITE_PATHS <<< "$SUITES"
 read -r -a COMMON_PATHS <<< "$COMMON"
+LOOP_PATH=""
 for loop in $LOOPS; do
     case "$loop" in
-        proactor | selector | winloop) ;;
-        *) die "unknown backend $loop in XLOOP_WINE_LOOPS (proactor, selector, winloop)" ;;
+        proactor | selector | winloop) LOOP_PATH="" ;;
+        rsloop | zuvloop) LOOP_PATH="$EXTRA_PATH" ;;
+        *) die "unknown backend $loop in XLOOP_WINE_LOOPS (proactor, selector, winloop, rsloop, zuvloop)" ;;
     esac
+    # a loop asked for that does not import here: its reason, not an empty run
+    why="$(PYTHONPATH="$PYTHONPATH$LOOP_PATH" winpy -c "
+from xloop import loops
+available, why = loops.availability()['$loop']
+print('' if available else why)" | tr -d '\r')"
+    if [ -n "$why" ]; then
+        say "$loop: not available under Wine: $why"
+        record "$loop" "not available: $why" 1
+        continue
+    fi
     run_pytest "$loop" "$loop" "${SUITE_PATHS[@]}"
 done
+LOOP_PATH=""
 if [ "${#COMMON_PATHS[@]}" -gt 0 ]; then
     run_pytest "common" "" "${COMMON_PATHS[@]}"
 fi

@@ -13,7 +13,14 @@ from .servers import Target
 from .settings import Settings
 from .workloads import WORKLOADS
 
-__all__ = ["Target", "check_tools", "default_loops", "default_parsers", "targets"]
+__all__ = [
+    "Target",
+    "check_tools",
+    "default_loops",
+    "default_parsers",
+    "missing_rows",
+    "targets",
+]
 
 
 def default_loops() -> list[str]:
@@ -21,6 +28,46 @@ def default_loops() -> list[str]:
     native = loops.default_asyncio_backend()
     others = (b for b in loops.available_backends() if b not in ("asyncio", native))
     return ["asyncio", *others]
+
+
+def _all_loops() -> list[str]:
+    """``--loops all``: the default loops, then every other loop this OS can have."""
+    names = default_loops()
+    native = loops.default_asyncio_backend()
+    return names + [
+        n for n in loops.os_backends() if n not in names and n not in ("asyncio", native)
+    ]
+
+
+def missing_rows(settings: Settings) -> list[Result]:
+    """With ``--loops all``: one ``failed`` row per loop this OS can have but this machine
+    lacks (per parser and workload), its note saying why."""
+    if settings.loops != ["all"]:
+        return []
+    rows = []
+    for name, why in loops.os_backends().items():
+        if why is None:
+            continue
+        for workload_name in settings.workloads:
+            workload = WORKLOADS[workload_name]
+            for parser in (
+                settings.http or default_parsers() if workload.kind == "http" else ["tcp"]
+            ):
+                for client in settings.clients:
+                    row = Result(
+                        loop=name,
+                        loop_class=None,
+                        selector=None,
+                        http=parser,
+                        workload=workload.name,
+                        client=client,
+                        connections=settings.connections,
+                        pipeline=settings.pipeline,
+                    )
+                    row.status = "failed"
+                    row.notes.append(f"not available here: {why}")
+                    rows.append(row)
+    return rows
 
 
 def default_parsers() -> list[str]:
@@ -38,7 +85,10 @@ def check_tools(settings: Settings) -> None:
 
 def targets(settings: Settings) -> list[Target]:
     """Resolve every name (one-line errors for unknown or unavailable ones) into rows."""
-    loop_names = settings.loops or default_loops()
+    if settings.loops == ["all"]:
+        loop_names = [n for n in _all_loops() if n == "asyncio" or loops.os_backends()[n] is None]
+    else:
+        loop_names = settings.loops or default_loops()
     parsers = settings.http or default_parsers()
     for parser in parsers:
         resolve_http(parser)

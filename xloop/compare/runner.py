@@ -82,7 +82,7 @@ def compare(
     return ResultFile(
         machine=describe_machine(),
         settings=record,
-        results=[t.result for t in targets],
+        results=[t.result for t in targets] + plan.missing_rows(settings),
         command=command,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

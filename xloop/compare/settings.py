@@ -37,7 +37,8 @@ class Settings:
         metavar="APP",
     )
     loops: list[str] | None = option(
-        "Comma-separated loop names (default: asyncio and every other loop available here).",
+        "Comma-separated loop names (default: asyncio and every other loop available here); "
+        "all: every loop this OS can have, a missing one as a row that says why.",
         default=None,
         split=True,
         panel=_WHAT,

@@ -66,6 +66,7 @@ __all__ = [
     "describe",
     "driver_of",
     "matrix",
+    "os_backends",
     "resolve",
     "run",
     "socket_limit",
@@ -281,7 +282,7 @@ def _why_not(backend: str) -> str | None:
     if backend == "proactor":
         return None if _platform.PROACTOR_FACTORY is not None else "proactor needs Windows (IOCP)"
     loop = LIBRARY_LOOPS[backend]
-    if OS_NAME not in loop.wheels and OS_NAME in ("Linux", "macOS", "Windows"):
+    if _no_build(loop):
         if loop.other:
             instead = LIBRARY_LOOPS[loop.other]
             return f"{backend} does not support {OS_NAME} (use {instead.name}: {instead.install})"
@@ -360,6 +361,21 @@ def default_asyncio_backend() -> str:
 def available_backends() -> list[str]:
     """The names in :data:`BACKENDS` that work on this machine, in that order."""
     return [name for name in BACKENDS if _why_not(name) is None]
+
+
+def os_backends() -> dict[str, str | None]:
+    """Every name in :data:`BACKENDS` this OS can have -> why it is missing here (None: it
+    is available); a loop with no build for this OS at all is left out."""
+    return {
+        name: why
+        for name in BACKENDS
+        if (why := _why_not(name)) is None
+        or not (name == "proactor" or (name in LIBRARY_LOOPS and _no_build(LIBRARY_LOOPS[name])))
+    }
+
+
+def _no_build(loop: LibraryLoop) -> bool:
+    return OS_NAME not in loop.wheels and OS_NAME in ("Linux", "macOS", "Windows")
 
 
 def available_selectors() -> list[str]:
