@@ -22,7 +22,7 @@ def _start(config: Config) -> None:
         await server.start()
         await server.stop()
 
-    loops.run(main(), loop_factory=loops.resolve("selector", "select").factory)
+    loops.run(main(), loop_factory=loops.resolve("selector").factory)
 
 
 def test_socket_limit_only_for_the_windows_selector_loop(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -395,6 +395,7 @@ PROBES: dict[str, Callable[[], Awaitable[str]]] = {
     "pause_writing": transport_probes.pause_writing,
     "peer_reset": transport_probes.peer_reset,
     "write_in_resume_writing": transport_probes.write_in_resume_writing,
+    "abort": transport_probes.abort,
 }
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "NotTold",
     "ReadingNotPaused",
     "SocketLeftOpen",
+    "abort",
     "pause_reading",
     "pause_writing",
     "peer_reset",
@@ -333,3 +334,48 @@ async def write_in_resume_writing() -> str:
     if len(data) != written + 1 or not data.endswith(b"!"):
         raise NotTold(f"the client read {len(data)} bytes of {written + 1}")
     return "a write from resume_writing goes out after the buffered bytes"
+
+
+async def abort() -> str:
+    """``abort()`` on a transport whose client reads nothing (its buffer full) ends the
+    connection at once: ``connection_lost`` runs (what a server does to a stuck client)."""
+    loop = asyncio.get_running_loop()
+    paused = loop.create_future()
+    lost = loop.create_future()
+    transports: list[asyncio.Transport] = []
+    accepted = loop.create_future()
+
+    class Stuck(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transports.append(cast("asyncio.Transport", transport))
+            _settle(accepted)
+
+        def pause_writing(self) -> None:
+            _settle(paused)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            _settle(lost)
+
+    server = await loop.create_server(Stuck, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await accepted
+        block = b"a" * WRITE_BLOCK
+        written = 0
+        while not paused.done() and written < WRITE_LIMIT:
+            transports[0].write(block)
+            written += len(block)
+            await asyncio.sleep(0)
+        transports[0].abort()
+        try:
+            await asyncio.wait_for(lost, EOF_WAIT)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise NotTold(
+                f"connection_lost did not run within {EOF_WAIT:g}s of abort() with "
+                f"{transports[0].get_write_buffer_size() >> 10} KiB buffered"
+            ) from None
+    finally:
+        writer.close()
+        server.close()
+    return "connection_lost at once after abort(), the buffer dropped"

@@ -192,8 +192,13 @@ class Connection(asyncio.Protocol):
             self.loop.call_soon(_shut_if_left_open, self.transport, self.client)
 
     def pause_writing(self) -> None:
-        if self._upgraded is not None:
-            self._upgraded.pause_writing()
+        websocket = self._upgraded
+        if websocket is not None:
+            # send() waits from now on; the rest (the send timer reads the buffer) a loop
+            # turn later, like every transport call from here (rloop 0.5 aborts on one made
+            # inside this callback); resume_writing follows it in order
+            websocket.write_paused = True
+            self.loop.call_soon(websocket.pause_writing)
             return
         self.write_paused = True
         if self._send_timer is None and self.transport is not None:
@@ -209,7 +214,7 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         if self._upgraded is not None:
-            self._upgraded.resume_writing()
+            self.loop.call_soon(self._upgraded.resume_writing)
             return
         self.write_paused = False
         if self._send_timer is not None:
