@@ -363,6 +363,7 @@ class Server:
                     task.cancel()
                 await self._wait_closed(5.0, forceable=False)
                 await self._wait_orphans(loop.time() + 5.0, forceable=False)
+            state.idle.close()  # every connection is gone: no idle deadline to keep
         for listener in self.listeners:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(listener.wait_closed(), 5.0)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from ..http import DefaultHeaders, HTTPConnection
 from ..logs import error_logger
 from ..ws import Settings, engine_factory
+from .idle import IdleQueue
 from .proxy import ProxyHeaders
 
 if TYPE_CHECKING:
@@ -88,6 +89,10 @@ class ServerState:
         self.stop_requested = stop_requested
         #: Set when the last connection closes during shutdown.
         self.all_closed = asyncio.Event()
+        #: The idle connections and the one timer for their deadlines.
+        self.idle = IdleQueue(
+            asyncio.get_running_loop(), (self.timeout_keep_alive, self.timeout_request_header)
+        )
 
         self._extra = config.extra_headers()
         #: The server/date/extra headers; the server refreshes the date every second.
