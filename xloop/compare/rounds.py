@@ -33,7 +33,7 @@ def client_round(
     assert server.port is not None
     if not server.alive():
         code = server.proc.returncode
-        return Round(index, error=f"server exited with code {code}: {server.tail_line()}"), None
+        return Round(index, error=f"server exited with code {code}: {server.failure_line()}"), None
     if target.result.client == "builtin":
         return builtin_round(target, settings, pinning, index)
     return external_round(target, settings, pinning, index, scratch), None

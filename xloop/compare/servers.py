@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +31,8 @@ STARTUP_TIMEOUT = 30.0
 
 C10K_KEEP_ALIVE = 3600.0
 """The servers' ``--timeout-keep-alive`` for ``c10k``: an idle connection stays open."""
+
+_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning)): ")
 
 _LOG_LINES = 400
 _TAIL = 12
@@ -178,6 +181,15 @@ class ServerProcess:
             if line.strip():
                 return line.strip()
         return "(no output)"
+
+    def failure_line(self) -> str:
+        """Why it failed: the last exception line of its log (``ValueError: filedescriptor
+        out of range in select()``), else the last line that says something."""
+        for line in reversed(self.lines):
+            match = _EXCEPTION_LINE.match(line.strip())
+            if match and not match.group(1).endswith("Warning"):
+                return line.strip()
+        return self.tail_line()
 
     def cpu_seconds(self) -> float | None:
         try:

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from .. import workloads
 from ..fdlimit import raise_fd_limit
 from .run import ClientError, measure
+from .websocket import Outgoing
 
 __all__ = ["PROG", "main"]
 
@@ -73,12 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _messages(workload: workloads.Workload) -> list[tuple[int, bytes]] | None:
-    """websocket: (opcode, payload) of the messages sent in turn."""
+def _messages(workload: workloads.Workload) -> list[Outgoing] | None:
+    """websocket: the messages sent in turn."""
     if workload.kind != "websocket":
         return None
     return [
-        (0x1, message.encode("utf-8")) if isinstance(message, str) else (0x2, message)
+        Outgoing(0x1, message.encode("utf-8"))
+        if isinstance(message, str)
+        else Outgoing(0x2, message)
         for message in workloads.WS_MESSAGES
     ]
 

@@ -11,7 +11,7 @@ from ..histogram import Histogram
 from ..workloads import handshake_request
 from .connection import BaseConnection, ClientConnection, EchoClientConnection, describe_error
 from .framing import Violation
-from .websocket import WebSocketClientConnection
+from .websocket import Outgoing, WebSocketClientConnection
 
 Connection = ClientConnection | EchoClientConnection | WebSocketClientConnection
 
@@ -43,7 +43,7 @@ class Run:
         pipeline: int = 1,
         timeout: float = 10.0,
         tcp: bool = False,
-        messages: list[tuple[int, bytes]] | None = None,
+        messages: list[Outgoing] | None = None,
         rotate: bool = False,
     ) -> None:
         self.host = host
@@ -72,7 +72,7 @@ class Run:
         self.connections: set[BaseConnection] = set()
         self.last_error = ""
         self.messages = messages
-        """websocket: (opcode, payload) of the messages each connection sends in turn;
+        """websocket: the messages each connection sends in turn;
         ``request`` is then the handshake's request line and Host."""
         self.rotate = rotate
         """c10k: connections wait idle in :attr:`ring` until a request rotates to them."""
@@ -254,7 +254,7 @@ async def measure(
     tcp: bool = False,
     server_pid: int | None = None,
     start_at: float | None = None,
-    messages: list[tuple[int, bytes]] | None = None,
+    messages: list[Outgoing] | None = None,
     hold: int | None = None,
 ) -> dict[str, Any]:
     """One run against ``host:port``; the result object. ClientError if no connection.

@@ -26,7 +26,15 @@ from ..histogram import LAST, LINEAR, SUB_BITS
 from .connection import BaseConnection, Run, set_nodelay
 from .framing import MAX_HEAD, Violation
 
-__all__ = ["ACCEPT_GUID", "WebSocketClientConnection", "accept_value", "client_frame"]
+__all__ = [
+    "ACCEPT_GUID",
+    "MASKS",
+    "Outgoing",
+    "WebSocketClientConnection",
+    "accept_value",
+    "client_frame",
+    "server_frame",
+]
 
 ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -58,6 +66,51 @@ def client_frame(opcode: int, payload: bytes, mask: bytes) -> bytes:
     return head + mask + (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
 
 
+class Outgoing:
+    """One message the client sends again and again, with what can be computed once:
+    its frame head, its payload as an int, and the echo expected back."""
+
+    __slots__ = ("echo", "head", "n", "opcode", "payload", "repeat", "shift", "value")
+
+    def __init__(self, opcode: int, payload: bytes) -> None:
+        n = self.n = len(payload)
+        self.opcode = opcode
+        self.payload = payload
+        self.head = client_frame(opcode, payload, b"\0\0\0\0")[: -4 - n]
+        self.value = int.from_bytes(payload, "big")
+        words = (n + 3) // 4
+        # mask * repeat >> shift: the 4-byte key repeated over n bytes, as an int
+        self.repeat = sum(1 << (32 * k) for k in range(words))
+        self.shift = 8 * (4 * words - n)
+        self.echo = server_frame(opcode, payload)
+
+    def frame(self, mask: bytes) -> bytes:
+        """The masked frame, with ``mask`` as its key (section 5.3)."""
+        key = (int.from_bytes(mask, "big") * self.repeat) >> self.shift
+        return self.head + mask + (self.value ^ key).to_bytes(self.n, "big")
+
+
+class MaskPool:
+    """Fresh masking keys from ``os.urandom``, drawn 1024 at a time (one system call per
+    1024 frames, each key used once)."""
+
+    __slots__ = ("at", "pool")
+
+    def __init__(self) -> None:
+        self.pool = b""
+        self.at = 0
+
+    def next(self) -> bytes:
+        at = self.at
+        if at >= len(self.pool):
+            self.pool, at = os.urandom(4096), 0
+        self.at = at + 4
+        return self.pool[at : at + 4]
+
+
+MASKS = MaskPool()
+
+
 def server_frame(opcode: int, payload: bytes) -> bytes:
     """What the server's echo of ``payload`` looks like: one unmasked FIN frame."""
     n = len(payload)
@@ -82,10 +135,10 @@ class WebSocketClientConnection(BaseConnection, asyncio.Protocol):
         "upgraded",
     )
 
-    def __init__(self, run: Run, messages: list[tuple[int, bytes]]) -> None:
+    def __init__(self, run: Run, messages: list[Outgoing]) -> None:
         super().__init__(run)
         self.messages = messages
-        """(opcode, payload) of the messages sent in turn."""
+        """The messages sent in turn."""
         self.turn = 0
         self.expected = b""
         """The echo the message in flight should come back as."""
@@ -162,12 +215,12 @@ class WebSocketClientConnection(BaseConnection, asyncio.Protocol):
     # -- messages ------------------------------------------------------------------------
 
     def send(self, now: int) -> None:
-        opcode, payload = self.messages[self.turn]
+        message = self.messages[self.turn]
         self.turn = (self.turn + 1) % len(self.messages)
-        self.expected = server_frame(opcode, payload)
+        self.expected = message.echo
         self.pending = 1
         self.sent_at = now
-        self.transport.write(client_frame(opcode, payload, os.urandom(4)))  # type: ignore[union-attr]
+        self.transport.write(message.frame(MASKS.next()))  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         self.reads += 1
@@ -215,7 +268,7 @@ class WebSocketClientConnection(BaseConnection, asyncio.Protocol):
         if first & 0x70:
             raise Violation(f"reserved bits {first & 0x70:#x}")
         if opcode == _PING:
-            self.transport.write(client_frame(_PONG, payload, os.urandom(4)))  # type: ignore[union-attr]
+            self.transport.write(client_frame(_PONG, payload, MASKS.next()))  # type: ignore[union-attr]
         elif opcode == _PONG:
             pass
         elif opcode == _CLOSE:
@@ -273,7 +326,7 @@ class WebSocketClientConnection(BaseConnection, asyncio.Protocol):
             self.fail("read", f"the server closed the WebSocket: {code} {reason}".rstrip())
             return
         self.closing = True
-        self.transport.write(client_frame(_CLOSE, payload[:2], os.urandom(4)))  # type: ignore[union-attr]
+        self.transport.write(client_frame(_CLOSE, payload[:2], MASKS.next()))  # type: ignore[union-attr]
 
     def _end(self) -> None:
         """The run is over: the closing handshake (close 1000; the server answers it and
@@ -286,7 +339,7 @@ class WebSocketClientConnection(BaseConnection, asyncio.Protocol):
             return
         self.closing = True
         self.close_after = True
-        self.transport.write(client_frame(_CLOSE, (1000).to_bytes(2, "big"), os.urandom(4)))
+        self.transport.write(client_frame(_CLOSE, (1000).to_bytes(2, "big"), MASKS.next()))
 
     def eof_received(self) -> bool | None:
         return None  # close
