@@ -109,9 +109,10 @@ def finish_row(
         if round_.error and round_.error not in row.notes:
             row.notes.append(f"round {round_.index + 1}: {round_.error}")
     if target.ws is not None and server.ws_engine == "none":
-        row.notes.append(
+        row.notes.insert(
+            0,
             f"the server runs without a WebSocket engine (--ws {target.ws}): it answers "
-            "upgrade requests as plain HTTP, through the app's http scope"
+            "upgrade requests as plain HTTP, through the app's http scope",
         )
     unit = "requests"
     if server.counted is not None:
