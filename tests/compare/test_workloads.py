@@ -4,6 +4,7 @@ workload. (Every workload's clean run on every loop is in ``test_compare.py``.)"
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -22,9 +23,7 @@ from .test_compare import assert_clean, every_loop, one_line, short
 @pytest.mark.parametrize("engine", default_engines())
 def test_websocket_counts_every_echo_on_every_loop(engine: str) -> None:
     names, selectors = every_loop()
-    result = compare(
-        short(loops=names, selectors=selectors, workloads=["websocket"], ws=[engine])
-    )
+    result = compare(short(loops=names, selectors=selectors, workloads=["websocket"], ws=[engine]))
     assert len(result.results) == len(loops.matrix())
     for row in result.results:
         assert row.http == engine
@@ -134,3 +133,25 @@ def test_unknown_or_missing_engine_is_a_usage_error(tmp_path: Path) -> None:
     done = run_cli(["compare", "--quiet", "--ws", "tornado"], cwd=tmp_path, timeout=60)
     assert done.code == 2
     assert "unknown WebSocket engine 'tornado'" in one_line(done)
+
+
+@pytest.mark.skipif(loops.IS_WINDOWS, reason="the stand-in wrk is a POSIX shell script")
+@pytest.mark.parametrize(
+    ("workload", "needle"), [("websocket", "speaks WebSocket"), ("c10k", "holds idle connections")]
+)
+def test_external_clients_refuse_what_they_cannot_drive(
+    tmp_path: Path, workload: str, needle: str
+) -> None:
+    fake = tmp_path / "wrk"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    done = run_cli(
+        ["compare", "--quiet", "--client", "wrk", "--workload", workload],
+        cwd=tmp_path,
+        env={"PATH": f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}"},
+        timeout=60,
+    )
+    assert done.code == 2
+    line = one_line(done)
+    assert needle in line
+    assert f"--client builtin for --workload {workload}" in line
