@@ -16,9 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import ConfigError
 from . import render, table
+from .columns import connections_summary
 from .runner import compare
 from .settings import CompareOutputs, Settings
-from .workloads import WORKLOADS
 
 __all__ = ["run_compare"]
 
@@ -91,25 +91,10 @@ def _check_writable(option: str, path: str | None) -> None:
 
 def _title(settings: dict[str, Any]) -> str:
     return (
-        f"xloop compare: {settings['app']}, {_connections(settings)}, "
+        f"xloop compare: {settings['app']}, {connections_summary(settings)}, "
         f"{settings['rounds']} x {settings['duration_s']:g}s rounds "
         f"(+{settings['warmup_s']:g}s warmup), client {settings['client']}"
     )
-
-
-def _connections(settings: dict[str, Any]) -> str:
-    """``64 connections``, or each workload's own default: ``256 connections (io); 16 of
-    2,000 held open (c10k)``."""
-    if settings.get("connections"):
-        return f"{settings['connections']} connections"
-    parts: dict[str, list[str]] = {}
-    for name in settings.get("workloads") or []:
-        count = WORKLOADS[name].connections
-        text = f"{count} connections"
-        if name == "c10k":
-            text = f"{count} of {int(settings.get('c10k_connections') or 0):,} held open"
-        parts.setdefault(text, []).append(name)
-    return "; ".join(f"{text} ({', '.join(names)})" for text, names in parts.items())
 
 
 def _footer(settings: dict[str, Any], rows: list[Any]) -> list[str]:
