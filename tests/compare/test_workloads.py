@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from xloop import loops
+from xloop.compare.columns import connections_summary
 from xloop.compare.plan import default_engines
 from xloop.compare.runner import compare
 from xloop.compare.workloads import IO_SLEEP_MS, WORKLOADS
@@ -155,3 +156,14 @@ def test_external_clients_refuse_what_they_cannot_drive(
     line = one_line(done)
     assert needle in line
     assert f"--client builtin for --workload {workload}" in line
+
+
+def test_the_connections_summary_names_each_workloads_own() -> None:
+    settings = {"connections": None, "workloads": ["plaintext", "io", "c10k", "websocket"],
+                "c10k_connections": 2000}  # fmt: skip
+    assert connections_summary(settings) == (
+        "64 connections (plaintext, websocket); 256 connections (io); 16 of 2,000 held open (c10k)"
+    )
+    settings.update(connections=8, workloads=["c10k"])
+    assert connections_summary(settings) == "8 connections (c10k: of 2,000 held open)"
+    assert connections_summary({"connections": 64}) == "64 connections"  # older files
