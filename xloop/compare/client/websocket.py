@@ -201,9 +201,13 @@ class WebSocketClientConnection(BaseConnection, asyncio.Protocol):
 
     def _refused(self, reason: str) -> None:
         opened = self.opened
-        if opened is not None and not opened.done():
-            opened.set_exception(Violation(reason))
-        self.fail("protocol", reason)
+        if opened is None or opened.done():
+            self.fail("protocol", reason)
+            return
+        opened.set_exception(Violation(reason))  # Run.connect counts it, once
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         opened = self.opened
