@@ -35,8 +35,13 @@ def client_round(
         code = server.proc.returncode
         return Round(index, error=f"server exited with code {code}: {server.failure_line()}"), None
     if target.result.client == "builtin":
-        return builtin_round(target, settings, pinning, index)
-    return external_round(target, settings, pinning, index, scratch), None
+        round_, responses = builtin_round(target, settings, pinning, index)
+    else:
+        round_, responses = external_round(target, settings, pinning, index, scratch), None
+    if not server.alive():  # it died under this load: that, not the client's view, is why
+        code = server.proc.returncode
+        round_.error = f"server exited with code {code}: {server.failure_line()}"
+    return round_, responses
 
 
 def client_workers(settings: Settings, pinning: Pinning, connections: int | None = None) -> int:

@@ -128,9 +128,9 @@ def finish_row(
             "its own request count is unknown, the counts were not checked"
         )
     elif server.proc.returncode not in (0, None):
-        row.notes.append(
-            f"server exited with code {server.proc.returncode}: {server.failure_line()}"
-        )
+        note = f"server exited with code {server.proc.returncode}: {server.failure_line()}"
+        if not any(note in line for line in row.notes):
+            row.notes.insert(0, note)
         if row.status == "ok":
             row.status = "errors"
     row.client_responses = None if client_responses is None else client_responses + target.primed
