@@ -305,6 +305,7 @@ class Server:
                 port=self._port,
                 **loop_fields(self.loop),
                 http=self.http,
+                ws=self.ws,
             )
 
     def request_shutdown(self) -> None:
@@ -384,6 +385,7 @@ class Server:
                 "stopped",
                 requests=0 if state is None else state.total_requests,
                 connections=0 if state is None else state.total_connections,
+                ws_messages=0 if state is None else state.total_ws_messages,
             )
 
     async def _wait_until(

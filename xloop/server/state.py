@@ -84,6 +84,8 @@ class ServerState:
         self.active = 0  # requests whose response has not ended (counted by the Cycle)
         self.total_requests = 0
         self.total_connections = 0
+        #: WebSocket messages the apps sent (``websocket.send``), for the status pipe.
+        self.total_ws_messages = 0
         self.shutting_down = False
         #: The server's own stop request; set from here when ``--limit-max-requests`` is hit.
         self.stop_requested = stop_requested
