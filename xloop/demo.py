@@ -8,12 +8,17 @@ Routes:
 - ``POST /upload``: reads the whole body, replies with its size in bytes (text/plain)
 - ``GET /stream?chunks=N&size=S``: N chunks of S bytes, chunked transfer encoding
 - ``GET /info``: the scope xloop built for this request, as JSON
+- ``GET /sleep?ms=N``: ``Hello, world!`` after awaiting an N ms timer (``asyncio.sleep``)
+- WebSocket ``/ws``: every message echoed back, text as text, bytes as bytes; ``GET /ws``
+  as plain HTTP (a server without WebSocket support hands the upgrade to the app) gets
+  426 saying so
 
 It supports the lifespan protocol and marks its lifespan state (``state["demo"]``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,6 +30,10 @@ __all__ = ["app"]
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"13")]
 _HELLO = b"Hello, world!"
 _JSON_BODY = json.dumps({"message": "Hello, world!"}).encode()
+_NO_WEBSOCKET = (
+    b"/ws is a WebSocket route; this request came as plain HTTP (a server without WebSocket "
+    b"support, e.g. xloop serve --ws none, hands upgrades to the app)"
+)
 _JSON = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_JSON_BODY))]
 
 
@@ -34,8 +43,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if kind == "lifespan":
         await _lifespan(scope, receive, send)
         return
+    if kind == "websocket":
+        await _websocket(scope, receive, send)
+        return
     if kind != "http":
-        raise RuntimeError(f"the demo app serves http, not {kind!r}")
+        raise RuntimeError(f"the demo app serves http and websocket, not {kind!r}")
     path = scope["path"]
     method = scope["method"]
     if path in ("/", "/plaintext") and method in ("GET", "HEAD"):
@@ -52,6 +64,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _stream(scope, send)
     elif path == "/info" and method == "GET":
         await _info(scope, send)
+    elif path == "/sleep" and method in ("GET", "HEAD"):
+        await _sleep(scope, send)
+    elif path == "/ws":
+        await _text(send, 426, _NO_WEBSOCKET)
     else:
         await _text(send, 404, b"Not Found")
 
@@ -118,6 +134,37 @@ async def _stream(scope: Scope, send: Send) -> None:
     for _ in range(chunks):
         await send({"type": "http.response.body", "body": block, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+async def _sleep(scope: Scope, send: Send) -> None:
+    query = parse_qs(scope["query_string"].decode("latin-1"))
+    try:
+        ms = min(max(int(query.get("ms", ["10"])[0]), 0), 60_000)
+    except ValueError:
+        await _text(send, 400, b"ms must be an integer")
+        return
+    await asyncio.sleep(ms / 1000)
+    await send({"type": "http.response.start", "status": 200, "headers": _PLAIN})
+    await send({"type": "http.response.body", "body": _HELLO})
+
+
+async def _websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    message = await receive()  # websocket.connect
+    if message["type"] != "websocket.connect":
+        return
+    if scope["path"] != "/ws":
+        await send({"type": "websocket.close", "code": 1008})  # 403: no such route
+        return
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        text = message.get("text")
+        if text is not None:
+            await send({"type": "websocket.send", "text": text})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
 
 
 async def _info(scope: Scope, send: Send) -> None:

@@ -9,10 +9,12 @@ fields it does not know, and lines that are not JSON objects. Events so far:
     The server listens: ``pid``, ``address`` (``http://127.0.0.1:8000``, ``unix:PATH``,
     ``tcp://...`` for the echo server), ``port`` (null when not TCP), ``loop`` (the loop as
     the startup log describes it), ``loop_class``, ``driver`` (its selector or proactor
-    class, null for libuv loops) and ``http`` (the parser; absent for the echo server).
+    class, null for libuv loops), ``http`` (the parser) and ``ws`` (the WebSocket engine,
+    ``none`` without one); the echo server sends neither.
 ``stopped``
-    The server shut down: ``requests`` and ``connections`` served (the echo server counts
-    ``bytes`` instead of ``requests``).
+    The server shut down: ``requests`` and ``connections`` served, and ``ws_messages``,
+    the WebSocket messages its apps sent (the echo server counts ``bytes`` instead of
+    ``requests``).
 
 Worker heartbeats for a supervisor are meant to travel the same way: new events, same lines.
 

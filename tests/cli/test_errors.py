@@ -362,3 +362,39 @@ def test_which_loop_json_subprocess(tmp_path: Path) -> None:
     assert report["schema"] == "xloop.which-loop/1"
     assert isinstance(report["loop_class"], str)
     assert report["loop_class"]
+
+
+def test_version_imports_only_the_version(tmp_path: Path) -> None:
+    """``xloop --version`` (the console script's entry) answers before typer, the server or
+    asyncio are imported; and ``import xloop`` alone imports none of them either."""
+    code = (
+        "import sys\n"
+        "from xloop.__main__ import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = sorted(name for name in ('typer', 'rich', 'asyncio', 'xloop.server', "
+        "'xloop.config') if name in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    result = run_cli(["-c", code], cwd=tmp_path, pyargs=())
+    assert result.code == 0, result.stderr
+    assert result.stdout == f"xloop {__version__}\n[]\n"
+
+
+def test_public_names_are_imported_on_first_use(tmp_path: Path) -> None:
+    code = (
+        "import sys, xloop\n"
+        "assert 'xloop.server' not in sys.modules\n"
+        "from xloop import Config, run, XloopError\n"
+        "assert callable(run) and 'xloop.server' in sys.modules\n"
+        "assert set(xloop.__all__) <= set(dir(xloop))\n"
+        "try:\n"
+        "    xloop.nothing\n"
+        "except AttributeError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = run_cli(["-c", code], cwd=tmp_path, pyargs=())
+    assert result.code == 0, result.stderr
+    assert result.stdout == "module 'xloop' has no attribute 'nothing'\n"

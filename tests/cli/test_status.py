@@ -126,6 +126,7 @@ def test_xloop_serve_reports_ready_then_stopped_with_its_counts(
         assert port > 0
         assert ready["address"] == f"http://127.0.0.1:{port}"
         assert ready["http"] == "h11"
+        assert ready["ws"] in ("websockets", "wsproto", "none")
         assert ready["loop_class"] in ready["loop"]
         assert pipe.last("stopped") is None
         # two requests on one keep-alive connection, the third on a second connection
@@ -141,6 +142,7 @@ def test_xloop_serve_reports_ready_then_stopped_with_its_counts(
             "event": "stopped",
             "requests": 3,
             "connections": 2,
+            "ws_messages": 0,
         }
         assert [event["event"] for event in pipe.events] == ["ready", "stopped"]
         # the human log says the same, unchanged

@@ -22,7 +22,7 @@ from xloop.compare import external, rounds, runner
 from xloop.compare import plan as planning
 from xloop.compare.machine import plan_pinning
 from xloop.compare.model import SCHEMA, Result, ResultFile, Round
-from xloop.compare.plan import Target, default_loops, default_parsers
+from xloop.compare.plan import Target, default_engines, default_loops, default_parsers
 from xloop.compare.runner import compare
 from xloop.compare.settings import Settings
 from xloop.compare.workloads import WORKLOADS
@@ -33,9 +33,11 @@ from ..cli._support import Completed, run_cli
 
 def short(**options: Any) -> Settings:
     """Settings for a short run (a fraction of a second per round), unpinned so that
-    parallel test workers do not crowd one CPU."""
+    parallel test workers do not crowd one CPU; c10k holds 200 connections (under every
+    select() cap)."""
     values: dict[str, Any] = {
         "duration": 0.3, "warmup": 0.1, "rounds": 1, "connections": 4, "pin": False,
+        "c10k_connections": 200,
     }  # fmt: skip
     values.update(options)
     return Settings(**values)
@@ -68,7 +70,7 @@ def test_every_loop_and_parser_for_each_workload(workload: str) -> None:
     names, selectors = every_loop()
     result = compare(short(loops=names, selectors=selectors, workloads=[workload]))
     rows = result.results
-    parsers = ["tcp"] if workload == "echo" else default_parsers()
+    parsers = {"echo": ["tcp"], "websocket": default_engines()}.get(workload, default_parsers())
     assert len(rows) == len(loops.matrix()) * len(parsers)
     assert {row.http for row in rows} == set(parsers)
     for row in rows:

@@ -14,7 +14,7 @@ def test_all_measures_every_available_loop_and_lists_the_missing_ones() -> None:
     assert measured == {"asyncio", *(n for n, why in possible.items() if why is None)} - {
         loops.default_asyncio_backend()
     }
-    missing = plan.missing_rows(settings)
+    missing = plan.missing_rows(settings, plan.targets(settings))
     assert [row.loop for row in missing] == [n for n, why in possible.items() if why]
     for row in missing:
         assert row.status == "failed"
@@ -26,4 +26,5 @@ def test_all_measures_every_available_loop_and_lists_the_missing_ones() -> None:
 
 
 def test_named_loops_list_nothing_missing() -> None:
-    assert plan.missing_rows(Settings(loops=["asyncio"], http=["h11"])) == []
+    settings = Settings(loops=["asyncio"], http=["h11"])
+    assert plan.missing_rows(settings, plan.targets(settings)) == []

@@ -132,7 +132,7 @@ def test_csv_has_every_scalar_field() -> None:
     assert len(parsed) == len(rows)
     expected = {
         "loop", "loop_class", "selector", "http", "workload", "client", "connections",
-        "pipeline", "requests_per_second", "requests_per_second_min",
+        "pipeline", "idle_connections", "requests_per_second", "requests_per_second_min",
         "requests_per_second_max", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
         "latency_max_ms", "errors", "non_2xx", "server_cpu_ms_per_1k", "server_peak_rss_mib",
         "client_cpu_percent", "client_saturated", "server_requests", "client_responses",

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from xloop.demo import app as demo
 from xloop.server.proxy import ProxyHeaders
 from xloop.types import Message, Scope
+from xloop.ws import engine_available
 
 from .client import Reader, exchange, get
-from .harness import Backend, serving
+from .harness import TIMEOUT, Backend, serving
+
+ENGINES = [name for name in ("websockets", "wsproto") if engine_available(name)]
 
 
 def test_demo_routes(backend: Backend) -> None:
@@ -50,6 +56,43 @@ def test_demo_routes(backend: Backend) -> None:
         assert reader.response(head_request=True).header(b"content-length") == b"28"
 
 
+def test_demo_sleep_awaits_its_timer(backend: Backend) -> None:
+    with serving(demo, backend) as server, server.connect() as sock:
+        reader = Reader(sock)
+        started = time.perf_counter()
+        sock.sendall(get("/sleep?ms=50"))
+        assert reader.response().body == b"Hello, world!"
+        assert time.perf_counter() - started >= 0.05
+        sock.sendall(get("/sleep?ms=soon"))
+        assert reader.response().status == 400
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_demo_websocket_echo_is_counted(backend: Backend, engine: str) -> None:
+    with serving(demo, backend, ws=engine) as server:
+        with connect(f"ws://127.0.0.1:{server.port}/ws", open_timeout=TIMEOUT) as ws:
+            for message in ("text ✓", b"\x00bytes\xff", "", b""):
+                ws.send(message)
+                assert ws.recv(timeout=TIMEOUT) == message
+        with pytest.raises(InvalidStatus) as refused:  # no such WebSocket route: 403
+            connect(f"ws://127.0.0.1:{server.port}/other", open_timeout=TIMEOUT)
+        assert refused.value.response.status_code == 403
+        state = server.server.state
+        assert state is not None
+        assert state.total_ws_messages == 4  # what the status pipe's stopped event says
+
+
+def test_demo_websocket_route_as_plain_http_says_why(backend: Backend) -> None:
+    with serving(demo, backend, ws="none") as server, server.connect() as sock:
+        sock.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        response = Reader(sock).response()
+        assert response.status == 426
+        assert b"--ws none" in response.body
+
+
 def test_demo_refuses_other_scope_types() -> None:
     import asyncio
 
@@ -59,8 +102,8 @@ def test_demo_refuses_other_scope_types() -> None:
     async def ignore(message: object) -> None:
         return None
 
-    with pytest.raises(RuntimeError, match="serves http"):
-        asyncio.run(demo({"type": "websocket"}, nothing, ignore))
+    with pytest.raises(RuntimeError, match="serves http and websocket, not 'webtransport'"):
+        asyncio.run(demo({"type": "webtransport"}, nothing, ignore))
 
 
 def call_demo(scope: Scope, incoming: list[Message]) -> list[Message]:

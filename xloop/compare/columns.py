@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .model import Machine, Result
+from .workloads import WORKLOADS
 
 __all__ = [
     "COLUMNS",
@@ -23,6 +24,7 @@ __all__ = [
     "THROUGHPUT",
     "ResultColumn",
     "client_cpu",
+    "connections_summary",
     "first_note",
     "machine_summary",
     "rps",
@@ -193,11 +195,34 @@ def machine_summary(machine: Machine) -> str:
     return " · ".join(part for part in parts if part)
 
 
+def connections_summary(settings: dict[str, Any]) -> str:
+    """``64 connections``, or each workload's own default: ``256 connections (io); 16 of
+    2,000 held open (c10k)``."""
+    held = f"{int(settings.get('c10k_connections') or 0):,} held open"
+    if settings.get("connections"):
+        text = f"{settings['connections']} connections"
+        if "c10k" in (settings.get("workloads") or []):
+            text += f" (c10k: of {held})"
+        return text
+    parts: dict[str, list[str]] = {}
+    for name in settings.get("workloads") or []:
+        workload = WORKLOADS.get(name)
+        if workload is None:
+            continue
+        count = workload.connections
+        text = f"{count} connections"
+        if name == "c10k":
+            text = f"{count} of {held}"
+        parts.setdefault(text, []).append(name)
+    return "; ".join(f"{text} ({', '.join(names)})" for text, names in parts.items())
+
+
 def settings_summary(settings: dict[str, Any]) -> str:
     """``64 connections · 3 rounds of 3.0 s (warmup 1.0 s) · pipeline 1 · ...``"""
     parts: list[str] = []
-    if settings.get("connections") is not None:
-        parts.append(f"{settings['connections']} connections")
+    connections = connections_summary(settings)
+    if connections:
+        parts.append(connections)
     rounds, duration = settings.get("rounds"), settings.get("duration_s")
     if rounds is not None or duration is not None:
         text = f"{rounds if rounds is not None else '?'} rounds"

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import ConfigError
 from . import render, table
+from .columns import connections_summary
 from .runner import compare
 from .settings import CompareOutputs, Settings
 
@@ -90,7 +91,7 @@ def _check_writable(option: str, path: str | None) -> None:
 
 def _title(settings: dict[str, Any]) -> str:
     return (
-        f"xloop compare: {settings['app']}, {settings['connections']} connections, "
+        f"xloop compare: {settings['app']}, {connections_summary(settings)}, "
         f"{settings['rounds']} x {settings['duration_s']:g}s rounds "
         f"(+{settings['warmup_s']:g}s warmup), client {settings['client']}"
     )

@@ -66,10 +66,16 @@ def find_tool(name: str) -> str:
 
 def check_workload(client: str, workload: Workload, pipeline: int) -> None:
     """Refuse what the tool cannot do, before anything starts."""
-    if workload.kind != "http":
+    if workload.kind != "http" or workload.name == "c10k":
+        what = {
+            "tcp": "is raw TCP",
+            "websocket": "speaks WebSocket",
+            "http": "holds idle connections open while a few rotate",
+        }[workload.kind]
         raise ConfigError(
-            f"--client {client} speaks HTTP; the {workload.name} workload is raw TCP",
-            hint="use --client builtin for --workload echo",
+            f"--client {client} speaks HTTP, one connection per request stream; the "
+            f"{workload.name} workload {what}",
+            hint=f"use --client builtin for --workload {workload.name}",
         )
     if client == "oha" and pipeline > 1:
         raise ConfigError(

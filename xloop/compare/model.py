@@ -85,15 +85,19 @@ class Result:
     selector: str | None
     """The selectors class the selector loop drives (``EpollSelector``), else None."""
     http: str
-    """``h11`` or ``httptools``; ``tcp`` for the raw echo workload (no HTTP)."""
+    """``h11`` or ``httptools``; ``tcp`` for the raw echo workload (no HTTP); for
+    ``websocket`` the server's WebSocket engine (``websockets``, ``wsproto``, ``none``)."""
     workload: str
     client: str
     """``builtin``, ``wrk`` or ``oha``."""
     connections: int
+    """Connections in flight."""
     pipeline: int = 1
+    idle_connections: int | None = None
+    """``c10k``: connections held open besides those in flight."""
     rounds: list[Round] = field(default_factory=list)
     requests_per_second: float | None = None
-    """Median over rounds (for ``echo``: messages per second)."""
+    """Median over rounds (for ``echo`` and ``websocket``: messages per second)."""
     requests_per_second_min: float | None = None
     requests_per_second_max: float | None = None
     latency_p50_ms: float | None = None
@@ -112,7 +116,8 @@ class Result:
     client_saturated: bool = False
     """The client, not the server, may have set the pace (its CPU near 100%)."""
     server_requests: int | None = None
-    """Requests the server itself counted over its life (warmup included)."""
+    """Requests the server itself counted over its life (warmup included); for
+    ``websocket`` the messages its apps sent."""
     client_responses: int | None = None
     """Responses the client counted over all its runs against this server."""
     ratio: float | None = None

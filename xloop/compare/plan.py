@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from .. import loops
 from ..errors import ConfigError
 from ..http import httptools_available, resolve_http
+from ..ws import engine_available, resolve_ws
 from . import external
 from .model import Result
 from .servers import Target
@@ -16,6 +18,7 @@ from .workloads import WORKLOADS
 __all__ = [
     "Target",
     "check_tools",
+    "default_engines",
     "default_loops",
     "default_parsers",
     "missing_rows",
@@ -39,39 +42,41 @@ def _all_loops() -> list[str]:
     ]
 
 
-def missing_rows(settings: Settings) -> list[Result]:
-    """With ``--loops all``: one ``failed`` row per loop this OS can have but this machine
-    lacks (per parser and workload), its note saying why."""
-    if settings.loops != ["all"]:
+def missing_rows(settings: Settings, targets: list[Target]) -> list[Result]:
+    """With ``--loops all``: for each loop this OS can have but this machine lacks, a
+    ``failed`` row beside each row of the first loop measured, its note saying why."""
+    if settings.loops != ["all"] or not targets:
         return []
-    rows = []
-    for name, why in loops.os_backends().items():
-        if why is None:
-            continue
-        for workload_name in settings.workloads:
-            workload = WORKLOADS[workload_name]
-            for parser in (
-                settings.http or default_parsers() if workload.kind == "http" else ["tcp"]
-            ):
-                for client in settings.clients:
-                    row = Result(
-                        loop=name,
-                        loop_class=None,
-                        selector=None,
-                        http=parser,
-                        workload=workload.name,
-                        client=client,
-                        connections=settings.connections,
-                        pipeline=settings.pipeline,
-                    )
-                    row.status = "failed"
-                    row.notes.append(f"not available here: {why}")
-                    rows.append(row)
-    return rows
+    first = targets[0].result.loop
+    template: dict[tuple[str, str, str], Result] = {}
+    for target in targets:
+        row = target.result
+        if row.loop == first:
+            template.setdefault((row.http, row.workload, row.client), row)
+    return [
+        dataclasses.replace(
+            row,
+            loop=name,
+            loop_class=None,
+            selector=None,
+            selector_named=False,
+            rounds=[],
+            status="failed",
+            notes=[f"not available here: {why}"],
+        )
+        for name, why in loops.os_backends().items()
+        if why is not None
+        for row in template.values()
+    ]
 
 
 def default_parsers() -> list[str]:
     return ["h11", "httptools"] if httptools_available() else ["h11"]
+
+
+def default_engines() -> list[str]:
+    """Every WebSocket engine installed here (``none`` when there is none)."""
+    return [name for name in ("websockets", "wsproto") if engine_available(name)] or ["none"]
 
 
 def check_tools(settings: Settings) -> None:
@@ -92,6 +97,12 @@ def targets(settings: Settings) -> list[Target]:
     parsers = settings.http or default_parsers()
     for parser in parsers:
         resolve_http(parser)
+    engines = settings.ws or default_engines()
+    for engine in engines:
+        resolve_ws(engine)  # ConfigError: not installed
+    # a WebSocket row's handshake goes through the parser auto picks, if it is compared
+    handshake = resolve_http("auto")
+    handshake = handshake if handshake in parsers else parsers[0]
     if settings.baseline and settings.baseline not in loop_names:
         raise ConfigError(
             f"--baseline {settings.baseline!r} is not one of the loops compared",
@@ -114,7 +125,19 @@ def targets(settings: Settings) -> list[Target]:
     targets: list[Target] = []
     for workload_name in settings.workloads:
         workload = WORKLOADS[workload_name]
-        for parser in parsers if workload.kind == "http" else ["tcp"]:
+        # the rows' protocol column: the parser, the WebSocket engine, or tcp
+        stacks: list[tuple[str, str, str | None]]
+        if workload.kind == "http":
+            stacks = [(parser, parser, None) for parser in parsers]
+        elif workload.kind == "websocket":
+            stacks = [(engine, handshake, engine) for engine in engines]
+        else:
+            stacks = [("tcp", "tcp", None)]
+        connections = settings.connections_for(workload.name)
+        idle: int | None = None
+        if workload.name == "c10k":
+            idle = settings.c10k_connections - connections
+        for column, parser, ws in stacks:
             for (name, selector, selector_class, _backend), client in itertools.product(
                 loop_rows, settings.clients
             ):
@@ -122,12 +145,13 @@ def targets(settings: Settings) -> list[Target]:
                     loop=name,
                     loop_class=None,
                     selector=selector_class,
-                    http=parser,
+                    http=column,
                     workload=workload.name,
                     client=client,
-                    connections=settings.connections,
+                    connections=connections,
                     pipeline=settings.pipeline,
+                    idle_connections=idle,
                     selector_named=selector != "auto",
                 )
-                targets.append(Target(name, selector, parser, workload, row))
+                targets.append(Target(name, selector, parser, workload, row, ws=ws))
     return targets

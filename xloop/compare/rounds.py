@@ -16,6 +16,7 @@ from .machine import Pinning
 from .model import Round
 from .servers import Target
 from .settings import Settings
+from .workloads import DEFAULT_CONNECTIONS
 
 __all__ = ["builtin_round", "client_cpus", "client_round", "client_workers", "external_round"]
 
@@ -32,19 +33,32 @@ def client_round(
     assert server.port is not None
     if not server.alive():
         code = server.proc.returncode
-        return Round(index, error=f"server exited with code {code}: {server.tail_line()}"), None
+        return Round(index, error=f"server exited with code {code}: {server.failure_line()}"), None
     if target.result.client == "builtin":
-        return builtin_round(target, settings, pinning, index)
-    return external_round(target, settings, pinning, index, scratch), None
+        round_, responses = builtin_round(target, settings, pinning, index)
+    else:
+        round_, responses = external_round(target, settings, pinning, index, scratch), None
+    if not server.alive():  # it died under this load: that, not the client's view, is why
+        code = server.proc.returncode
+        round_.error = f"server exited with code {code}: {server.failure_line()}"
+    return round_, responses
 
 
-def client_workers(settings: Settings, pinning: Pinning) -> int:
+def client_workers(settings: Settings, pinning: Pinning, connections: int | None = None) -> int:
     """How many built-in client processes share the load: one per client CPU (at most
-    four, at most one per connection); ``settings.client_workers`` when given."""
+    four, at most one per connection in flight); ``settings.client_workers`` when given."""
+    if connections is None:
+        connections = settings.connections or DEFAULT_CONNECTIONS
     if settings.client_workers:
-        return max(1, min(settings.client_workers, settings.connections))
+        return max(1, min(settings.client_workers, connections))
     available = len(pinning.client) if pinning.client else max(1, (os.cpu_count() or 2) - 1)
-    return max(1, min(available, 4, settings.connections))
+    return max(1, min(available, 4, connections))
+
+
+def _share(total: int, workers: int, number: int) -> int:
+    """Worker ``number``'s share of ``total``, split as evenly as it goes: 64 over 3
+    workers -> 22, 21, 21."""
+    return total // workers + (number < total % workers)
 
 
 def builtin_round(
@@ -53,13 +67,14 @@ def builtin_round(
     server = target.server
     assert server is not None
     assert server.port is not None
-    workers = client_workers(settings, pinning)
+    connections = target.result.connections
+    workers = client_workers(settings, pinning, connections)
+    held = target.result.idle_connections
     commands = []
     # Several workers measure one window: it starts once all have had time to start.
     start_at = time.time() + _WORKER_START_S + settings.warmup if workers > 1 else None
     for number in range(workers):
-        # connections split as evenly as they go: 64 over 3 workers -> 22, 21, 21
-        share = settings.connections // workers + (number < settings.connections % workers)
+        share = _share(connections, workers, number)
         command = [
             sys.executable, "-m", "xloop.compare.client",
             "--host", settings.host, "--port", str(server.port),
@@ -72,6 +87,8 @@ def builtin_round(
         ]  # fmt: skip
         if settings.path:
             command += ["--path", settings.path]
+        if held is not None:  # c10k: the idle ones too
+            command += ["--hold", str(share + _share(held, workers, number))]
         if start_at is not None:
             command += ["--start-at", f"{start_at:.3f}"]
         commands.append(command)
@@ -98,17 +115,28 @@ def builtin_round(
     causes = {str(r["last_error"]) for r in reports if r.get("last_error") and r.get("errors")}
     if causes and round_.error is None and round_.errors:
         round_.error = f"{round_.errors} errors, the last: {sorted(causes)[0]}"
+    limits = sorted({str(r["fd_limit"]) for r in reports if r.get("fd_limit")})
+    if limits:  # the client could not hold every socket it was asked to
+        round_.error = "; ".join(filter(None, [round_.error, *limits]))
+    if held is not None:
+        open_ = sum(int(r.get("connections_open") or 0) for r in reports)
+        if open_ < connections + held and round_.error is None:
+            round_.error = f"{open_} of {connections + held} connections open at the end"
     return round_, responses
 
 
-def client_cpus(client: str, settings: Settings, pinning: Pinning) -> int:
+def client_cpus(
+    client: str, settings: Settings, pinning: Pinning, connections: int | None = None
+) -> int:
     """How many CPUs a client could keep busy: the built-in one runs one thread per worker,
     wrk one thread per client CPU, oha a thread per CPU it may use."""
     available = len(pinning.client) if pinning.client else os.cpu_count() or 1
+    if connections is None:
+        connections = settings.connections or DEFAULT_CONNECTIONS
     if client == "builtin":
-        return min(client_workers(settings, pinning), available)
+        return min(client_workers(settings, pinning, connections), available)
     if client == "wrk":  # -t: one thread per client CPU when pinned, else one
-        return max(1, min(len(pinning.client) if pinning.client else 1, settings.connections))
+        return max(1, min(len(pinning.client) if pinning.client else 1, connections))
     return available
 
 
@@ -165,7 +193,7 @@ def external_round(
     tool = external.find_tool(client)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{server.port}"
-    threads = client_cpus("wrk", settings, pinning)
+    threads = client_cpus("wrk", settings, pinning, target.result.connections)
 
     def on_start(pid: int) -> None:
         pinning.started(pid, pinning.client)
@@ -174,12 +202,12 @@ def external_round(
         if client == "wrk":
             return external.wrk_command(
                 tool, base, target.workload, path=settings.path,
-                connections=settings.connections, threads=threads, duration=seconds,
+                connections=target.result.connections, threads=threads, duration=seconds,
                 pipeline=settings.pipeline, scratch=scratch, timeout=settings.timeout,
             )  # fmt: skip
         return external.oha_command(
             tool, base, target.workload, path=settings.path,
-            connections=settings.connections, duration=seconds, scratch=scratch,
+            connections=target.result.connections, duration=seconds, scratch=scratch,
         )  # fmt: skip
 
     limit = _client_limit(settings)

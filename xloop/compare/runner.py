@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import plan, rounds
+from .fdlimit import raise_fd_limit
 from .machine import Pinning, describe_machine, plan_pinning
 from .model import Result, ResultFile
 from .servers import STARTUP_TIMEOUT, Target, start_servers
@@ -42,6 +43,9 @@ def compare(
     plan.check_tools(settings)
     targets = plan.targets(settings)
     pinning = plan_pinning(settings.pin)
+    fd_note = None
+    if "c10k" in settings.workloads:  # the servers inherit the limit of this process
+        fd_note = raise_fd_limit(settings.c10k_connections + 1)
     total = len(targets) * settings.rounds
     done = 0
     client_counts: dict[int, int] = {}
@@ -76,13 +80,15 @@ def compare(
         if progress:
             progress(done, total, "done")
     for number, target in enumerate(targets):
+        if fd_note and target.workload.name == "c10k":
+            target.result.notes.append(f"servers: {fd_note}")
         finish_row(target, settings, client_counts.get(number), pinning)
     record = _settings_record(settings, pinning)
     record["baseline"] = _ratios([t.result for t in targets], settings)
     return ResultFile(
         machine=describe_machine(),
         settings=record,
-        results=[t.result for t in targets] + plan.missing_rows(settings),
+        results=[t.result for t in targets] + plan.missing_rows(settings, targets),
         command=command,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -102,6 +108,13 @@ def finish_row(
     for round_ in row.rounds:
         if round_.error and round_.error not in row.notes:
             row.notes.append(f"round {round_.index + 1}: {round_.error}")
+    if target.ws is not None and server.ws_engine == "none":
+        row.notes.insert(
+            0,
+            f"the server runs without a WebSocket engine (--ws {target.ws}): it answers "
+            "upgrade requests as plain HTTP, through the app's http scope",
+        )
+    unit = "requests"
     if server.counted is not None:
         count, unit = server.counted
         if unit == "bytes":
@@ -115,7 +128,9 @@ def finish_row(
             "its own request count is unknown, the counts were not checked"
         )
     elif server.proc.returncode not in (0, None):
-        row.notes.append(f"server exited with code {server.proc.returncode}: {server.tail_line()}")
+        note = f"server exited with code {server.proc.returncode}: {server.failure_line()}"
+        if not any(note in line for line in row.notes):
+            row.notes.insert(0, note)
         if row.status == "ok":
             row.status = "errors"
     row.client_responses = None if client_responses is None else client_responses + target.primed
@@ -123,12 +138,13 @@ def finish_row(
         row.notes.append(f"{row.errors} socket errors, {row.non_2xx} non-2xx responses")
     counted = row.client_responses
     if counted is not None and row.server_requests is not None and counted != row.server_requests:
+        answers = "echoes" if unit == "messages" else "responses"
         row.notes.append(
-            f"the client counted {counted} responses, the server {row.server_requests} requests"
+            f"the client counted {counted} {answers}, the server {row.server_requests} {unit}"
         )
         if row.status == "ok":
             row.status = "errors"
-    cpus = rounds.client_cpus(row.client, settings, pinning)
+    cpus = rounds.client_cpus(row.client, settings, pinning, row.connections)
     limit = SATURATED_PERCENT * cpus
     if row.client_cpu_percent is not None and row.client_cpu_percent >= limit:
         row.client_saturated = True

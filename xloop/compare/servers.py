@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import subprocess
@@ -28,6 +29,11 @@ __all__ = ["STARTUP_TIMEOUT", "ServerProcess", "Target", "prime", "start_servers
 STARTUP_TIMEOUT = 30.0
 """Seconds a server may take to listen, and to answer its first request."""
 
+C10K_KEEP_ALIVE = 3600.0
+"""The servers' ``--timeout-keep-alive`` for ``c10k``: an idle connection stays open."""
+
+_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning)): ")
+
 _LOG_LINES = 400
 _TAIL = 12
 
@@ -44,6 +50,8 @@ class Target:
     server: ServerProcess | None = None
     primed: int = 0
     """Requests the server answered before the rounds (see :func:`prime`)."""
+    ws: str | None = None
+    """The WebSocket engine (``--ws``) of a ``websocket`` row."""
 
 
 class ServerProcess:
@@ -65,6 +73,7 @@ class ServerProcess:
         self.killed = False
         """Killed after a stop request it did not follow in time."""
         self.status = StatusPipe()
+        self.websocket = target.workload.kind == "websocket"
         command = [sys.executable, "-m"]
         if target.workload.kind == "tcp":
             command += ["xloop.compare.echo"]
@@ -77,6 +86,11 @@ class ServerProcess:
                 command += ["--app-dir", settings.app_dir]
             if settings.factory:
                 command.append("--factory")
+            if target.ws is not None:
+                command += ["--ws", target.ws, "--no-ws-per-message-deflate"]
+            if target.workload.name == "c10k":
+                # held open and idle for longer than a round: not the server's idle timeout
+                command += ["--timeout-keep-alive", f"{C10K_KEEP_ALIVE:g}"]
         command += ["--host", settings.host, "--port", str(port), "--loop", target.loop]
         if target.selector != "auto":
             command += ["--selector", target.selector]
@@ -138,12 +152,22 @@ class ServerProcess:
 
     @property
     def counted(self) -> tuple[int, str] | None:
-        """What the server said it served when it stopped: (count, "requests" or "bytes")."""
+        """What the server said it served when it stopped: (count, "requests", "bytes" or,
+        for ``websocket``, "messages" its apps sent)."""
         stopped = self.status.last("stopped")
         if stopped is None:
             return None
+        if self.websocket:
+            return int(stopped.get("ws_messages", 0)), "messages"
         unit = "bytes" if "bytes" in stopped else "requests"
         return int(stopped[unit]), unit
+
+    @property
+    def ws_engine(self) -> str | None:
+        """The WebSocket engine the server said it runs (``none``: upgrades are plain
+        HTTP); None when it did not say."""
+        ready = self.status.last("ready")
+        return None if ready is None else ready.get("ws")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -157,6 +181,15 @@ class ServerProcess:
             if line.strip():
                 return line.strip()
         return "(no output)"
+
+    def failure_line(self) -> str:
+        """Why it failed: the last exception line of its log (``ValueError: filedescriptor
+        out of range in select()``), else the last line that says something."""
+        for line in reversed(self.lines):
+            match = _EXCEPTION_LINE.match(line.strip())
+            if match and not match.group(1).endswith("Warning"):
+                return line.strip()
+        return self.tail_line()
 
     def cpu_seconds(self) -> float | None:
         try:
@@ -266,4 +299,5 @@ def prime(target: Target, settings: Settings) -> int:
             f"the {target.result.label} server did not answer its first request: {why}",
             hint=f"its log ends: {server.tail_line()}",
         )
-    return 1  # the server counted this request too
+    # the server counted this request too (a WebSocket handshake: no message)
+    return 0 if target.workload.kind == "websocket" else 1

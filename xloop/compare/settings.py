@@ -14,12 +14,22 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..http import HTTP_NAMES
 from ..options import option, validate
-from .workloads import WORKLOADS
+from ..ws import WS_NAMES
+from .workloads import C10K_CONNECTIONS, WORKLOADS
 
-__all__ = ["CLIENTS", "PARSERS", "CompareOutputs", "Outputs", "ReportFiles", "Settings"]
+__all__ = [
+    "CLIENTS",
+    "ENGINES",
+    "PARSERS",
+    "CompareOutputs",
+    "Outputs",
+    "ReportFiles",
+    "Settings",
+]
 
 CLIENTS = ("builtin", "wrk", "oha")
 PARSERS = tuple(name for name in HTTP_NAMES if name != "auto")
+ENGINES = tuple(name for name in WS_NAMES if name != "auto")
 
 _WHAT = "What to compare"
 _LOAD = "Load"
@@ -60,8 +70,19 @@ class Settings:
         hint="leave --http out to compare every parser installed",
         panel=_WHAT,
     )
+    ws: list[str] | None = option(
+        "Comma-separated WebSocket engines for the websocket workload (default: every one "
+        "installed; none: a row that shows the server without one).",
+        default=None,
+        split=True,
+        choices=ENGINES,
+        noun="WebSocket engine",
+        hint="leave --ws out to compare every engine installed",
+        panel=_WHAT,
+    )
     workloads: list[str] = option(
-        "Comma-separated workloads (echo: raw TCP, the loop's own ceiling).",
+        "Comma-separated workloads (echo: raw TCP, the loop's own ceiling; websocket; io: "
+        "a 10 ms timer per request; c10k: thousands of idle connections).",
         default_factory=lambda: ["plaintext"],
         flag="--workload",
         split=True,
@@ -80,8 +101,20 @@ class Settings:
     )
     app_dir: str | None = option("Look for APP in this directory.", default=None, panel=_WHAT)
     factory: bool = option("APP is a factory returning the app.", default=False, panel=_WHAT)
-    connections: int = option(
-        "Keep-alive connections.", default=64, minimum=1, hint="e.g. 64", panel=_LOAD
+    connections: int | None = option(
+        "Connections in flight (default: 64; io 256; c10k 16, rotating over the "
+        "--c10k-connections held open).",
+        default=None,
+        minimum=1,
+        hint="e.g. 64",
+        panel=_LOAD,
+    )
+    c10k_connections: int = option(
+        "Keep-alive connections the c10k workload holds open (most of them idle).",
+        default=C10K_CONNECTIONS,
+        minimum=1,
+        hint="e.g. 2000",
+        panel=_LOAD,
     )
     duration: float = option(
         "Seconds measured per round.",
@@ -159,11 +192,21 @@ class Settings:
 
     def __post_init__(self) -> None:
         validate(self)
+        if "c10k" in self.workloads and self.c10k_connections < self.connections_for("c10k"):
+            raise ConfigError(
+                f"--c10k-connections {self.c10k_connections} is fewer than the "
+                f"{self.connections_for('c10k')} connections in flight",
+                hint="hold more open (--c10k-connections 2000) or send on fewer (--connections)",
+            )
         if self.pipeline > 1 and any(name != "plaintext" for name in self.workloads):
             raise ConfigError(
                 "--pipeline applies to the plaintext workload only",
                 hint="run pipelined plaintext on its own: --workload plaintext --pipeline 16",
             )
+
+    def connections_for(self, workload: str) -> int:
+        """Connections in flight for ``workload``: ``--connections``, else its default."""
+        return self.connections or WORKLOADS[workload].connections
 
 
 @dataclass

@@ -53,6 +53,18 @@ _CONTROL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
 class H11Connection:
     """:class:`xloop.http.base.HTTPConnection` on h11."""
 
+    __slots__ = (
+        "_chunks",
+        "_conn",
+        "_failed",
+        "_in_body",
+        "_limits",
+        "_no_body",
+        "_recent",
+        "_saw_newline",
+        "keep_alive",
+    )
+
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits or Limits()
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head)

@@ -61,6 +61,39 @@ _EAGER: Final = sys.version_info >= (3, 12)
 class Connection(asyncio.Protocol):
     """One client connection: an asyncio protocol over a sans-IO HTTP/1.1 connection."""
 
+    __slots__ = (
+        "_body_at",
+        "_body_timer",
+        "_context",
+        "_drain_waiter",
+        "_handling",
+        "_linger_timer",
+        "_lingered",
+        "_lingering",
+        "_next_on_resume",
+        "_next_pending",
+        "_send_mark",
+        "_send_timer",
+        "_upgraded",
+        "aborted",
+        "client",
+        "closed",
+        "closing",
+        "cycle",
+        "eof",
+        "http",
+        "idle_since",
+        "loop",
+        "proxy_trusted",
+        "read_paused",
+        "scheme",
+        "server",
+        "state",
+        "task",
+        "transport",
+        "write_paused",
+    )
+
     def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
         self.state = state
         self.loop = loop
@@ -94,8 +127,8 @@ class Connection(asyncio.Protocol):
         self._handling = False  # inside _handle: the next request waits for its loop
         self._next_pending = False  # ... which then takes it
         self._next_on_resume = False  # the next request waits for the client to read
-        self._idle_since: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        #: When the connection went idle (loop time); None while a request is under way.
+        self.idle_since: float | None = None
         self._body_at = 0.0  # when request body bytes last arrived
         self._body_timer: asyncio.TimerHandle | None = None
         self._send_mark = 0  # the write buffer's size when the send timer was armed
@@ -171,10 +204,11 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         state = self.state
-        for timer in (self._timer, self._linger_timer, self._body_timer, self._send_timer):
+        state.idle.discard(self)
+        for timer in (self._linger_timer, self._body_timer, self._send_timer):
             if timer is not None:
                 timer.cancel()
-        self._timer = self._linger_timer = self._body_timer = self._send_timer = None
+        self._linger_timer = self._body_timer = self._send_timer = None
         cycle = self.cycle
         if cycle is not None:
             cycle.disconnect()
@@ -275,6 +309,13 @@ class Connection(asyncio.Protocol):
         self._go_idle()
         self._next_request()
 
+    def app_returned(self, cycle: Cycle) -> None:
+        """``cycle``'s app returned: an idle connection keeps no finished task (about 430
+        bytes each). A newer cycle's task, started while this one's app still ran, stays."""
+        current = self.cycle
+        if current is None or current is cycle:
+            self.task = None
+
     # -- requests ----------------------------------------------------------------------------
 
     def _next_request(self) -> None:
@@ -341,7 +382,7 @@ class Connection(asyncio.Protocol):
                     self._protocol_error(ProtocolError(400, "invalid request-target"))
                     return False
                 state = self.state
-                self._idle_since = None
+                self.idle_since = None
                 self.http.begin_response(request)
                 self.cycle = cycle
                 previous = self.task
@@ -370,7 +411,8 @@ class Connection(asyncio.Protocol):
                 else:
                     coro = cycle.run_asgi(state.app)
                 if _EAGER:
-                    self.task = asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+                    task = asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+                    self.task = None if task.done() else task  # done: the app ran to its end
                 else:
                     self.task = self.loop.create_task(coro)
                 state.request_started()
@@ -402,11 +444,12 @@ class Connection(asyncio.Protocol):
             self._protocol_error(ProtocolError(400, "invalid request-target"))
             return True
         self.closing = True  # no more HTTP here
-        self._idle_since = None
-        for timer in (self._timer, self._body_timer, self._send_timer):
+        self.idle_since = None
+        state.idle.discard(self)
+        for timer in (self._body_timer, self._send_timer):
             if timer is not None:
                 timer.cancel()
-        self._timer = self._body_timer = self._send_timer = None
+        self._body_timer = self._send_timer = None
         previous = self.task
         if previous is not None and not previous.done():
             state.keep_task(previous)  # an app still working after its response
@@ -460,26 +503,21 @@ class Connection(asyncio.Protocol):
     # -- idle connections and shutdown -------------------------------------------------------
 
     def _go_idle(self) -> None:
-        self._idle_since = now = self.loop.time()
-        if self._timer is None:
-            state = self.state
-            wait = min(state.timeout_keep_alive, state.timeout_request_header)
-            self._timer = self.loop.call_at(now + wait, self._on_idle_timer)
+        self.idle_since = now = self.loop.time()
+        self.state.idle.add(self, now)
 
-    def _on_idle_timer(self) -> None:
-        self._timer = None
-        since = self._idle_since
-        if since is None or self.closed or self.closing:
-            return  # busy (re-armed when the connection goes idle again), or ending
+    def idle_deadline(self, since: float) -> float:
+        """When the idle period begun at ``since`` ends (:class:`~.idle.IdleQueue`)."""
         state = self.state
-        head_pending = self.http.head_pending
-        if head_pending:
-            deadline = since + state.timeout_request_header
-        else:
-            deadline = since + state.timeout_keep_alive
-        if self.loop.time() < deadline:
-            self._timer = self.loop.call_at(deadline, self._on_idle_timer)
-        elif head_pending:
+        if self.http.head_pending:
+            return since + state.timeout_request_header
+        return since + state.timeout_keep_alive
+
+    def idle_expired(self) -> None:
+        """The idle deadline passed: 408 if part of a request head came, else close."""
+        if self.closed or self.closing:
+            return
+        if self.http.head_pending:
             self._timed_out(408, "request head not received in time")
         else:
             self.close()

@@ -66,6 +66,9 @@ class CycleConnection(Protocol):
     def finished(self, cycle: Cycle) -> None:
         """The cycle's response has ended and its request body has arrived."""
 
+    def app_returned(self, cycle: Cycle) -> None:
+        """The cycle's app has returned (or raised): its task is ending."""
+
 
 class ClientDisconnected(OSError):
     """Raised by ``send`` when the client has gone away (ASGI spec 2.4)."""
@@ -296,12 +299,15 @@ class Cycle:
         except ClientDisconnected:
             if not self.response_ended:
                 self._abandon()
+            self.connection.app_returned(self)
             return
         except BaseException as exc:
             self._app_failed(exc)
+            self.connection.app_returned(self)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             return
+        self.connection.app_returned(self)
         if result is not None:
             error_logger.error("ASGI callable returned a value other than None: %r", result)
         if not self.response_ended:

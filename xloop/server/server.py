@@ -316,6 +316,7 @@ class Server:
                 port=self._port,
                 **loop_fields(self.loop),
                 http=self.http,
+                ws=self.ws,
             )
 
     def request_shutdown(self) -> None:
@@ -374,6 +375,7 @@ class Server:
                     task.cancel()
                 await self._wait_closed(5.0, forceable=False)
                 await self._wait_orphans(loop.time() + 5.0, forceable=False)
+            state.idle.close()  # every connection is gone: no idle deadline to keep
         for listener in self.listeners:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(listener.wait_closed(), 5.0)
@@ -394,6 +396,7 @@ class Server:
                 "stopped",
                 requests=0 if state is None else state.total_requests,
                 connections=0 if state is None else state.total_connections,
+                ws_messages=0 if state is None else state.total_ws_messages,
             )
 
     async def _wait_until(

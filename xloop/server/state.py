@@ -17,6 +17,7 @@ from urllib.parse import quote
 from ..http import DefaultHeaders, HTTPConnection
 from ..logs import error_logger
 from ..ws import Settings, engine_factory
+from .idle import IdleQueue
 from .proxy import ProxyHeaders
 
 if TYPE_CHECKING:
@@ -83,11 +84,17 @@ class ServerState:
         self.active = 0  # requests whose response has not ended (counted by the Cycle)
         self.total_requests = 0
         self.total_connections = 0
+        #: WebSocket messages the apps sent (``websocket.send``), for the status pipe.
+        self.total_ws_messages = 0
         self.shutting_down = False
         #: The server's own stop request; set from here when ``--limit-max-requests`` is hit.
         self.stop_requested = stop_requested
         #: Set when the last connection closes during shutdown.
         self.all_closed = asyncio.Event()
+        #: The idle connections and the one timer for their deadlines.
+        self.idle = IdleQueue(
+            asyncio.get_running_loop(), (self.timeout_keep_alive, self.timeout_request_header)
+        )
 
         self._extra = config.extra_headers()
         #: The server/date/extra headers; the server refreshes the date every second.

@@ -315,6 +315,7 @@ class WebSocket(asyncio.Protocol):
             raise ClientDisconnected("the WebSocket connection is closed") from None
         if not self._write(engine.data_to_send()):
             raise ClientDisconnected("the WebSocket connection is closed")
+        self.state.total_ws_messages += 1
         if self.write_paused:
             await self._drain()
             if self.closed:

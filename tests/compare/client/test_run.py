@@ -322,3 +322,74 @@ def test_histogram_of_a_run_reads_back(demo_server: harness.RunningServer) -> No
     assert histogram.max == data["latency"]["max_ms"]
     counted = collections.Counter(data["statuses"])
     assert sum(counted.values()) == data["requests"]
+
+
+# -- websocket and c10k --------------------------------------------------------------------------
+
+
+def test_websocket_echoes_counted_by_both_sides(demo_server: harness.RunningServer) -> None:
+    data = measured("--port", str(demo_server.port), "--workload", "websocket", *SHORT)
+    assert data["errors"] == dict.fromkeys(ERROR_KINDS, 0)
+    assert data["requests"] > 0
+    assert data["connections_open"] == 4
+    state = demo_server.server.state
+    assert state is not None
+    assert state.total_ws_messages == data["responses_total"]  # every echo, both counts
+    assert state.total_requests == 4  # the four handshakes
+
+
+class PerConnection:
+    """Plaintext, counting the requests per client port (per connection)."""
+
+    def __init__(self) -> None:
+        self.by_port: collections.Counter[int] = collections.Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        self.by_port[scope["client"][1]] += 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_c10k_rotates_requests_over_every_held_connection() -> None:
+    app = PerConnection()
+    with harness.serving(app, server_backend(), access_log=False) as server:
+        data = measured(
+            "--port", str(server.port), "--workload", "c10k", "--connections", "4",
+            "--hold", "300", "--warmup", "0.3", "--duration", "0.7", "--timeout", "10",
+        )  # fmt: skip
+        state = server.server.state
+        assert state is not None
+        assert state.total_connections == 300
+        assert state.total_requests == data["responses_total"]
+    assert data["connections_open"] == 300
+    assert data["errors"] == dict.fromkeys(ERROR_KINDS, 0)
+    total = data["responses_total"]
+    assert total >= 600, total  # twice round the ring at least, on a slow machine too
+    # requests go round the ring: every connection got its turn, none more than its share
+    assert len(app.by_port) == 300
+    assert max(app.by_port.values()) - min(app.by_port.values()) <= 1 + 4
+
+
+@pytest.mark.skipif(loops.IS_WINDOWS, reason="RLIMIT_NOFILE is POSIX")
+def test_c10k_says_when_the_fd_limit_cannot_be_raised(
+    demo_server: harness.RunningServer,
+) -> None:
+    resource: Any = importlib.import_module("resource")  # POSIX only
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "xloop.compare.client", "--port", str(demo_server.port),
+         "--workload", "c10k", "--hold", "300", *SHORT],
+        capture_output=True, text=True, timeout=120, check=False, preexec_fn=low_limit,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["fd_limit"] == (
+        "RLIMIT_NOFILE could be raised only to its hard limit 100, "
+        "under the 364 that 300 sockets need (ulimit -Hn)"
+    )
+    assert data["errors"]["connect"] > 0  # the sockets past the limit, from the failure
+    assert data["connections_open"] < 300

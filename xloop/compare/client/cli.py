@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .. import workloads
+from ..fdlimit import raise_fd_limit
 from .run import ClientError, measure
+from .websocket import Outgoing
 
 __all__ = ["PROG", "main"]
 
@@ -64,34 +65,42 @@ def _parser() -> argparse.ArgumentParser:
         "until then (several client processes measure one window)",
     )
     parser.add_argument("--timeout", type=_positive(float, 0.001, number), default=10.0)
+    parser.add_argument(
+        "--hold",
+        type=_positive(int, 1, number),
+        default=None,
+        help="c10k: hold this many connections open, --connections of them in flight",
+    )
     return parser
 
 
-def _raise_fd_limit(connections: int) -> None:
-    try:
-        resource = importlib.import_module("resource")  # POSIX only
-    except ImportError:  # pragma: no cover - Windows
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = connections + 64
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (OSError, ValueError):  # pragma: no cover
-            pass
+def _messages(workload: workloads.Workload) -> list[Outgoing] | None:
+    """websocket: the messages sent in turn."""
+    if workload.kind != "websocket":
+        return None
+    return [
+        Outgoing(0x1, message.encode("utf-8"))
+        if isinstance(message, str)
+        else Outgoing(0x2, message)
+        for message in workloads.WS_MESSAGES
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the client; 0 with the JSON on stdout, 1 with one error line on stderr."""
     args = _parser().parse_args(argv)
+    fd_note: str | None = None
     try:
         from xloop import loops
 
         choice = loops.resolve(args.loop)
         workload = workloads.get(args.workload)
+        messages = _messages(workload)
         request = workloads.request_bytes(workload, args.host, args.port, args.path)
-        _raise_fd_limit(args.connections)
+        if messages is not None:  # the handshake's request line and Host; keys per socket
+            request = request[: request.index(b"\r\n", request.index(b"Host:")) + 2]
+        sockets = max(args.connections, args.hold or 0)
+        fd_note = raise_fd_limit(sockets)
         result = loops.run(
             measure(
                 args.host,
@@ -105,15 +114,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tcp=workload.kind == "tcp",
                 server_pid=args.server_pid,
                 start_at=args.start_at,
+                messages=messages,
+                hold=args.hold,
             ),
             loop_factory=choice.factory,
         )
     except ClientError as exc:
-        _fail(str(exc))
+        _fail(f"{exc} ({fd_note})" if fd_note else str(exc))
     except KeyboardInterrupt:
         _fail("interrupted")
     except Exception as exc:
         _fail(f"{type(exc).__name__}: {exc}")
+    result["fd_limit"] = fd_note
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
     return 0

@@ -19,6 +19,7 @@ class Run(Protocol):
 
     batch: bytes
     bytes_received: int
+    rotate: bool
     connections: set[BaseConnection]
     counts: list[int]
     expect: int
@@ -32,8 +33,22 @@ class Run(Protocol):
 
     def error(self, kind: str, message: str = "") -> None: ...
 
+    def pass_on(self, now: int) -> None: ...
 
-__all__ = ["BaseConnection", "ClientConnection", "EchoClientConnection", "describe_error"]
+    def handshake(self, key: bytes) -> bytes: ...
+
+    def joined(self, connection: BaseConnection) -> None: ...
+
+    def left(self, connection: BaseConnection, pending: int) -> None: ...
+
+
+__all__ = [
+    "BaseConnection",
+    "ClientConnection",
+    "EchoClientConnection",
+    "describe_error",
+    "set_nodelay",
+]
 
 _HEAD_CACHE_SIZE = 4096
 
@@ -56,7 +71,7 @@ def describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__  # e.g. a resolver error (negative EAI_* codes)
 
 
-def _set_nodelay(transport: asyncio.BaseTransport) -> None:
+def set_nodelay(transport: asyncio.BaseTransport) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None:
         try:
@@ -101,20 +116,28 @@ class BaseConnection:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)
-        _set_nodelay(transport)
+        set_nodelay(transport)
         run = self.run
         run.connections.add(self)
-        if run.sending:
-            self.pending = run.pipeline
-            self.sent_at = perf_counter_ns()
-            self.transport.write(run.batch)
-        else:
+        if not run.sending:
             self.closing = True
             self.transport.close()
+        elif run.rotate:
+            run.joined(self)  # idle until a request rotates to it
+        else:
+            self.send(perf_counter_ns())
+
+    def send(self, now: int) -> None:
+        """Send the next batch (the connection is open and awaits nothing)."""
+        self.pending = self.run.pipeline
+        self.sent_at = now
+        self.transport.write(self.run.batch)  # type: ignore[union-attr]
 
     def connection_lost(self, exc: Exception | None) -> None:
         run = self.run
         run.connections.discard(self)
+        if run.rotate:
+            run.left(self, self.pending)
         if self.pending:
             # the server closed, or the socket failed, with responses still due
             run.unanswered += self.pending
@@ -131,12 +154,20 @@ class BaseConnection:
         """Count an error of ``kind`` and drop the connection (its slot reconnects)."""
         if self.closing:
             return
-        self.run.error(kind, message)
+        run = self.run
+        run.error(kind, message)
         self.closing = True
-        self.run.unanswered += self.pending
+        run.unanswered += self.pending
+        if run.rotate:
+            run.left(self, self.pending)
         self.pending = 0
         if self.transport is not None:
             self.transport.abort()
+
+    def end(self) -> None:
+        """The run is over and nothing is due on this connection: end it (no error)."""
+        if not self.closing:
+            self._end()
 
     def _end(self) -> None:
         """The run is over and nothing is due: close (no error)."""
@@ -231,13 +262,17 @@ class ClientConnection(BaseConnection, asyncio.Protocol):
             return False
         if extra:
             raise Violation(f"{extra} bytes nobody asked for")
-        if run.sending:
-            self.pending = run.pipeline
-            self.sent_at = now
-            transport.write(run.batch)
+        if not run.sending:
+            self._end()
+            return False
+        if run.rotate:  # c10k: the next request goes out on the next idle connection
+            self.pending = 0
+            run.pass_on(now)
             return True
-        self._end()
-        return False
+        self.pending = run.pipeline
+        self.sent_at = now
+        transport.write(run.batch)
+        return True
 
     def data_received(self, data: bytes) -> None:
         self.reads += 1

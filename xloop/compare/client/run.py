@@ -8,7 +8,15 @@ import time
 from typing import Any
 
 from ..histogram import Histogram
+from ..workloads import handshake_request
 from .connection import BaseConnection, ClientConnection, EchoClientConnection, describe_error
+from .framing import Violation
+from .websocket import Outgoing, WebSocketClientConnection
+
+Connection = ClientConnection | EchoClientConnection | WebSocketClientConnection
+
+_CONNECT_AT_ONCE = 256
+"""Connections opened at once (c10k opens thousands: in waves, not one SYN flood)."""
 
 __all__ = ["ERROR_KINDS", "ClientError", "Run", "measure"]
 
@@ -35,6 +43,8 @@ class Run:
         pipeline: int = 1,
         timeout: float = 10.0,
         tcp: bool = False,
+        messages: list[Outgoing] | None = None,
+        rotate: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -61,27 +71,76 @@ class Run:
         self.heads: dict[bytes, tuple[bytes, int, bool]] = {}
         self.connections: set[BaseConnection] = set()
         self.last_error = ""
+        self.messages = messages
+        """websocket: the messages each connection sends in turn;
+        ``request`` is then the handshake's request line and Host."""
+        self.rotate = rotate
+        """c10k: connections wait idle in :attr:`ring` until a request rotates to them."""
+        self.ring: list[BaseConnection] = []
+        self.ring_at = 0
+
+    def handshake(self, key: bytes) -> bytes:
+        """The opening handshake of a WebSocket with ``key``."""
+        return handshake_request(self.request.decode("ascii"), key)
+
+    # -- c10k: a few requests rotating over many idle connections --------------------------
+
+    def joined(self, connection: BaseConnection) -> None:
+        self.ring.append(connection)
+
+    def left(self, connection: BaseConnection, pending: int) -> None:
+        """``connection`` ends; a request it carried goes on on another one."""
+        if connection in self.ring:
+            self.ring.remove(connection)
+        if pending and self.sending:
+            self.pass_on(time.perf_counter_ns())
+
+    def pass_on(self, now: int) -> None:
+        """Send the next request on the next idle connection of the ring."""
+        ring = self.ring
+        size = len(ring)
+        at = self.ring_at
+        for _ in range(size):
+            at = at + 1 if at + 1 < size else 0
+            connection = ring[at]
+            if not connection.pending and not connection.closing:
+                self.ring_at = at
+                connection.send(now)
+                return
+        self.error("protocol", "no idle connection left to send on")
 
     def error(self, kind: str, message: str = "") -> None:
         self.errors[kind] += 1
         if message:
             self.last_error = message
 
-    def new_protocol(self) -> ClientConnection | EchoClientConnection:
+    def new_protocol(self) -> Connection:
+        if self.messages is not None:
+            return WebSocketClientConnection(self, self.messages)
         return EchoClientConnection(self) if self.tcp else ClientConnection(self)
 
-    async def connect(self) -> ClientConnection | EchoClientConnection:
-        """One new connection (sending at once if the run is); OSError/ClientError if not."""
+    async def connect(self) -> Connection:
+        """One new connection (sending at once if the run is; a WebSocket once its
+        handshake is done); OSError/ClientError if not."""
         loop = asyncio.get_running_loop()
         protocol = self.new_protocol()
         protocol.lost = loop.create_future()
+        opened = None
+        if isinstance(protocol, WebSocketClientConnection):
+            opened = protocol.opened = loop.create_future()
         try:
             await asyncio.wait_for(
                 loop.create_connection(lambda: protocol, self.host, self.port),
                 self.timeout,
             )
+            if opened is not None:
+                await asyncio.wait_for(opened, self.timeout)
         except asyncio.TimeoutError:
+            if protocol.transport is not None:
+                protocol.transport.abort()
             raise ClientError(f"timed out after {self.timeout:g} s") from None
+        except Violation as exc:
+            raise ClientError(str(exc)) from None
         return protocol
 
     async def slot(self, protocol: BaseConnection | None) -> None:
@@ -195,14 +254,27 @@ async def measure(
     tcp: bool = False,
     server_pid: int | None = None,
     start_at: float | None = None,
+    messages: list[Outgoing] | None = None,
+    hold: int | None = None,
 ) -> dict[str, Any]:
     """One run against ``host:port``; the result object. ClientError if no connection.
 
     ``start_at`` (a ``time.time()``): begin the measured window then, not ``warmup``
     seconds after connecting, so that several client processes measure the same window.
+    ``messages``: WebSocket connections sending these in turn (``request`` is then the
+    handshake's request line and Host). ``hold``: open this many connections and keep
+    ``connections`` requests in flight rotating over them (c10k).
     """
     loop = asyncio.get_running_loop()
-    run = Run(host, port, request, pipeline=pipeline, timeout=timeout, tcp=tcp)
+    rotate = hold is not None and hold > connections
+    run = Run(
+        host, port, request, pipeline=pipeline, timeout=timeout, tcp=tcp,
+        messages=messages, rotate=rotate,
+    )  # fmt: skip
+    in_flight = connections
+    if rotate:
+        assert hold is not None
+        connections = hold
 
     def unexpected(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         # An exception in a protocol callback: the loop drops that connection (counted
@@ -211,9 +283,10 @@ async def measure(
         run.last_error = f"{type(exc).__name__}: {exc}" if exc else str(context.get("message"))
 
     loop.set_exception_handler(unexpected)
-    first = await asyncio.gather(
-        *(run.connect() for _ in range(connections)), return_exceptions=True
-    )
+    first: list[BaseConnection | BaseException] = []
+    for wave in range(0, connections, _CONNECT_AT_ONCE):
+        size = min(_CONNECT_AT_ONCE, connections - wave)
+        first += await asyncio.gather(*(run.connect() for _ in range(size)), return_exceptions=True)
     failures = [item for item in first if isinstance(item, BaseException)]
     for failure in failures:
         if not isinstance(failure, (OSError, ClientError)):
@@ -226,6 +299,10 @@ async def measure(
         loop.create_task(run.slot(None if isinstance(item, BaseException) else item))
         for item in first
     ]
+    if rotate:
+        now = time.perf_counter_ns()
+        for _ in range(min(in_flight, len(run.ring))):
+            run.pass_on(now)
     gc.collect()
     gc.disable()  # the hot path makes no cycles; no collector pauses in the window
     try:
@@ -245,6 +322,10 @@ async def measure(
         cpu_end = time.process_time()
         server_end = _server_cpu(server_pid)
         run.sending = False
+        held = len(run.connections)
+        for protocol in list(run.connections):
+            if not protocol.pending:
+                protocol.end()  # idle (c10k): nothing is due on it
         # let the responses still due arrive, so responses_total is exact
         _, late = await asyncio.wait(slots, timeout=timeout)
         for protocol in list(run.connections):
@@ -286,6 +367,7 @@ async def measure(
         "bytes_received": received,
         "reconnects": reconnects,
         "unanswered": run.unanswered,
+        "connections_open": held,
         "last_error": run.last_error or None,
     }
 
