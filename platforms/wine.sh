@@ -279,38 +279,42 @@ case "${XLOOP_WINE_COVERAGE:-}" in
 esac
 
 TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0
-# "N passed, N failed, ..." from pytest's last summary line in log $1 (into SUMMARY), and
-# added to the totals
+# "N passed, N failed[, N errors][, N skipped]" of the pytest run whose JUnit XML report is
+# $1 (into SUMMARY), added to the totals. The report, not the log: given one more -q,
+# pytest prints no summary line.
 counts() {
-    local line word n
+    local numbers passed failed errors skipped
     SUMMARY=""
-    line="$(tr -d '\r' < "$1" | grep -E ' in [0-9.]+s' | tail -n 1 || true)"
-    [ -n "$line" ] || return 0
-    for word in passed failed errors error skipped xfailed xpassed; do
-        n="$(printf '%s' "$line" | grep -oE "[0-9]+ $word\b" | head -n 1 | cut -d' ' -f1 || true)"
-        case "$word" in
-            passed) TOTAL_PASSED=$((TOTAL_PASSED + ${n:-0})) ;;
-            failed | error*) TOTAL_FAILED=$((TOTAL_FAILED + ${n:-0})) ;;
-            skipped) TOTAL_SKIPPED=$((TOTAL_SKIPPED + ${n:-0})) ;;
-        esac
-        if [ "$word" = passed ] || [ "$word" = failed ]; then
-            SUMMARY="$SUMMARY, ${n:-0} $word"
-        elif [ -n "$n" ]; then
-            SUMMARY="$SUMMARY, $n $word"
-        fi
-    done
-    SUMMARY="${SUMMARY#, }"
+    [ -s "$1" ] || return 0
+    numbers="$("$HOST_PYTHON" -c '
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+keys = ("tests", "failures", "errors", "skipped")
+tests, *others = (sum(int(suite.get(key, 0)) for suite in suites) for key in keys)
+print(tests - sum(others), *others)
+' "$1" 2> /dev/null)" || return 0
+    read -r passed failed errors skipped <<< "$numbers"
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed + errors))
+    TOTAL_SKIPPED=$((TOTAL_SKIPPED + skipped))
+    SUMMARY="$passed passed, $failed failed"
+    if [ "$errors" != 0 ]; then SUMMARY="$SUMMARY, $errors errors"; fi
+    if [ "$skipped" != 0 ]; then SUMMARY="$SUMMARY, $skipped skipped"; fi
 }
 
 run_pytest() { # label, env assignment or "", test paths...
     local label="$1" loops="$2"
     shift 2
-    local log="$LOGS/$label.log" code=0 t0=$SECONDS
+    local log="$LOGS/$label.log" report="$LOGS/$label.xml" code=0 t0=$SECONDS
     say "pytest on $label: $* (XLOOP_TEST_LOOPS=${loops:-every backend})"
+    rm -f "$report"
     env "${COVERAGE_ENV[@]}" XLOOP_TEST_LOOPS="$loops" \
         timeout 1200 wine "$PYEXE" -m pytest -p no:cacheprovider \
+        --junitxml "$(winpath "$report")" \
         "${XDIST[@]}" -q "$@" "${PYTEST_ARGS[@]}" < /dev/null 2>&1 | tee "$log" || code=$?
-    counts "$log"
+    counts "$report"
     local text="${SUMMARY:-no pytest summary} ($((SECONDS - t0))s)"
     case "$code" in
         0) record "$label" "$text" 0 ;;
