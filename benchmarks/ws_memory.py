@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib
 import os
 import re
 import statistics
@@ -32,27 +33,25 @@ from pathlib import Path
 
 import psutil
 
+from xloop import loops
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTED = re.compile(r"(?:serving on|running on) http://127\.0\.0\.1:(\d+)")
 UVICORN_WS = {"websockets": "websockets-sansio", "wsproto": "wsproto"}
 UVICORN_LOOP = {"uvloop": "uvloop", "selector": "asyncio"}
 
 
-if sys.platform == "win32":
-
-    def raise_open_files(wanted: int) -> None:
-        """Windows has no open-files limit of this kind."""
-
-else:
-    import resource
-
-    def raise_open_files(wanted: int) -> None:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
-        if soft < target:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        if target < wanted:
-            raise SystemExit(f"open-files hard limit {hard} is below the {wanted} needed")
+def raise_open_files(wanted: int) -> None:
+    """Raise the open-files limit to its hard limit (Windows has no limit of this kind)."""
+    if loops.IS_WINDOWS:
+        return
+    resource = importlib.import_module("resource")  # POSIX only
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        raise SystemExit(f"open-files hard limit {hard} is below the {wanted} needed")
 
 
 def start(server: str, loop: str, engine: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
