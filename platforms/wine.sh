@@ -56,10 +56,10 @@ EMBED_VERSION="${XLOOP_WINE_PYTHON:-3.12.0}"
 # Bump when the way the Python is built changes, so that caches are rebuilt.
 LAYOUT=1
 # Wine 8 has no bcryptprimitives.dll (ProcessPrng), which every Rust >= 1.78 binary
-# imports: pydantic-core (typer needs pydantic) and kosoku (the WebSocket conformance
-# client) here. Step 2 puts a forwarder DLL beside python.exe (below); pydantic-core
-# stays pinned to 2.18.2, the last one that loads under Wine 8 without it. Windows itself
-# needs neither.
+# imports: pydantic-core (typer needs pydantic), cryptography (trustme) and kosoku (the
+# WebSocket conformance client) here. pydantic-core is pinned to 2.18.2, the last one that
+# loads under Wine 8; kosoku gets a forwarder DLL (step 2, below); cryptography does not
+# load, so trustme's probe says "unsupported". Windows itself needs none of this.
 CONSTRAINTS="pydantic-core<2.18.3"
 
 STARTED=$SECONDS
@@ -178,16 +178,6 @@ if [ ! -f "$PYDIR/.layout-$LAYOUT" ]; then
     mv "$PYDIR.tmp" "$PYDIR"
 fi
 
-# Wine < 9 has no bcryptprimitives.dll (a builtin leaves its stub in system32): one whose
-# only export, ProcessPrng, forwards to advapi32.SystemFunction036 (RtlGenRandom), so that
-# Rust extension modules (kosoku) load. Real Windows has its own.
-if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ] \
-    && [ ! -f "$PYDIR/bcryptprimitives.dll" ]; then
-    say "writing bcryptprimitives.dll (ProcessPrng) beside python.exe: this Wine has none"
-    "$HOST_PYTHON" platforms/wine_bcryptprimitives.py "$PYDIR/bcryptprimitives.dll" \
-        || die "could not write $PYDIR/bcryptprimitives.dll"
-fi
-
 # What the Windows pip must install: pyproject.toml's dependencies and the standard and
 # test extras (markers are evaluated by the Windows pip: winloop, not uvloop).
 REQUIREMENTS="$PYDIR/xloop-requirements.txt"
@@ -213,6 +203,21 @@ if [ ! -f "$PYDIR/.installed-$STAMP" ]; then
     touch "$PYDIR/.installed-$STAMP"
 else
     rm -f "$REQUIREMENTS.new"
+fi
+
+# Wine < 9 has no bcryptprimitives.dll (a builtin leaves its stub in system32): kosoku gets
+# one in its package directory, where Windows looks first for the DLLs an extension module
+# imports; its one export, ProcessPrng, forwards to advapi32.SystemFunction036
+# (RtlGenRandom). Only there: beside python.exe it would let cryptography (trustme) load
+# too, and the start_tls capability probe, which reports "unsupported" under Wine without
+# it, would then generate certificates in every probe process, slower than the loops
+# tests' time bounds under Wine. Real Windows has its own.
+KOSOKU_DIR="$PYDIR/Lib/site-packages/kosoku"
+if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ] \
+    && [ -d "$KOSOKU_DIR" ] && [ ! -f "$KOSOKU_DIR/bcryptprimitives.dll" ]; then
+    say "writing bcryptprimitives.dll (ProcessPrng) for kosoku: this Wine has none"
+    "$HOST_PYTHON" platforms/wine_bcryptprimitives.py "$KOSOKU_DIR/bcryptprimitives.dll" \
+        || die "could not write $KOSOKU_DIR/bcryptprimitives.dll"
 fi
 
 # xloop from this work tree, for pytest and every subprocess it starts.

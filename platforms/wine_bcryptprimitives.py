@@ -3,7 +3,8 @@
 Every Rust >= 1.78 binary for Windows imports ``ProcessPrng`` from bcryptprimitives.dll
 (Windows 10 and later have it; Wine has it from 9.0). Under Wine 8 such an extension
 module does not load ("DLL load failed ... Module not found"): kosoku, the WebSocket
-conformance client of the test suite, is one.
+conformance client of the test suite, is one; wine.sh writes this DLL into its package
+directory, where Windows looks for the DLLs an extension module imports.
 
 The DLL written here holds no code: one export, ``ProcessPrng``, forwarded to
 ``advapi32.SystemFunction036`` (RtlGenRandom), which fills the buffer with random bytes
