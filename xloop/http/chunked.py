@@ -93,7 +93,7 @@ def _framing_trailer(line: bytes) -> ProtocolError | None:
 class ChunkedChecker:
     """Check the chunked framing of one request body, fed the raw bytes after its head."""
 
-    __slots__ = ("_empty_te", "_left", "_limit", "_line", "_max_line", "_state")
+    __slots__ = ("_empty_te", "_left", "_limit", "_line", "_max_line", "_state", "end")
 
     def __init__(self, max_body_size: int | None, max_line: int) -> None:
         self._state = _SIZE
@@ -104,6 +104,9 @@ class ChunkedChecker:
         self._max_line = max_line
         #: The last trailer line was an empty Transfer-Encoding: refused with the next byte.
         self._empty_te = False
+        #: Once :attr:`done`: where the body ended in the data of the last ``feed`` (what
+        #: follows belongs to the next request).
+        self.end = 0
 
     @property
     def done(self) -> bool:
@@ -147,6 +150,9 @@ class ChunkedChecker:
             error = self._complete(line)
             if error is not None:
                 return error
+            if self._state == _DONE:
+                self.end = pos
+                return None
         return None
 
     def _complete(self, line: bytes) -> ProtocolError | None:
