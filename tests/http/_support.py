@@ -34,6 +34,7 @@ __all__ = [
     "ParsedResponse",
     "Summary",
     "adapter_params",
+    "available",
     "feed_in_pieces",
     "make",
     "parse_response",
@@ -53,6 +54,11 @@ _NO_ZTTP = pytest.mark.skipif(not zttp_available(), reason="zttp not installed")
 
 #: Every parser xloop has, installed here or not.
 ADAPTERS: Final = ("h11", "httptools", "zttp")
+
+
+def available(name: str) -> bool:
+    """Whether the parser ``name`` is installed here."""
+    return {"h11": True, "httptools": httptools_available(), "zttp": zttp_available()}[name]
 
 
 def adapter_params() -> list[object]:

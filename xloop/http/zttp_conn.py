@@ -211,6 +211,9 @@ class ZttpConnection(ResponseWriter):
         rest = raw[end:]
         method = _METHODS.get(event.method) or event.method.decode("ascii")
         target = event.target
+        if not target.isascii():
+            # zttp takes obs-text in a request-target; a URI is ASCII (llhttp, h11 refuse it).
+            return ProtocolError(400, "a byte over 0x7f in the request-target")
         if target[0] != _SLASH or method == "CONNECT":
             error = line_target_status(method, target)
             if error is not None:
