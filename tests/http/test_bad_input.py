@@ -21,7 +21,16 @@ from xloop.http import (
     httptools_available,
 )
 
-from ._support import ADAPTERS, LIMITS, available, make, requests_of, respond, split_in_two, summarize
+from ._support import (
+    ADAPTERS,
+    LIMITS,
+    available,
+    make,
+    requests_of,
+    respond,
+    split_in_two,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -6,7 +6,7 @@ import itertools
 
 from .. import loops
 from ..errors import ConfigError
-from ..http import httptools_available, resolve_http
+from ..http import httptools_available, resolve_http, zttp_available
 from . import external
 from .model import Result
 from .servers import Target
@@ -24,7 +24,12 @@ def default_loops() -> list[str]:
 
 
 def default_parsers() -> list[str]:
-    return ["h11", "httptools"] if httptools_available() else ["h11"]
+    """Every parser installed here."""
+    return [
+        "h11",
+        *(["httptools"] if httptools_available() else []),
+        *(["zttp"] if zttp_available() else []),
+    ]
 
 
 def check_tools(settings: Settings) -> None:

@@ -169,11 +169,10 @@ class ZttpConnection(ResponseWriter):
                 if self._state == _HEAD and self._raw:
                     self._check_partial_head(out)
                 return out
-            event_type = type(event)
-            if event_type is _DATA:
-                out.append(Body(event.data))  # type: ignore[union-attr]
-            elif event_type is _REQUEST:
-                request = self._request(event)  # type: ignore[arg-type]
+            if isinstance(event, _DATA):
+                out.append(Body(event.data))
+            elif isinstance(event, _REQUEST):
+                request = self._request(event)
                 out.append(request)
                 if type(request) is ProtocolError:
                     self._failed = True
@@ -192,11 +191,11 @@ class ZttpConnection(ResponseWriter):
                         self._chunks = None
                     else:
                         self._raw = b""
-                if event.end_stream:  # type: ignore[union-attr]
+                if event.end_stream:
                     out.append(END_OF_MESSAGE)
                     self._blocked = True
                     return out
-            elif event_type is _END:
+            elif isinstance(event, _END):
                 out.append(END_OF_MESSAGE)
                 self._blocked = True
                 return out
@@ -219,7 +218,12 @@ class ZttpConnection(ResponseWriter):
             if error is not None:
                 return error
         version = _VERSIONS.get(event.http_version) or event.http_version.decode("ascii")
-        headers = event.headers.to_list(lowercase_names=True)  # type: ignore[union-attr]
+        fields = event.headers
+        headers = (
+            [(name.lower(), value) for name, value in fields]
+            if isinstance(fields, list)
+            else fields.to_list(lowercase_names=True)
+        )
         keep_alive = version == "1.1"
         expect = False
         hosts = 0
