@@ -40,6 +40,8 @@ __all__ = ["ZttpConnection"]
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _END_OF_HEAD: Final = b"\r\n\r\n"
 _SIZE_LIMIT: Final = "message exceeded configured size limit"
+#: zttp's longest line (fixed: its ``max_line``); a longer request line is what it refused.
+_ZTTP_MAX_LINE: Final = 16 * 1024
 _NEED_DATA: Final = zttp.NEED_DATA
 _REQUEST: Final = zttp.Request
 _DATA: Final = zttp.Data
@@ -329,7 +331,8 @@ class ZttpConnection(ResponseWriter):
         elif self._eof:
             out.append(ProtocolError(400, "connection closed in the middle of a request"))
         elif reason == _SIZE_LIMIT:
-            if _LF in self._raw:
+            line_end = self._raw.find(b"\n")
+            if 0 <= line_end < _ZTTP_MAX_LINE:
                 out.append(ProtocolError(431, "request head too large"))
             else:
                 out.append(ProtocolError(414, "request line too long"))
