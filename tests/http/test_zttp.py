@@ -3,11 +3,16 @@ limits, and how a head it refuses gets the same status as on the other parsers."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from xloop.http import Limits, ProtocolError, Request, zttp_available
 
 from ._support import available, make, split_in_two, summarize
+
+if TYPE_CHECKING:
+    from xloop.http import Event
 
 pytestmark = pytest.mark.skipif(not zttp_available(), reason="zttp not installed")
 
@@ -37,8 +42,8 @@ def _outcome(name: str, raw: bytes) -> list[tuple[object, ...]]:
     return [item[:1] if item[0] == "request" else item for item in summarize(_feed(name, raw))]
 
 
-def _feed(name: str, raw: bytes) -> list[object]:
-    return list(make(name, Limits()).receive_data(raw))
+def _feed(name: str, raw: bytes) -> list[Event]:
+    return make(name, Limits()).receive_data(raw)
 
 
 @pytest.mark.parametrize(("raw", "expected"), STRICTER)
