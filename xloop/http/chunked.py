@@ -4,7 +4,8 @@ h11 de-chunks, but it is lenient about the lines around the data: a chunk-size l
 ``size(;.*)?OWS CRLF`` (whitespace after the size, a bare CR, spaces or controls in an
 extension all pass), sizes up to 20 hex digits (beyond 64 bits), and trailer fields as
 loose as its heads (bare LF line ends, obs-fold, control characters). llhttp refuses all
-of these. :class:`ChunkedChecker` runs on the h11 path only, over the same bytes h11 gets,
+of these. :class:`ChunkedChecker` runs on the h11 and zttp paths (zttp's chunk grammar is
+close to llhttp's; the checker also tells it where a body ends), over the same bytes,
 so that one input has one verdict whichever parser runs: it checks every line of the
 chunked framing to llhttp's grammar (below), stops at the first byte that cannot
 continue a valid line (as llhttp does, so an incomplete bad line is refused at once; only
