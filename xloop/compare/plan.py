@@ -6,7 +6,7 @@ import itertools
 
 from .. import loops
 from ..errors import ConfigError
-from ..http import httptools_available, resolve_http, zttp_available
+from ..http import httptools_available, resolve_http
 from . import external
 from .model import Result
 from .servers import Target
@@ -24,12 +24,8 @@ def default_loops() -> list[str]:
 
 
 def default_parsers() -> list[str]:
-    """Every parser installed here."""
-    return [
-        "h11",
-        *(["httptools"] if httptools_available() else []),
-        *(["zttp"] if zttp_available() else []),
-    ]
+    """h11, and httptools where installed (zttp, like ``--http auto``, only by name)."""
+    return ["h11", "httptools"] if httptools_available() else ["h11"]
 
 
 def check_tools(settings: Settings) -> None:
