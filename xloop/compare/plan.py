@@ -32,6 +32,7 @@ def default_loops() -> list[str]:
 
 
 def default_parsers() -> list[str]:
+    """h11, and httptools where installed (zttp, like ``--http auto``, only by name)."""
     return ["h11", "httptools"] if httptools_available() else ["h11"]
 
 
