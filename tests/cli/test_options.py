@@ -137,7 +137,7 @@ def test_request_head_limits_have_one_source() -> None:
         ({"timeout": math.inf}, "--timeout must be finite, got inf (hint: e.g. 10)"),
         ({"port": 65536}, "--port must be 0..65535, got 65536 (hint: 0 takes free ports)"),
         ({"clients": ["curl"]}, "unknown client 'curl'; valid: builtin, wrk, oha (hint: "),
-        ({"http": ["auto"]}, "unknown parser 'auto'; valid: h11, httptools (hint: "),
+        ({"http": ["auto"]}, "unknown parser 'auto'; valid: h11, httptools, zttp (hint: "),
         ({"workloads": []}, "--workload is empty (hint: give a comma-separated list"),
         (
             {"workloads": ["json"], "pipeline": 2},

@@ -27,6 +27,7 @@ from xloop.compare.runner import compare
 from xloop.compare.settings import Settings
 from xloop.compare.workloads import WORKLOADS
 from xloop.errors import AppLoadError, ConfigError
+from xloop.http import zttp_available
 
 from ..cli._support import Completed, run_cli
 
@@ -84,6 +85,21 @@ def test_every_loop_and_parser_for_each_workload(workload: str) -> None:
     assert {row.selector for row in rows if row.loop == "selector"} == {
         loops.resolve("selector", s).selector for s in selectors
     }
+
+
+@pytest.mark.skipif(not zttp_available(), reason="zttp not installed")
+def test_zttp_is_measured_when_named() -> None:
+    """zttp is not among the default parsers (as with ``--http auto``), but named it runs
+    every HTTP workload on every loop here, the server's count matching the client's."""
+    assert "zttp" not in default_parsers()
+    names, _selectors = every_loop()
+    workloads = [name for name, workload in WORKLOADS.items() if workload.kind == "http"]
+    result = compare(short(loops=names, http=["zttp"], workloads=workloads))
+    assert {row.http for row in result.results} == {"zttp"}
+    assert {row.workload for row in result.results} == set(workloads)
+    for row in result.results:
+        assert_clean(row)
+    assert result.machine.versions.get("zttp")
 
 
 def test_rounds_alternate_and_figures_are_medians() -> None:

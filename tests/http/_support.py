@@ -17,6 +17,7 @@ from xloop.http import (
     Request,
     connection_factory,
     httptools_available,
+    zttp_available,
 )
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from xloop.http import Event, HTTPConnection
 
 __all__ = [
+    "ADAPTERS",
     "DEFAULTS",
     "LIMITS",
     "Driver",
@@ -32,6 +34,7 @@ __all__ = [
     "ParsedResponse",
     "Summary",
     "adapter_params",
+    "available",
     "feed_in_pieces",
     "make",
     "parse_response",
@@ -47,13 +50,23 @@ LIMITS: Final = Limits(max_request_line=200, max_header_bytes=600, max_header_co
 DEFAULTS: Final = DefaultHeaders([(b"server", b"xloop")])
 
 _NO_HTTPTOOLS = pytest.mark.skipif(not httptools_available(), reason="httptools not installed")
+_NO_ZTTP = pytest.mark.skipif(not zttp_available(), reason="zttp not installed")
+
+#: Every parser xloop has, installed here or not.
+ADAPTERS: Final = ("h11", "httptools", "zttp")
+
+
+def available(name: str) -> bool:
+    """Whether the parser ``name`` is installed here."""
+    return {"h11": True, "httptools": httptools_available(), "zttp": zttp_available()}[name]
 
 
 def adapter_params() -> list[object]:
-    """``h11`` and ``httptools`` as pytest params (httptools skipped when not installed)."""
+    """``h11``, ``httptools`` and ``zttp`` as pytest params (skipped when not installed)."""
     return [
         pytest.param("h11", id="h11"),
         pytest.param("httptools", id="httptools", marks=_NO_HTTPTOOLS),
+        pytest.param("zttp", id="zttp", marks=_NO_ZTTP),
     ]
 
 

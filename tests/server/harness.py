@@ -1,7 +1,7 @@
 """Real servers on 127.0.0.1 port 0, in a thread, on every loop and parser available here.
 
 ``XLOOP_TEST_LOOPS`` (comma-separated backends, e.g. ``selector`` or ``uvloop``) and
-``XLOOP_TEST_HTTP`` (``h11``/``httptools``) narrow the matrix; tox's loop factors use them.
+``XLOOP_TEST_HTTP`` (``h11``/``httptools``/``zttp``) narrow the matrix; tox's loop factors use them.
 The helpers at the end look at a running server: its connection, its slots, its log.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from xloop import Config, Server, loops
-from xloop.http import httptools_available
+from xloop.http import httptools_available, zttp_available
 
 from .client import exchange, get
 
@@ -72,6 +72,7 @@ def backends() -> list[Backend]:
     wanted_loops = _wanted("XLOOP_TEST_LOOPS")
     wanted_http = _wanted("XLOOP_TEST_HTTP")
     parsers = ["h11"] + (["httptools"] if httptools_available() else [])
+    parsers += ["zttp"] if zttp_available() else []
     result = []
     for loop, selector in loops.matrix():
         if wanted_loops is not None and loop not in wanted_loops:

@@ -1,6 +1,6 @@
 """Autobahn|Testsuite cases 1-7 and 10 (framing, pings, reserved bits, opcodes,
 fragmentation, UTF-8, closing, message limits) through kosoku's fuzzing client, against
-the server on the selector loop and on uvloop, with each engine. Every case must be OK,
+the server on each loop here (one parser each), with each engine. Every case must be OK,
 NON-STRICT or INFORMATIONAL, and the server must log no error and no traceback.
 
 The permessage-deflate cases (12, 13) take minutes: ``benchmarks/ws_conformance.py`` runs
@@ -27,11 +27,11 @@ ACCEPTABLE = {"OK", "NON-STRICT", "INFORMATIONAL"}
 
 
 def _one_per_loop() -> list[Backend]:
-    """The first backend of the selector loop and of uvloop (the faster parser first)."""
+    """The first backend of each loop (the faster parser first): the selector loop and
+    uvloop on Linux and macOS; the proactor, the selector loop and winloop on Windows."""
     chosen: dict[str, Backend] = {}
     for backend in sorted(backends(), key=lambda b: b.http != "httptools"):
-        if backend.loop in ("selector", "uvloop"):
-            chosen.setdefault(backend.loop, backend)
+        chosen.setdefault(backend.loop, backend)
     return list(chosen.values())
 
 

@@ -16,7 +16,7 @@ from .model import Machine
 
 __all__ = ["Pinning", "cpu_model", "describe_machine", "plan_pinning", "version_of"]
 
-_VERSIONED = ("uvloop", "winloop", "h11", "httptools")
+_VERSIONED = ("uvloop", "winloop", "h11", "httptools", "zttp")
 
 
 def cpu_model() -> str:

@@ -11,7 +11,7 @@ A result file is one JSON object::
         "os": "Linux-6.1.0-x86_64-with-glibc2.36", "system": "Linux",
         "cpu_model": "...", "cpu_count": 2, "python": "CPython 3.11.7",
         "versions": {"xloop": "0.1.0", "uvloop": "0.23.0", "winloop": null,
-                     "h11": "0.16.0", "httptools": "0.9.0"}
+                     "h11": "0.16.0", "httptools": "0.9.0", "zttp": null}
       },
       "settings": {                                # how it was measured
         "connections": 64, "duration_s": 3.0, "warmup_s": 1.0, "rounds": 3,
@@ -85,7 +85,7 @@ class Result:
     selector: str | None
     """The selectors class the selector loop drives (``EpollSelector``), else None."""
     http: str
-    """``h11`` or ``httptools``; ``tcp`` for the raw echo workload (no HTTP); for
+    """``h11``, ``httptools`` or ``zttp``; ``tcp`` for the raw echo workload (no HTTP); for
     ``websocket`` the server's WebSocket engine (``websockets``, ``wsproto``, ``none``)."""
     workload: str
     client: str

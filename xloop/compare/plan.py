@@ -71,6 +71,7 @@ def missing_rows(settings: Settings, targets: list[Target]) -> list[Result]:
 
 
 def default_parsers() -> list[str]:
+    """h11, and httptools where installed (zttp, like ``--http auto``, only by name)."""
     return ["h11", "httptools"] if httptools_available() else ["h11"]
 
 

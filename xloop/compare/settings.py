@@ -62,12 +62,12 @@ class Settings:
         panel=_WHAT,
     )
     http: list[str] | None = option(
-        "Comma-separated parsers (default: every one installed).",
+        "Comma-separated parsers (default: h11, and httptools where installed; zttp by name).",
         default=None,
         split=True,
         choices=PARSERS,
         noun="parser",
-        hint="leave --http out to compare every parser installed",
+        hint="leave --http out to compare h11 and httptools",
         panel=_WHAT,
     )
     ws: list[str] | None = option(

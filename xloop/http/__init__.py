@@ -1,7 +1,7 @@
 """The sans-IO HTTP/1.1 layer: bytes in, events out; response messages in, bytes out.
 
-Nothing here touches a socket or an event loop. Two adapters implement
-:class:`~xloop.http.base.HTTPConnection`: one on h11, one on httptools (llhttp).
+Nothing here touches a socket or an event loop. Three adapters implement
+:class:`~xloop.http.base.HTTPConnection`: on h11, on httptools (llhttp) and on zttp.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ __all__ = [
     "connection_factory",
     "httptools_available",
     "resolve_http",
+    "zttp_available",
 ]
 
-HTTP_NAMES = ("auto", "h11", "httptools")
+HTTP_NAMES = ("auto", "h11", "httptools", "zttp")
 
 
 def httptools_available() -> bool:
@@ -43,8 +44,18 @@ def httptools_available() -> bool:
     return True
 
 
+def zttp_available() -> bool:
+    """Whether the zttp parser can be imported here."""
+    try:
+        import zttp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def resolve_http(name: str) -> str:
-    """Map ``auto``/``h11``/``httptools`` to the parser that will run, or raise ConfigError."""
+    """Map ``auto``/``h11``/``httptools``/``zttp`` to the parser that will run, or raise
+    ConfigError. ``auto`` never picks zttp: choose it by name."""
     if name == "auto":
         return "httptools" if httptools_available() else "h11"
     if name == "h11":
@@ -56,6 +67,13 @@ def resolve_http(name: str) -> str:
                 hint="pip install 'xloop[httptools]'",
             )
         return "httptools"
+    if name == "zttp":
+        if not zttp_available():
+            raise ConfigError(
+                "zttp is not installed (it needs CPython 3.11+)",
+                hint="pip install 'xloop[zttp]'",
+            )
+        return "zttp"
     raise ConfigError(
         f"unknown --http value {name!r}; valid: {', '.join(HTTP_NAMES)}",
         hint="auto picks httptools when installed, else h11",
@@ -64,10 +82,15 @@ def resolve_http(name: str) -> str:
 
 def connection_factory(name: str, limits: Limits) -> Callable[[], HTTPConnection]:
     """A zero-argument constructor of connections for a resolved parser name."""
-    if resolve_http(name) == "httptools":
+    resolved = resolve_http(name)
+    if resolved == "httptools":
         from .httptools_conn import HttptoolsConnection
 
         return lambda: HttptoolsConnection(limits)
+    if resolved == "zttp":
+        from .zttp_conn import ZttpConnection
+
+        return lambda: ZttpConnection(limits)
     from .h11_conn import H11Connection
 
     return lambda: H11Connection(limits)

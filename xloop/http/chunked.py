@@ -4,7 +4,8 @@ h11 de-chunks, but it is lenient about the lines around the data: a chunk-size l
 ``size(;.*)?OWS CRLF`` (whitespace after the size, a bare CR, spaces or controls in an
 extension all pass), sizes up to 20 hex digits (beyond 64 bits), and trailer fields as
 loose as its heads (bare LF line ends, obs-fold, control characters). llhttp refuses all
-of these. :class:`ChunkedChecker` runs on the h11 path only, over the same bytes h11 gets,
+of these. :class:`ChunkedChecker` runs on the h11 and zttp paths (zttp's chunk grammar is
+close to llhttp's; the checker also tells it where a body ends), over the same bytes,
 so that one input has one verdict whichever parser runs: it checks every line of the
 chunked framing to llhttp's grammar (below), stops at the first byte that cannot
 continue a valid line (as llhttp does, so an incomplete bad line is refused at once; only
@@ -93,7 +94,7 @@ def _framing_trailer(line: bytes) -> ProtocolError | None:
 class ChunkedChecker:
     """Check the chunked framing of one request body, fed the raw bytes after its head."""
 
-    __slots__ = ("_empty_te", "_left", "_limit", "_line", "_max_line", "_state")
+    __slots__ = ("_empty_te", "_left", "_limit", "_line", "_max_line", "_state", "end")
 
     def __init__(self, max_body_size: int | None, max_line: int) -> None:
         self._state = _SIZE
@@ -104,6 +105,9 @@ class ChunkedChecker:
         self._max_line = max_line
         #: The last trailer line was an empty Transfer-Encoding: refused with the next byte.
         self._empty_te = False
+        #: Once :attr:`done`: where the body ended in the data of the last ``feed`` (what
+        #: follows belongs to the next request).
+        self.end = 0
 
     @property
     def done(self) -> bool:
@@ -147,6 +151,9 @@ class ChunkedChecker:
             error = self._complete(line)
             if error is not None:
                 return error
+            if self._state == _DONE:
+                self.end = pos
+                return None
         return None
 
     def _complete(self, line: bytes) -> ProtocolError | None:

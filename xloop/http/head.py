@@ -1,4 +1,4 @@
-"""Checks on a request head shared by both parsers, and the limits that bound it.
+"""Checks on a request head shared by every parser, and the limits that bound it.
 
 Both parsers already refuse most malformed input. What is checked here is what RFC 9112
 lets a parser accept but a server should refuse, and what must be answered identically
@@ -6,7 +6,7 @@ whichever parser runs: the HTTP version (505), framing headers that disagree or 
 cannot decode (400, 501), the size limits (413, 414, 431) and the form of the
 request-target (400; CONNECT 501).
 
-Order of the checks, the same in both adapters: what the parser itself refuses while it
+Order of the checks, the same in every adapter: what the parser itself refuses while it
 reads (the request line's syntax, a header line's syntax, too many fields), then the
 version (505), then :func:`check_head` (sizes, Host, framing, the body limit), then
 :func:`check_target` (CONNECT, the request-target's form).

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Instructions one ``xloop serve`` process spends per keep-alive GET, counted by callgrind.
+
+Wall-clock and CPU-time figures on a shared machine move with the neighbours; instruction
+counts do not. This starts the demo app under ``valgrind --tool=callgrind`` twice, sends
+``--small`` and then ``--large`` GETs of ``/`` one after another on one keep-alive
+connection, stops the server with SIGINT, and divides the difference of the two totals by
+the difference of the request counts (start-up and shutdown cancel out)::
+
+    .venv/bin/python benchmarks/server_instructions.py --http httptools,zttp --loop asyncio,uvloop
+
+Needs valgrind (``apt-get install valgrind``); each run takes a minute or so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+_LENGTH = re.compile(rb"content-length: *(\d+)", re.IGNORECASE)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _connect(port: int, timeout: float) -> socket.socket:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)  # the server under valgrind takes seconds to start listening
+
+
+def _get(sock: socket.socket, count: int) -> None:
+    buffer = b""
+    for _ in range(count):
+        sock.sendall(REQUEST)
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                match = _LENGTH.search(buffer, 0, end)
+                if match is None:
+                    raise RuntimeError(f"no Content-Length in {buffer[:end]!r}")
+                total = end + 4 + int(match.group(1))
+                if len(buffer) >= total:
+                    buffer = buffer[total:]
+                    break
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("the server closed the connection")
+            buffer += chunk
+
+
+def instructions(http: str, loop: str, count: int) -> int:
+    """Instructions of a whole server process that answered ``count`` GETs."""
+    port = _free_port()
+    xloop = Path(sys.executable).with_name("xloop")
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(xloop)]
+    command += ["serve", "xloop.demo:app", "--port", str(port), "--http", http, "--loop", loop]
+    command += ["--no-access-log", "--log-level", "warning", "--lifespan", "off"]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+    ) as server:
+        with _connect(port, 120.0) as sock:
+            _get(sock, count)
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=120)
+    match = re.search(r"Collected : (\d+)", err)
+    if match is None:
+        raise RuntimeError(f"no callgrind total in:\n{err[-2000:]}")
+    return int(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--http", default="httptools", help="comma-separated parsers")
+    parser.add_argument("--loop", default="asyncio", help="comma-separated loops")
+    parser.add_argument("--small", type=int, default=300)
+    parser.add_argument("--large", type=int, default=1500)
+    args = parser.parse_args()
+    for loop in args.loop.split(","):
+        for http in args.http.split(","):
+            small = instructions(http, loop, args.small)
+            large = instructions(http, loop, args.large)
+            per_request = (large - small) / (args.large - args.small)
+            print(f"{loop:8} {http:9} {per_request:9,.0f} instructions per keep-alive GET")
+
+
+if __name__ == "__main__":
+    main()
