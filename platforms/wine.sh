@@ -68,8 +68,8 @@ LAYOUT=1
 # WebSocket conformance client) here. pydantic-core is pinned to 2.18.2, the last one that
 # loads under Wine 8; kosoku gets a forwarder DLL (step 2, below); cryptography does not
 # load, so trustme's probe says "unsupported". Windows itself needs none of this.
-# rsloop's extension (Rust) imports it too, and has no older wheel: it does not load
-# under Wine 8 (the forwarder below is put only beside kosoku).
+# rsloop's extension (Rust) imports it too, and has no older wheel: it gets the same
+# forwarder, beside its extension module (step 2, below).
 CONSTRAINTS="pydantic-core<2.18.3"
 
 STARTED=$SECONDS
@@ -249,6 +249,15 @@ print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-
             say "xloop[$extra] could not be installed: it is left out"
             continue
         fi
+    fi
+    # rsloop's extension (Rust) imports ProcessPrng too: the same forwarder, beside it.
+    if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
+        for module in "$target"/*/*.pyd; do
+            [ -f "$module" ] || continue
+            dll="$(dirname "$module")/bcryptprimitives.dll"
+            [ -f "$dll" ] || "$HOST_PYTHON" platforms/wine_bcryptprimitives.py "$dll" \
+                || die "could not write $dll"
+        done
     fi
     EXTRA_PATH="$EXTRA_PATH;$(winpath "$target")"
 done
