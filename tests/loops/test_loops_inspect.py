@@ -218,3 +218,51 @@ def test_inspect_all_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     assert by_name["uvloop"]["why"] == "uvloop is not installed (pip install 'xloop[uvloop]')"
     assert by_name["auto"]["loop_class"] == UNIX_SELECTOR_LOOP
     assert by_name["auto"]["why"].startswith("auto: uvloop is not installed")
+
+
+class _BrokenClose(asyncio.SelectorEventLoop):
+    def close(self) -> None:
+        super().close()
+        raise RuntimeError("failed to join loop runtime thread")
+
+
+def _no_loop() -> asyncio.AbstractEventLoop:
+    raise RuntimeError("this loop needs a newer OS")
+
+
+def test_a_loop_that_cannot_be_created_is_one_error_line() -> None:
+    from xloop.errors import StartupError
+
+    choice = loops.LoopChoice("broken", "custom", _no_loop, "asked for", None)
+    with pytest.raises(StartupError) as caught:
+        inspect_choice(choice)
+    assert caught.value.one_line().startswith(
+        "the custom loop could not be created: RuntimeError: this loop needs a newer OS"
+    )
+
+
+def test_a_loop_that_cannot_be_closed_is_one_error_line() -> None:
+    from xloop.errors import StartupError
+
+    choice = loops.LoopChoice("broken", "custom", _BrokenClose, "asked for", None)
+    with pytest.raises(StartupError, match="could not be closed: RuntimeError: failed to join"):
+        inspect_choice(choice)
+
+
+@pytest.mark.parametrize("factory", [_no_loop, _BrokenClose])
+def test_every_backend_report_survives_a_broken_loop(
+    monkeypatch: pytest.MonkeyPatch, factory: Any
+) -> None:
+    """An installed loop that fails here is a row that says why, not a traceback."""
+    import xloop.loops.inspect as inspect_module
+
+    def resolve(name: str, selector: str = "auto") -> loops.LoopChoice:
+        return loops.LoopChoice(name, name, factory, "test", None)
+
+    monkeypatch.setattr(inspect_module, "resolve", resolve)
+    report = inspect_all()
+    rows = [row for row in report["backends"] if row["why"].startswith(("its loop failed", "the "))]
+    assert rows, report["backends"]
+    for row in rows:
+        assert row["available"] is False
+        assert "RuntimeError" in row["why"]

@@ -56,7 +56,7 @@ import platform
 import selectors
 from typing import TYPE_CHECKING, Any
 
-from xloop.errors import LoopUnavailable
+from xloop.errors import LoopUnavailable, StartupError
 from xloop.loops import (
     _SELECTOR_CLASSES,
     _SELECTOR_NEEDS,
@@ -143,10 +143,16 @@ def inspect_choice(choice: LoopChoice) -> dict[str, Any]:
 
     The result follows the ``xloop.which-loop/1`` schema (see the module docstring).
     """
-    loop = choice.factory()
+    try:
+        loop = choice.factory()
+    except Exception as exc:
+        raise StartupError(
+            f"the {choice.backend} loop could not be created: {type(exc).__name__}: {exc}",
+            hint="which-loop --all says how every loop here fares",
+        ) from exc
     try:
         cls = type(loop)
-        return {
+        report = {
             "schema": SCHEMA,
             "requested": choice.requested,
             "backend": choice.backend,
@@ -159,7 +165,18 @@ def inspect_choice(choice: LoopChoice) -> dict[str, Any]:
             "os": os_info(),
         }
     finally:
+        _close(loop, choice.backend)
+    return report
+
+
+def _close(loop: asyncio.AbstractEventLoop, backend: str) -> None:
+    try:
         loop.close()
+    except Exception as exc:
+        raise StartupError(
+            f"the {backend} loop could not be closed: {type(exc).__name__}: {exc}",
+            hint="which-loop --all says how every loop here fares",
+        ) from exc
 
 
 def _inspect_backend(name: str, available: bool, why: str) -> dict[str, Any]:
@@ -176,11 +193,17 @@ def _inspect_backend(name: str, available: bool, why: str) -> dict[str, Any]:
         except LoopUnavailable as exc:  # pragma: no cover - vanished between the two looks
             entry.update(available=False, why=exc.message)
             return entry
+        except Exception as exc:  # installed, but its loop cannot be created here
+            entry.update(available=False, why=f"its loop failed: {type(exc).__name__}: {exc}")
+            return entry
         try:
             entry["loop_class"] = qualname(type(loop))
             entry["driver"] = driver_info(loop)
         finally:
-            loop.close()
+            try:
+                _close(loop, name)
+            except StartupError as exc:
+                entry.update(available=False, why=exc.message)
     return entry
 
 
