@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from xloop import loops
 from xloop.compare import others, runner
 from xloop.compare import plan as planning
 from xloop.compare.model import Result, ResultFile
@@ -27,6 +28,17 @@ needs_uvicorn = pytest.mark.skipif(
 )
 
 
+def assert_xloop_clean(row: Result) -> None:
+    """:func:`assert_clean`, except where the OS could not deliver the stop signal (Wine
+    never delivers Ctrl+Break): then the row says the count was not checked."""
+    if row.server_requests is None and any("was killed" in note for note in row.notes):
+        assert row.status == "ok", row.notes
+        assert row.requests_per_second
+        assert row.errors == row.non_2xx == 0
+        return
+    assert_clean(row)
+
+
 def every_server_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(others, "installed", lambda name: True)
 
@@ -41,7 +53,7 @@ def test_uvicorn_beside_xloop_on_every_loop_and_parser_here() -> None:
     uvicorn = {(row.loop, row.http): row for row in rows if row.server == "uvicorn"}
     assert set(xloop) == set(uvicorn)
     for row in xloop.values():
-        assert_clean(row)
+        assert_xloop_clean(row)
     for (loop, parser), row in uvicorn.items():
         assert row.label == f"uvicorn {loop}/{parser}"
         if loop not in ("asyncio", "uvloop"):
@@ -71,7 +83,7 @@ def test_a_server_not_installed_is_a_row_that_says_so(monkeypatch: pytest.Monkey
     monkeypatch.setattr(others, "installed", lambda name: name == "xloop")
     result = compare(short(servers=["xloop", "hypercorn"], loops=["asyncio"], http=["h11"]))
     xloop, hypercorn = result.results
-    assert_clean(xloop)
+    assert_xloop_clean(xloop)
     assert hypercorn.server == "hypercorn"
     assert hypercorn.status == "skipped"
     assert hypercorn.notes == ["hypercorn is not installed: pip install hypercorn"]
@@ -92,6 +104,8 @@ def test_a_server_that_does_not_start_fails_its_row_with_its_log(tmp_path: Path)
 
 
 def test_what_each_server_can_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    if "uvloop" not in loops.available_backends():
+        pytest.skip("uvloop is not available here")
     every_server_installed(monkeypatch)
     settings = short(
         servers=list(others.SERVERS),
