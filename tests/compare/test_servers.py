@@ -55,7 +55,7 @@ def test_uvicorn_beside_xloop_on_every_loop_and_parser_here() -> None:
     for row in xloop.values():
         assert_xloop_clean(row)
     for (loop, parser), row in uvicorn.items():
-        assert row.label == f"uvicorn {loop}/{parser}"
+        assert row.label == f"uvicorn {xloop[(loop, parser)].label}"
         if loop not in ("asyncio", "uvloop"):
             assert row.status == "skipped"
             assert row.notes == [f"loop {loop} not supported by uvicorn (it runs asyncio, uvloop)"]
