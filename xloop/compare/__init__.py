@@ -4,6 +4,8 @@
 - :mod:`.workloads`: what is asked of each server (plaintext, json, upload, stream, echo)
 - :mod:`.plan`: every name resolved into the rows to measure
 - :mod:`.servers`: the server processes (status pipe, priming, stopping, their log)
+- :mod:`.others`: ``--servers``: uvicorn, granian, hypercorn, their flags and what they
+  cannot run
 - :mod:`.rounds`: one load on one server, by the built-in client or by wrk/oha
 - :mod:`.runner`: alternating rounds, the count check, the ratios: :func:`~.runner.compare`
 - :mod:`.client`: the built-in load client (its own processes, on the fastest loop here)

@@ -70,7 +70,7 @@ def ratio(row: Result) -> str:
 
 
 def errors(row: Result) -> str:
-    if row.status == "failed" and not row.errors and not row.non_2xx:
+    if row.status in ("failed", "skipped") and not row.errors and not row.non_2xx:
         return DASH
     return f"{row.errors:,} / {row.non_2xx:,}"
 

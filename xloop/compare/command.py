@@ -1,6 +1,7 @@
 """What ``xloop compare`` does on the command line: progress, the table, the files.
 
-Exit codes: 0 every row measured cleanly; 1 a row has errors or failed (the table, the
+Exit codes: 0 every row measured cleanly (rows ``--servers`` skips, a server not installed
+or a row it cannot run, included); 1 a row has errors or failed (the table, the
 JSON and the other files still say which and why); 2 a usage error; 3 the app could not
 be loaded; 4 a server could not bind its port; 130 interrupted.
 """
@@ -72,7 +73,7 @@ def run_compare(settings: Settings, outputs: CompareOutputs) -> int:
         markdown_path=markdown_path,
         plot_path=plot_path,
     )
-    return 0 if all(row.status == "ok" for row in result.results) else 1
+    return 0 if all(row.status in ("ok", "skipped") for row in result.results) else 1
 
 
 def _check_writable(option: str, path: str | None) -> None:
@@ -118,7 +119,7 @@ def _footer(settings: dict[str, Any], rows: list[Any]) -> list[str]:
             f"{rps:,.0f}/s ({row.label} {row.workload}), so about {capacity:,.0f}/s at 100%: "
             f"{capacity / rps:.1f}x that"
         )
-    bad = [row for row in rows if row.status != "ok"]
+    bad = [row for row in rows if row.status not in ("ok", "skipped")]
     if bad:
         lines.append(f"{len(bad)} row(s) with errors: see the notes above; exit code 1")
     return lines

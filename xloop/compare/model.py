@@ -29,7 +29,9 @@ Keys a row always has: ``loop``, ``loop_class``, ``selector``, ``http``, ``workl
 A figure that could not be measured is ``null``, never left out.
 
 ``status`` is ``"ok"``, ``"errors"`` (measured, but some requests failed or were not 2xx:
-the figures are kept and flagged) or ``"failed"`` (nothing measured: ``notes`` says why).
+the figures are kept and flagged), ``"failed"`` (nothing measured: ``notes`` says why) or
+``"skipped"`` (``--servers``: a server not installed, or a row it cannot run; ``notes`` says
+which). ``server`` names the server (``xloop`` in files made before ``--servers``).
 A row is never dropped.
 """
 
@@ -128,6 +130,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     selector_named: bool = False
     """The selector was asked for by name (``--selector poll``), so the label shows it."""
+    server: str = "xloop"
+    """The server that ran the app: ``xloop``, ``uvicorn``, ``granian`` or ``hypercorn``."""
 
     @property
     def label(self) -> str:
@@ -136,7 +140,8 @@ class Result:
         loop = self.loop
         if self.selector and (self.loop == "selector" or self.selector_named):
             loop = f"{self.loop}[{self.selector.removesuffix('Selector').lower()}]"
-        return f"{loop}/{self.http}"
+        label = f"{loop}/{self.http}"
+        return label if self.server == "xloop" else f"{self.server} {label}"
 
     def summarize(self) -> None:
         """Fill the median/spread/sum fields and ``status`` from ``rounds``."""

@@ -9,8 +9,9 @@ from .. import loops
 from ..errors import ConfigError
 from ..http import httptools_available, resolve_http
 from ..ws import engine_available, resolve_ws
-from . import external
+from . import external, others
 from .model import Result
+from .others import OWN_PARSER
 from .servers import Target
 from .settings import Settings
 from .workloads import WORKLOADS
@@ -138,21 +139,32 @@ def targets(settings: Settings) -> list[Target]:
         idle: int | None = None
         if workload.name == "c10k":
             idle = settings.c10k_connections - connections
-        for column, parser, ws in stacks:
-            for (name, selector, selector_class, _backend), client in itertools.product(
-                loop_rows, settings.clients
-            ):
-                row = Result(
-                    loop=name,
-                    loop_class=None,
-                    selector=selector_class,
-                    http=column,
-                    workload=workload.name,
-                    client=client,
-                    connections=connections,
-                    pipeline=settings.pipeline,
-                    idle_connections=idle,
-                    selector_named=selector != "auto",
-                )
-                targets.append(Target(name, selector, parser, workload, row, ws=ws))
+        for server, stack, (name, selector, selector_class, _backend), client in itertools.product(
+            settings.servers, stacks, loop_rows, settings.clients
+        ):
+            column, parser, ws = stack
+            if server == "granian" and workload.kind != "tcp":
+                # its own parser and WebSocket engine: one row per loop
+                if stack != stacks[0]:
+                    continue
+                column = parser = OWN_PARSER
+                ws = None if ws is None else OWN_PARSER
+            row = Result(
+                loop=name,
+                loop_class=None,
+                selector=selector_class,
+                http=column,
+                workload=workload.name,
+                client=client,
+                connections=connections,
+                pipeline=settings.pipeline,
+                idle_connections=idle,
+                selector_named=selector != "auto",
+                server=server,
+            )
+            skip = others.why_not(server, name, selector, parser, ws, workload)
+            if skip is not None:
+                row.status = "skipped"
+                row.notes.append(skip)
+            targets.append(Target(name, selector, parser, workload, row, ws=ws, skip=skip))
     return targets

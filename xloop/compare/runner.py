@@ -46,7 +46,7 @@ def compare(
     fd_note = None
     if "c10k" in settings.workloads:  # the servers inherit the limit of this process
         fd_note = raise_fd_limit(settings.c10k_connections + 1)
-    total = len(targets) * settings.rounds
+    total = sum(target.skip is None for target in targets) * settings.rounds
     done = 0
     client_counts: dict[int, int] = {}
     with tempfile.TemporaryDirectory(prefix="xloop-compare-") as scratch_dir:
@@ -55,10 +55,12 @@ def compare(
             progress(done, total, f"starting {len(targets)} server(s)")
         with start_servers(targets, settings, pinning):
             for target in targets:
-                assert target.server is not None
-                target.result.loop_class = target.server.loop_class
+                if target.server is not None:
+                    target.result.loop_class = target.server.loop_class
             for index in range(settings.rounds):
                 for number, target in enumerate(targets):
+                    if not target.measured:
+                        continue
                     if progress:
                         progress(
                             done, total, f"round {index + 1}/{settings.rounds}: {_what(target)}"
@@ -73,6 +75,8 @@ def compare(
                     target.server.sample_rss()
                     done += 1
             for target in targets:
+                if not target.measured:
+                    continue
                 assert target.server is not None
                 peak = target.server.peak_rss()
                 target.result.server_peak_rss_mib = None if peak is None else peak / (1 << 20)
@@ -103,7 +107,12 @@ def finish_row(
 ) -> None:
     row = target.result
     server = target.server
-    assert server is not None
+    if server is None or target.skip is not None:
+        # not measured: skipped (not installed, not supported) or failed (did not start)
+        row.status = "skipped" if server is None else "failed"
+        if target.skip and target.skip not in row.notes:
+            row.notes.append(target.skip)
+        return
     row.summarize()
     for round_ in row.rounds:
         if round_.error and round_.error not in row.notes:
@@ -120,6 +129,8 @@ def finish_row(
         if unit == "bytes":
             count //= target.workload.body_size
         row.server_requests = count
+    elif server.name != "xloop":
+        row.notes.append(f"count check n/a: {server.name} does not report its count")
     elif server.killed:
         # Not the server's fault where the OS cannot deliver the signal (Ctrl+Break needs a
         # shared console on Windows; Wine does not deliver it): only the check is lost.
@@ -162,22 +173,44 @@ def finish_row(
 
 
 def _ratios(rows: list[Result], settings: Settings) -> str:
-    """Fill each row's ratio against the baseline loop; return the baseline's name."""
+    """Fill each row's ratio; return the baseline loop's name.
+
+    An xloop row is against the baseline loop's xloop row (same parser, workload, client).
+    Another server's row is against xloop on the same loop, parser, workload and client
+    (granian's own parser: xloop's httptools row where compared, else its h11 row); when
+    xloop is not compared, against the same server on the baseline loop."""
     names = [row.loop for row in rows]
     baseline = settings.baseline or ("asyncio" if "asyncio" in names else names[0])
+    with_xloop = "xloop" in settings.servers
     for row in rows:
-        candidates = [
-            other
-            for other in rows
-            if other.loop == baseline
-            and (other.http, other.workload, other.client) == (row.http, row.workload, row.client)
-        ]
-        # the baseline row with the same selector where there is one (--selector a,b)
+        key = (row.workload, row.client)
+        if row.server != "xloop" and with_xloop:
+            candidates = [
+                other
+                for other in rows
+                if other.server == "xloop"
+                and other.loop == row.loop
+                and (other.workload, other.client) == key
+            ]
+            order = [row.http, "httptools", "h11"]
+            candidates.sort(key=lambda other: order.index(other.http) if other.http in order else 3)
+            against: str | None = "xloop"
+        else:
+            candidates = [
+                other
+                for other in rows
+                if other.loop == baseline
+                and other.server == row.server
+                and other.http == row.http
+                and (other.workload, other.client) == key
+            ]
+            against = None
+        # the base row with the same selector where there is one (--selector a,b)
         same = [other for other in candidates if other.selector == row.selector]
         base = next(iter(same or candidates), None)
         if base is None or not base.requests_per_second or row.requests_per_second is None:
             continue
-        row.baseline = baseline
+        row.baseline = baseline if against is None else f"{against} {base.label}"
         row.ratio = row.requests_per_second / base.requests_per_second
     return baseline
 

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import psutil
 from .. import loops
 from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..status import StatusPipe
+from . import others
 from .machine import Pinning
 from .model import Result
 from .settings import Settings
@@ -52,6 +55,13 @@ class Target:
     """Requests the server answered before the rounds (see :func:`prime`)."""
     ws: str | None = None
     """The WebSocket engine (``--ws``) of a ``websocket`` row."""
+    skip: str | None = None
+    """Why this row is not measured (``--servers``: not installed, not supported, did not
+    start): no rounds, the row says so."""
+
+    @property
+    def measured(self) -> bool:
+        return self.skip is None and self.server is not None
 
 
 class ServerProcess:
@@ -66,6 +76,7 @@ class ServerProcess:
         pinning: Pinning,
     ) -> None:
         self.label = target.result.label
+        self.host = settings.host
         self.lines: list[str] = []
         self.port: int | None = None
         self.loop_class: str | None = None
@@ -74,8 +85,20 @@ class ServerProcess:
         """Killed after a stop request it did not follow in time."""
         self.status = StatusPipe()
         self.websocket = target.workload.kind == "websocket"
+        self.name = target.result.server
+        self.worker_pid: int | None = None
+        """The process that serves, when the server runs it as a child (granian, hypercorn)."""
+        keep_alive = C10K_KEEP_ALIVE if target.workload.name == "c10k" else None
         command = [sys.executable, "-m"]
-        if target.workload.kind == "tcp":
+        if self.name != "xloop":
+            # its own process on a port chosen here: no status pipe to say which it took
+            self.port = port or _free_port(settings.host)
+            command += others.command(
+                self.name, app=settings.app or "xloop.demo:app", factory=settings.factory,
+                loop=target.loop, parser=target.http, ws=target.ws, host=settings.host,
+                port=self.port, keep_alive=keep_alive,
+            )  # fmt: skip
+        elif target.workload.kind == "tcp":
             command += ["xloop.compare.echo"]
         else:
             command += ["xloop", "serve"]
@@ -88,15 +111,23 @@ class ServerProcess:
                 command.append("--factory")
             if target.ws is not None:
                 command += ["--ws", target.ws, "--no-ws-per-message-deflate"]
-            if target.workload.name == "c10k":
+            if keep_alive is not None:
                 # held open and idle for longer than a round: not the server's idle timeout
-                command += ["--timeout-keep-alive", f"{C10K_KEEP_ALIVE:g}"]
-        command += ["--host", settings.host, "--port", str(port), "--loop", target.loop]
-        if target.selector != "auto":
-            command += ["--selector", target.selector]
-        command += ["--status-fd", str(self.status.child_fd)]
+                command += ["--timeout-keep-alive", f"{keep_alive:g}"]
+        if self.name == "xloop":
+            command += ["--host", settings.host, "--port", str(port), "--loop", target.loop]
+            if target.selector != "auto":
+                command += ["--selector", target.selector]
+            command += ["--status-fd", str(self.status.child_fd)]
         self.command = command
         flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        env = None
+        if settings.app_dir and self.name != "xloop":
+            path = os.environ.get("PYTHONPATH")
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [settings.app_dir, path])),
+            }
         try:
             self.proc = subprocess.Popen(
                 pinning.command(command, pinning.server),
@@ -104,6 +135,7 @@ class ServerProcess:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 creationflags=flags,
+                env=env,
                 **self.status.popen_kwargs(),
             )
         except BaseException:
@@ -125,8 +157,16 @@ class ServerProcess:
                 self.lines[_LOG_LINES // 2 :] = [*self.lines[_LOG_LINES // 2 + 1 :], line]
         stream.close()
 
+    @property
+    def pid(self) -> int:
+        """The process that serves: its CPU and memory are what is measured."""
+        return self.worker_pid or self.proc.pid
+
     def wait_ready(self, timeout: float) -> None:
         """Return once it listens; raise the error a user should see if it cannot."""
+        if self.name != "xloop":
+            self._wait_port(timeout)
+            return
         try:
             ready = self.status.wait_for("ready", timeout)
         except TimeoutError:
@@ -149,6 +189,43 @@ class ServerProcess:
             f"{self.tail_line()}",
             hint="its log ends:\n" + self.tail(),
         )
+
+    def _wait_port(self, timeout: float) -> None:
+        """A server without the status pipe: ready once its port accepts a connection."""
+        assert self.port is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.proc.wait(0.05)  # the pause between attempts; it may have exited
+            except subprocess.TimeoutExpired:
+                pass
+            else:
+                self._reader.join(5)
+                raise StartupError(
+                    f"{self.name} exited with code {self.proc.returncode} before it was "
+                    f"ready: {self.failure_line()}",
+                    hint="its log ends:\n" + self.tail(),
+                )
+            with contextlib.suppress(OSError):
+                socket.create_connection((self.host, self.port), timeout=1.0).close()
+                break
+            if time.monotonic() > deadline:
+                self.kill()
+                self._reader.join(5)
+                raise StartupError(
+                    f"{self.name} did not start within {timeout:g}s: {self.failure_line()}",
+                    hint="its log ends:\n" + self.tail(),
+                )
+        # granian and hypercorn serve from a child process (multiprocessing's resource
+        # tracker aside): that one's CPU and memory are the server's
+        with contextlib.suppress(psutil.Error):
+            children = [
+                child
+                for child in psutil.Process(self.pid).children(recursive=True)
+                if "resource_tracker" not in " ".join(child.cmdline())
+            ]
+            if len(children) == 1:
+                self.worker_pid = children[0].pid
 
     @property
     def counted(self) -> tuple[int, str] | None:
@@ -193,19 +270,19 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float | None:
         try:
-            times = psutil.Process(self.proc.pid).cpu_times()
+            times = psutil.Process(self.pid).cpu_times()
         except psutil.Error:
             return None
         return float(times.user + times.system)
 
     def sample_rss(self) -> None:
         with contextlib.suppress(psutil.Error):
-            self.rss_samples.append(int(psutil.Process(self.proc.pid).memory_info().rss))
+            self.rss_samples.append(int(psutil.Process(self.pid).memory_info().rss))
 
     def peak_rss(self) -> int | None:
         """The peak resident set size: the kernel's high-water mark where the OS keeps one
         (Linux VmHWM, Windows peak working set), else the largest sample after a round."""
-        pid = self.proc.pid
+        pid = self.pid
         with contextlib.suppress(OSError, ValueError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -250,13 +327,30 @@ def start_servers(targets: list[Target], settings: Settings, pinning: Pinning) -
     started: list[ServerProcess] = []
     try:
         for index, target in enumerate(targets):
+            if target.skip is not None:
+                continue
             port = settings.port + index if settings.port else 0
             target.server = ServerProcess(target, settings, port, pinning)
             started.append(target.server)
-        for server in started:
-            server.wait_ready(STARTUP_TIMEOUT)
         for target in targets:
-            target.primed = prime(target, settings)
+            if target.server is None:
+                continue
+            try:
+                target.server.wait_ready(STARTUP_TIMEOUT)
+            except StartupError as exc:
+                if target.server.name == "xloop":
+                    raise
+                # another server that cannot start is its row's failure, not the run's
+                tail = " | ".join(target.server.lines[-3:]) or "(no output)"
+                target.skip = f"did not start: {exc.message}; its log ends: {tail}"
+        for target in targets:
+            if target.measured:
+                try:
+                    target.primed = prime(target, settings)
+                except StartupError as exc:
+                    if target.result.server == "xloop":
+                        raise
+                    target.skip = exc.message
         yield
     finally:
         # Whatever ended the run (an error, Ctrl+C, a second Ctrl+C while stopping), no
@@ -269,6 +363,14 @@ def start_servers(targets: list[Target], settings: Settings, pinning: Pinning) -
                     for rest in started:
                         rest.kill()
                     raise
+
+
+def _free_port(host: str) -> int:
+    """A port free now on ``host``, for a server that cannot say which one it took."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def prime(target: Target, settings: Settings) -> int:

@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..http import HTTP_NAMES
 from ..options import option, validate
 from ..ws import WS_NAMES
+from .others import SERVERS
 from .workloads import C10K_CONNECTIONS, WORKLOADS
 
 __all__ = [
@@ -45,6 +46,17 @@ class Settings:
         default=None,
         argument=True,
         metavar="APP",
+    )
+    servers: list[str] = option(
+        "Comma-separated servers run on each loop and parser (xloop, uvicorn, granian: "
+        "one worker, one runtime thread, its own parser; hypercorn: h11 only); those not "
+        "installed are rows that say so.",
+        default_factory=lambda: ["xloop"],
+        split=True,
+        choices=SERVERS,
+        noun="server",
+        hint="e.g. --servers xloop,uvicorn",
+        panel=_WHAT,
     )
     loops: list[str] | None = option(
         "Comma-separated loop names (default: asyncio and every other loop available here); "

@@ -39,7 +39,7 @@ from .model import Result
 
 __all__ = ["WIDE", "results_console", "results_table"]
 
-_STATUS_STYLE = {"ok": "green", "errors": "bold yellow", "failed": "bold red"}
+_STATUS_STYLE = {"ok": "green", "errors": "bold yellow", "failed": "bold red", "skipped": "dim"}
 
 
 WIDE = 200
@@ -198,7 +198,7 @@ def _fill(
         cells = [_cell(column, row, compact=compact) for column in columns]
         if status is not None:
             cells.append(_status(row, note=status == "note"))
-        table.add_row(*cells, style="dim" if row.status == "failed" else None)
+        table.add_row(*cells, style="dim" if row.status in ("failed", "skipped") else None)
 
 
 def _new_table(title: str | Text | None, cls: type[Table] = Table) -> Table:
