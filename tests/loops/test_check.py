@@ -272,7 +272,9 @@ def test_a_loop_that_fails_to_create_is_reported(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("xloop.loops.check.resolve", broken_resolve)
     selector = observe().loops["selector"]
     assert selector.available is False
-    assert selector.why == "creating the loop failed (OSError: no file descriptors left)"
+    assert selector.why == (
+        "the selector loop could not be created: OSError: no file descriptors left"
+    )
 
 
 # -- the comparison, with synthetic machines ------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xloop.errors import ConfigError, XloopError
+from xloop.errors import ConfigError, StartupError, XloopError
 from xloop.loops import (
     BACKENDS,
     LIBRARY_LOOPS,
@@ -380,6 +380,8 @@ def _observe_loop(
         return ObservedLoop(available=False, why=why)
     try:
         report = inspect_choice(resolve(name))
+    except StartupError as exc:  # installed, but its loop cannot be created or closed here
+        return ObservedLoop(available=False, why=exc.message)
     except XloopError as exc:  # pragma: no cover - vanished between the two looks
         return ObservedLoop(available=False, why=exc.one_line())
     except Exception as exc:  # a broken install must be reported, not crash the check
