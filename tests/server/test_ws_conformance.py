@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +29,24 @@ from .test_websocket import ENGINES
 kosoku = pytest.importorskip("kosoku", exc_type=ImportError)
 
 CASES = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "10.*"]
+
+
+@pytest.fixture(autouse=True)
+def _no_kosoku_shim_left() -> Iterator[None]:
+    """kosoku's 12.x case files import ``pkg_resources`` from a shim of its own: left in
+    ``sys.modules``, it breaks ``monkeypatch.syspath_prepend`` in the later tests of the same
+    process (pytest then asks it for ``fixup_namespace_packages``)."""
+    path = list(sys.path)
+    before = sys.modules.get("pkg_resources")
+    yield
+    sys.path[:] = path
+    if sys.modules.get("pkg_resources") is not before:
+        if before is None:
+            del sys.modules["pkg_resources"]
+        else:
+            sys.modules["pkg_resources"] = before
+
+
 ACCEPTABLE = {"OK", "NON-STRICT", "INFORMATIONAL"}
 
 
