@@ -21,6 +21,7 @@ from typing import Final
 from .events import ProtocolError
 
 __all__ = [
+    "METHODS",
     "Limits",
     "check_head",
     "check_target",
@@ -29,6 +30,13 @@ __all__ = [
     "status_for_version",
     "version_status_from_line",
 ]
+
+#: The registered methods' bytes to their (interned) names, so the parsers that hand the
+#: method over as bytes (httptools, zttp) build no new str per request for the common ones.
+METHODS: Final = {
+    method.encode(): method
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import httptools
 
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from .head import (
+    METHODS,
     Limits,
     check_head,
     check_target,
@@ -39,10 +40,6 @@ _SPECIAL: Final = frozenset(
         b"x-forwarded-proto",
     )
 )
-_METHODS: Final = {
-    method.encode(): method
-    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
-}
 _LINE_PREFIX: Final = re.compile(rb"[\x21-\x7e ]*(?:\r?\n.*)?", re.DOTALL).fullmatch
 _VERSION_ERRORS: Final = ("Invalid HTTP version", "Invalid major version", "Invalid minor version")
 #: ``#`` as an int: ``int in bytes`` is a memchr, while ``bytes in bytes`` first tries its
@@ -327,7 +324,7 @@ class HttptoolsConnection(ResponseWriter):
                 error = ProtocolError(400, "request line without an HTTP version")
             raise _Refuse(error)
         raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        method = METHODS.get(raw_method) or raw_method.decode("ascii")
         url = self._url
         # llhttp completes no head with an empty target: url[0] exists.
         if url[0] != _SLASH or _HASH in url or method == "CONNECT":

@@ -32,7 +32,7 @@ import zttp
 from .chunked import ChunkedChecker
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from .h11_conn import H11Connection
-from .head import Limits, check_head, check_target, line_target_status, status_for_version
+from .head import METHODS, Limits, check_head, check_target, line_target_status, status_for_version
 from .response import ResponseWriter, connection_tokens
 
 __all__ = ["ZttpConnection"]
@@ -58,10 +58,6 @@ _SPECIAL: Final = frozenset(
         b"x-forwarded-proto",
     )
 )
-_METHODS: Final = {
-    method.encode(): method
-    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
-}
 _VERSIONS: Final = {b"1.1": "1.1", b"1.0": "1.0"}
 #: What the start of a request line may hold before its LF (llhttp refuses anything else at
 #: the first byte; zttp waits for the line end).
@@ -210,7 +206,7 @@ class ZttpConnection(ResponseWriter):
         raw = self._raw
         end = raw.find(_END_OF_HEAD) + 4
         rest = raw[end:]
-        method = _METHODS.get(event.method) or event.method.decode("ascii")
+        method = METHODS.get(event.method) or event.method.decode("ascii")
         target = event.target
         if not target.isascii():
             # zttp takes obs-text in a request-target; a URI is ASCII (llhttp, h11 refuse it).
