@@ -109,6 +109,10 @@ def serve(**values: Any) -> None:
 
     config = options.make(Config, values)
     configure_logging(config.log_level, config.access_log)
+    if config.workers is not None or config.reload:
+        from .server.supervisor import run_supervisor
+
+        raise typer.Exit(run_supervisor(config))
     run_server(config)
 
 

@@ -35,6 +35,7 @@ _HTTP = "HTTP"
 _WEBSOCKET = "WebSocket"
 _LIMITS_PANEL = "Limits and timeouts"
 _LOGGING = "Logging"
+_WORKERS = "Workers and reload"
 
 
 @dataclass
@@ -230,6 +231,13 @@ class Config:
         minimum=1,
         panel=_LIMITS_PANEL,
     )
+    limit_max_requests_jitter: int = option(
+        "With --workers: add a random 0..N to each worker's --limit-max-requests, so the "
+        "workers do not all restart together.",
+        default=0,
+        minimum=0,
+        panel=_WORKERS,
+    )
     limit_request_line: int = option(
         "Longest request-target accepted (414 above).",
         default=_LIMITS.max_request_line,
@@ -247,6 +255,60 @@ class Config:
         default=_LIMITS.max_header_count,
         minimum=1,
         panel=_LIMITS_PANEL,
+    )
+    workers: int | None = option(
+        "Run a supervisor and this many worker processes, each serving the shared "
+        "listener on the chosen loop (restarted when they exit or hang). Default: one "
+        "process, no supervisor.",
+        default=None,
+        minimum=1,
+        panel=_WORKERS,
+    )
+    timeout_worker_healthcheck: float = option(
+        "With --workers: replace a worker whose event loop has not answered the "
+        "supervisor's heartbeat for this many seconds.",
+        default=5.0,
+        above=0.0,
+        finite=True,
+        panel=_WORKERS,
+    )
+    limit_worker_memory: int | None = option(
+        "With --workers: replace a worker (gracefully, a new one first) once its resident "
+        "memory is above this many MiB.",
+        default=None,
+        minimum=1,
+        panel=_WORKERS,
+    )
+    reload: bool = option(
+        "Restart the server when a watched file changes (development; watchfiles).",
+        default=False,
+        panel=_WORKERS,
+    )
+    reload_dir: list[str] = option(
+        "Directory to watch with --reload (repeatable; default: the current directory).",
+        default_factory=list,
+        panel=_WORKERS,
+        metavar="DIR",
+    )
+    reload_include: list[str] = option(
+        "Glob of files whose change reloads (repeatable; default: *.py).",
+        default_factory=list,
+        panel=_WORKERS,
+        metavar="GLOB",
+    )
+    reload_exclude: list[str] = option(
+        "Glob of files or directories never watched (repeatable; default: .*, .py[cod], "
+        ".sw.*, ~*, __pycache__).",
+        default_factory=list,
+        panel=_WORKERS,
+        metavar="GLOB",
+    )
+    reload_delay: float = option(
+        "Seconds to wait for more changes before reloading.",
+        default=0.25,
+        minimum=0.0,
+        finite=True,
+        panel=_WORKERS,
     )
     log_level: str = option("Log level.", default="info", choices=LOG_LEVELS, panel=_LOGGING)
     access_log: bool = option(
@@ -287,6 +349,16 @@ class Config:
         self.extra_headers()  # validates --header
         if self.proxy_headers:
             self.trusted_proxies()
+        if (self.workers is not None or self.reload) and not isinstance(self.app, str):
+            raise ConfigError(
+                "--workers and --reload need the app as an import string",
+                hint="pass 'module:app' instead of the app object",
+            )
+        if self.workers is not None and self.reload:
+            raise ConfigError(
+                "--reload and --workers cannot be used together",
+                hint="use --reload while developing, --workers in production",
+            )
 
     # -- derived values ----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ import json
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from . import loops
@@ -117,7 +118,10 @@ class StatusPipe:
         ready = status.wait_for("ready", timeout=30)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        #: Called (in the reader thread) with each event as it is read, instead of keeping
+        #: it in ``events``; then with ``{"event": "closed"}`` at the end.
+        self._on_event = on_event
         self._read_fd, self.write_fd = os.pipe()
         self.child_fd = self.write_fd
         """What the child is told (``--status-fd``): the fd, on Windows its OS handle."""
@@ -159,13 +163,19 @@ class StatusPipe:
                     event = json.loads(raw)
                 except ValueError:
                     continue
-                if isinstance(event, dict) and isinstance(event.get("event"), str):
-                    with self._changed:
-                        self.events.append(event)
-                        self._changed.notify_all()
+                if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+                    continue
+                if self._on_event is not None:  # handed on, not kept (a long-lived child)
+                    self._on_event(event)
+                    continue
+                with self._changed:
+                    self.events.append(event)
+                    self._changed.notify_all()
         with self._changed:
             self.closed = True
             self._changed.notify_all()
+        if self._on_event is not None:
+            self._on_event({"event": "closed"})
 
     def last(self, name: str) -> dict[str, Any] | None:
         """The latest event called ``name`` so far, or None."""

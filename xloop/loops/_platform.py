@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["ASYNCIO_DEFAULT", "IS_WINDOWS", "NATIVE_BACKEND", "OS_NAME", "PROACTOR_FACTORY"]
+__all__ = [
+    "ASYNCIO_DEFAULT",
+    "IS_WINDOWS",
+    "NATIVE_BACKEND",
+    "OS_NAME",
+    "PROACTOR_FACTORY",
+    "WORKER_SHARING",
+]
 
 IS_WINDOWS: bool
 """True on Windows, where the proactor (IOCP) loop and winloop live."""
@@ -33,6 +40,11 @@ NATIVE_BACKEND: str
 PROACTOR_FACTORY: Callable[[], asyncio.AbstractEventLoop] | None
 """Creates an ``asyncio.ProactorEventLoop``; None where there is no proactor."""
 
+WORKER_SHARING: str
+"""How worker processes share one listening socket: "inherit" (each worker's loop watches
+the inherited socket) or "accept-thread" (Windows: a socket belongs to one IOCP, so a thread
+per worker accepts and hands connections to the loop; see :mod:`xloop.server.handoff`)."""
+
 
 if sys.platform == "win32":  # pragma: windows-only
 
@@ -44,21 +56,25 @@ if sys.platform == "win32":  # pragma: windows-only
     ASYNCIO_DEFAULT = "proactor"
     NATIVE_BACKEND = "winloop"
     PROACTOR_FACTORY = _new_proactor_loop
+    WORKER_SHARING = "accept-thread"
 elif sys.platform == "darwin":  # pragma: macos-only
     IS_WINDOWS = False
     OS_NAME = "macOS"
     ASYNCIO_DEFAULT = "selector"
     NATIVE_BACKEND = "uvloop"
     PROACTOR_FACTORY = None
+    WORKER_SHARING = "inherit"
 elif sys.platform.startswith("linux"):  # pragma: linux-only
     IS_WINDOWS = False
     OS_NAME = "Linux"
     ASYNCIO_DEFAULT = "selector"
     NATIVE_BACKEND = "uvloop"
     PROACTOR_FACTORY = None
+    WORKER_SHARING = "inherit"
 else:  # pragma: no cover - another OS (BSD, Solaris, ...): no CI runs one
     IS_WINDOWS = False
     OS_NAME = platform.system() or "this OS"
     ASYNCIO_DEFAULT = "selector"
     NATIVE_BACKEND = "uvloop"
     PROACTOR_FACTORY = None
+    WORKER_SHARING = "inherit"

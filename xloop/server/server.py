@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import os
 import signal
 import socket
-import stat
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import loops
-from ..errors import BindError, ConfigError, StartupError
+from ..errors import ConfigError, StartupError
 from ..http import connection_factory, resolve_http
 from ..importer import load_app
 from ..logs import SERVING, STOPPED
@@ -25,7 +23,9 @@ from ..loops import advice
 from ..status import StatusWriter, loop_fields
 from ..ws import resolve_ws
 from .connection import Connection
+from .handoff import AcceptThread, Listener
 from .lifespan import Lifespan
+from .listener import bind_error, bind_uds
 from .state import ServerState
 
 if TYPE_CHECKING:
@@ -49,13 +49,15 @@ _SIGBREAK = getattr(signal, "SIGBREAK", None)
 
 
 def install_shutdown_handlers(
-    loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], None]
+    loop: asyncio.AbstractEventLoop,
+    on_signal: Callable[[int], None],
+    signals: tuple[int, ...] = _SHUTDOWN_SIGNALS,
 ) -> list[Callable[[], object]]:
     """Call ``on_signal(signum)`` on ``loop`` for SIGINT, SIGTERM and (Windows) SIGBREAK;
     return the undo steps. ``loop.add_signal_handler`` where the loop has it, else a plain
     ``signal.signal`` handler that hops onto the loop. Main thread only."""
     cleanup: list[Callable[[], object]] = []
-    for sig in _SHUTDOWN_SIGNALS:
+    for sig in signals:
         previous = signal.getsignal(sig)
         try:
             if sig == _SIGBREAK:
@@ -93,10 +95,24 @@ class Server:
     makes ``serve()`` return after a graceful shutdown; ``await stop()`` does it in place.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        sock: socket.socket | None = None,
+        accept_thread: bool = False,
+        signals: tuple[int, ...] | None = None,
+    ) -> None:
         self.config = config
+        #: A listening socket made elsewhere (a supervisor's), served instead of binding;
+        #: ``accept_thread``: by a thread that hands connections to the loop
+        #: (:mod:`xloop.server.handoff`) rather than by the loop itself.
+        self._sock = sock
+        self._accept_thread = accept_thread
+        #: The signals that stop this server (default: SIGINT, SIGTERM, SIGBREAK).
+        self._signals = _SHUTDOWN_SIGNALS if signals is None else signals
         self.state: ServerState | None = None
-        self.listeners: list[asyncio.AbstractServer] = []
+        self.listeners: list[Listener] = []
         self.lifespan: Lifespan | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.http = resolve_http(config.http)
@@ -111,7 +127,7 @@ class Server:
         self._port: int | None = None
         self._date_timer: asyncio.TimerHandle | None = None
         # --status-fd: lifecycle events for the parent process (xloop.status)
-        self._status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
+        self.status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -233,7 +249,13 @@ class Server:
         loop = self.loop
         assert loop is not None
         try:
-            if config.fd is not None:
+            if self._sock is not None and self._accept_thread:
+                self.listeners.append(AcceptThread(loop, factory, self._sock))
+            elif self._sock is not None:
+                self.listeners.append(
+                    await loop.create_server(factory, sock=self._sock, backlog=config.backlog)
+                )
+            elif config.fd is not None:
                 sock = socket.socket(fileno=config.fd)
                 self.listeners.append(
                     await loop.create_server(factory, sock=sock, backlog=config.backlog)
@@ -254,22 +276,7 @@ class Server:
                     )
                 )
         except OSError as exc:
-            where = (
-                f"fd {config.fd}"
-                if config.fd is not None
-                else config.uds
-                if config.uds is not None
-                else f"{config.host}:{config.port}"
-            )
-            if exc.errno == errno.EADDRINUSE:
-                hint = "another process is listening there; pick another --port (0: any free)"
-            elif exc.errno in (errno.EACCES, errno.EPERM):
-                hint = "ports below 1024 need privileges; pick a higher --port"
-            elif exc.errno == errno.EADDRNOTAVAIL:
-                hint = "this machine has no such address; check --host"
-            else:
-                hint = "check --host/--port/--uds/--fd"
-            raise BindError(f"cannot listen on {where}: {exc.strerror or exc}", hint=hint) from None
+            raise bind_error(exc, config) from None
         for sock in self.sockets:
             name = sock.getsockname()
             if isinstance(name, tuple):
@@ -277,17 +284,7 @@ class Server:
                 break
 
     def _bind_uds(self, path: str) -> socket.socket:
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(os.stat(path).st_mode):
-                os.unlink(path)
-        family: int = socket.AF_UNIX  # type: ignore[attr-defined,unused-ignore]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.bind(path)
-            os.chmod(path, 0o666)
-        except OSError:
-            sock.close()
-            raise
+        sock = bind_uds(path)
         self._uds_path = path
         return sock
 
@@ -308,8 +305,8 @@ class Server:
         logger.info("http: %s", self.http)
         logger.info("websocket: %s", self.ws)
         logger.info(SERVING, where)
-        if self._status is not None:
-            self._status.write(
+        if self.status is not None:
+            self.status.write(
                 "ready",
                 pid=os.getpid(),
                 address=where,
@@ -391,8 +388,8 @@ class Server:
             logger.info(STOPPED, state.total_requests, "requests", state.total_connections)
         else:
             logger.info("xloop stopped")
-        if self._status is not None:
-            self._status.write(
+        if self.status is not None:
+            self.status.write(
                 "stopped",
                 requests=0 if state is None else state.total_requests,
                 connections=0 if state is None else state.total_connections,
@@ -447,7 +444,7 @@ class Server:
         if threading.current_thread() is not threading.main_thread():
             return
         assert self.loop is not None
-        self._signal_cleanup = install_shutdown_handlers(self.loop, self._on_signal)
+        self._signal_cleanup = install_shutdown_handlers(self.loop, self._on_signal, self._signals)
 
     def _remove_signal_handlers(self) -> None:
         while self._signal_cleanup:

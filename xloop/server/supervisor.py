@@ -1,0 +1,530 @@
+"""The supervisor of ``xloop serve --workers N`` and ``--reload``: worker processes, their
+health, restarts, and a shutdown that ends.
+
+The supervisor binds the listener once (:mod:`xloop.server.listener`) and never imports the
+app. Each worker is ``python -m xloop.server.worker`` (spawned, on every OS), started with
+the validated config and the listener (:mod:`xloop.server.worker` describes both channels).
+How the listener is shared is the loop shim's call (:func:`xloop.loops.worker_plan`):
+inherited and served by each worker's loop on POSIX; on Windows, served by an accept thread
+in each worker that hands connections to the loop (:mod:`xloop.server.handoff`), so the
+proactor loop and winloop keep their IOCP and no ``select()`` cap applies.
+
+Everything the supervisor reacts to arrives as an event in one queue, handled on one
+asyncio loop: a worker's status events (read by a thread per worker), a worker's exit
+(a thread per worker waits for it), signals, file changes (``--reload``) and timers.
+
+Signals (one meaning each, on every OS where the signal exists):
+
+====================  =================================================================
+SIGINT, SIGTERM,      every worker drains gracefully (``--timeout-graceful-shutdown``);
+SIGBREAK (Ctrl+C,     the supervisor exits 0. A second one: in-flight requests are cut.
+Ctrl+Break)
+SIGHUP                rolling restart: for each worker in turn, a new one starts and
+                      serves before the old one drains, so no request fails.
+SIGTTIN / SIGTTOU     one worker more / one fewer.
+====================  =================================================================
+
+A worker that exits by itself (``--limit-max-requests``, a crash, ``kill -9``) is replaced at
+once; one that crashes again soon after starting is replaced after a growing delay. A worker
+that fails before serving (the app does not import, the port is gone) stops the run with its
+own one-line message and exit code if no worker ever started, or after it failed
+:data:`MAX_START_FAILURES` times in a row. A worker whose loop does not answer a heartbeat
+for ``--timeout-worker-healthcheck`` seconds is killed and replaced; one whose resident
+memory passed ``--limit-worker-memory`` is replaced gracefully, like a rolling restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StartupError
+from ..logs import error_logger as logger
+from ..loops.workers import worker_plan
+from ..status import StatusPipe
+from .listener import bind_listener
+from .server import install_shutdown_handlers
+from .worker import bootstrap_line
+
+if TYPE_CHECKING:
+    import socket
+
+    from ..config import Config
+
+__all__ = ["MAX_START_FAILURES", "Supervisor", "run_supervisor"]
+
+#: A worker that fails this many times in a row before serving stops the run.
+MAX_START_FAILURES = 5
+#: A worker that served at least this long before dying is restarted at once.
+_STABLE_S = 10.0
+_BACKOFF_FIRST_S = 0.1
+_BACKOFF_MAX_S = 10.0
+#: After the graceful shutdown's own bound, how long a worker may take to exit before it
+#: is killed; and after a forced exit.
+_EXIT_GRACE_S = 10.0
+_FORCE_GRACE_S = 5.0
+
+_SIGHUP = getattr(signal, "SIGHUP", None)
+_SIGTTIN = getattr(signal, "SIGTTIN", None)
+_SIGTTOU = getattr(signal, "SIGTTOU", None)
+
+
+class WorkerProcess:
+    """One running worker, as the supervisor sees it."""
+
+    def __init__(self, number: int, proc: subprocess.Popen[bytes], status: StatusPipe) -> None:
+        self.number = number
+        self.proc = proc
+        self.pid = proc.pid
+        self.status = status
+        self.started = time.monotonic()
+        self.ready = asyncio.Event()
+        self.exited = asyncio.Event()
+        self.returncode: int | None = None
+        self.retiring = False
+        """Asked to stop: its exit is expected, not replaced."""
+        self.last_pong = self.started
+        self.failure: dict[str, Any] | None = None
+        """Its ``failed`` event: why it could not start."""
+        self.loop_class: str | None = None
+
+    def send(self, command: str, **fields: Any) -> None:
+        """A command on the worker's stdin; nothing if it is gone."""
+        import json
+
+        stdin = self.proc.stdin
+        if stdin is None or self.exited.is_set():
+            return
+        line = json.dumps({"cmd": command, **fields}).encode("utf-8") + b"\n"
+        with contextlib.suppress(OSError, ValueError):
+            stdin.write(line)
+            stdin.flush()
+
+    def retire(self) -> None:
+        """Ask it to drain and exit."""
+        self.retiring = True
+        self.send("stop")
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+
+    def describe(self) -> str:
+        return f"worker {self.number} [{self.pid}]"
+
+
+class Supervisor:
+    """Runs ``config.workers`` workers (one with ``--reload``) until told to stop."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.target = config.workers or 1
+        self.plan = worker_plan(config.loop, config.selector, self.target)
+        self.workers: dict[int, WorkerProcess] = {}
+        """The current worker of each slot (1..target)."""
+        self.retired: set[WorkerProcess] = set()
+        """Workers told to stop, still draining."""
+        self.stopping = False
+        self.forced = False
+        self.exit_code = 0
+        self.fatal: str | None = None
+        self._events: asyncio.Queue[tuple[Any, ...]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: socket.socket | None = None
+        self._ever_ready = False
+        self._start_failures: dict[int, int] = {}
+        self._crashes: dict[int, int] = {}
+        self._pings = itertools.count(1)
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._rolling: asyncio.Task[None] | None = None
+        self._watcher: Any = None
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Serve until stopped; return the exit code."""
+        self._loop = loop = asyncio.get_running_loop()
+        self._events = asyncio.Queue()
+        self._listener = bind_listener(self.config)
+        cleanup = self._install_signals()
+        try:
+            self._log_plan()
+            for number in range(1, self.target + 1):
+                self._spawn(number)
+            self._heartbeat()
+            if self.config.reload:
+                from .reload import Watcher
+
+                self._watcher = Watcher(self.config, self._post)
+                self._watcher.start()
+            while not (self.stopping and not self._alive()):
+                event = await self._events.get()
+                self._handle(*event)
+        finally:
+            for undo in cleanup:
+                with contextlib.suppress(Exception):
+                    undo()
+            for timer in self._timers:
+                timer.cancel()
+            if self._watcher is not None:
+                self._watcher.stop()
+            for worker in self._alive():
+                worker.kill()
+            self._close_listener()
+            del loop
+        if self.fatal is not None:
+            raise StartupError(self.fatal, hint="see the worker's log above")
+        logger.info("supervisor [%d]: stopped", os.getpid())
+        return self.exit_code
+
+    def _alive(self) -> list[WorkerProcess]:
+        return [w for w in (*self.workers.values(), *self.retired) if not w.exited.is_set()]
+
+    def _post(self, *event: Any) -> None:
+        """Queue an event from any thread."""
+        loop, events = self._loop, self._events
+        if loop is None or events is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(events.put_nowait, event)
+
+    def _later(self, delay: float, callback: Any, *args: Any) -> None:
+        assert self._loop is not None
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            callback(*args)
+
+        handle = self._loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    def _log_plan(self) -> None:
+        plan = self.plan
+        logger.info(
+            "supervisor [%d]: %d worker%s on %s; listener %s",
+            os.getpid(),
+            self.target,
+            "" if self.target == 1 else "s",
+            plan.backend,
+            plan.sharing_text,
+        )
+        if plan.cap is not None:
+            logger.info("each worker is limited to %d sockets by select()", plan.cap)
+
+    # -- workers -------------------------------------------------------------------------
+
+    def _spawn(self, number: int) -> WorkerProcess:
+        config = self.config
+        assert self._listener is not None
+        holder: list[WorkerProcess] = []
+        status = StatusPipe(on_event=lambda event: self._post("status", holder[0], event))
+        kwargs = status.popen_kwargs()
+        if self.plan.sharing == "inherit":
+            kwargs["pass_fds"] = (*kwargs["pass_fds"], self._listener.fileno())
+        else:  # pragma: windows-only
+            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        limit = config.limit_max_requests
+        if limit is not None and config.limit_max_requests_jitter:
+            limit += random.randint(0, config.limit_max_requests_jitter)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "xloop.server.worker"], stdin=subprocess.PIPE, **kwargs
+            )
+        except BaseException:
+            status.close()
+            raise
+        worker = WorkerProcess(number, proc, status)
+        holder.append(worker)
+        status.start()
+        if self.plan.sharing == "inherit":
+            listener: dict[str, Any] = {"fd": self._listener.fileno()}
+        else:  # pragma: windows-only
+            share: Any = getattr(self._listener, "share")  # noqa: B009 - Windows only
+            listener = {"share": base64.b64encode(share(proc.pid)).decode("ascii")}
+        line = bootstrap_line(
+            config,
+            number=number,
+            status_fd=status.child_fd,
+            listener=listener,
+            accept_thread=self.plan.sharing == "accept-thread",
+            limit_max_requests=limit,
+        )
+        assert proc.stdin is not None
+        with contextlib.suppress(OSError):
+            proc.stdin.write(line)
+            proc.stdin.flush()
+        threading.Thread(
+            target=lambda: self._post("exit", worker, proc.wait()),
+            name=f"xloop-wait-{proc.pid}",
+            daemon=True,
+        ).start()
+        self.workers[number] = worker
+        return worker
+
+    def _handle(self, kind: str, worker: WorkerProcess, detail: Any = None) -> None:
+        if kind == "status":
+            self._on_status(worker, detail)
+        elif kind == "exit":
+            self._on_exit(worker, detail)
+        elif kind == "signal":
+            self._on_signal(detail)
+        elif kind == "change":
+            self._on_change(detail)
+
+    def _on_status(self, worker: WorkerProcess, event: dict[str, Any]) -> None:
+        name = event["event"]
+        if name == "pong":
+            worker.last_pong = time.monotonic()
+            rss = event.get("rss")
+            limit = self.config.limit_worker_memory
+            over = limit is not None and isinstance(rss, int) and rss > limit * 1024 * 1024
+            current = not worker.retiring and self.workers.get(worker.number) is worker
+            if over and current and isinstance(rss, int):
+                logger.warning(
+                    "%s uses %.0f MiB (--limit-worker-memory %s): replacing it",
+                    worker.describe(),
+                    rss / 1024 / 1024,
+                    limit,
+                )
+                self._replace(worker)
+        elif name == "ready":
+            worker.last_pong = time.monotonic()
+            worker.loop_class = event.get("loop_class")
+            worker.ready.set()
+            self._ever_ready = True
+            self._start_failures.pop(worker.number, None)
+            logger.info(
+                "%s serving: loop %s, http %s, websocket %s",
+                worker.describe(),
+                event.get("loop"),
+                event.get("http"),
+                event.get("ws"),
+            )
+        elif name == "failed":
+            worker.failure = event
+
+    def _on_exit(self, worker: WorkerProcess, returncode: int) -> None:
+        worker.returncode = returncode
+        worker.exited.set()
+        self.retired.discard(worker)
+        current = self.workers.get(worker.number) is worker
+        if current:
+            del self.workers[worker.number]
+        if self.stopping or worker.retiring or not current:
+            return
+        how = _exit_text(returncode)
+        if not worker.ready.is_set():
+            self._failed_start(worker, how)
+            return
+        uptime = time.monotonic() - worker.started
+        if returncode == 0:
+            logger.info("%s exited (%s): starting another", worker.describe(), how)
+            self._spawn(worker.number)
+            return
+        crashes = 0 if uptime >= _STABLE_S else self._crashes.get(worker.number, 0) + 1
+        self._crashes[worker.number] = crashes
+        delay = 0.0 if crashes == 0 else min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (crashes - 1))
+        logger.warning(
+            "%s died (%s) after %.1f s: restarting%s",
+            worker.describe(),
+            how,
+            uptime,
+            f" in {delay:.1f} s" if delay else "",
+        )
+        self._later(delay, self._respawn, worker.number)
+
+    def _failed_start(self, worker: WorkerProcess, how: str) -> None:
+        failure = worker.failure or {}
+        message = failure.get("message") or f"it exited ({how}) before serving"
+        failures = self._start_failures.get(worker.number, 0) + 1
+        self._start_failures[worker.number] = failures
+        if self.config.reload:
+            logger.error("%s could not start: %s", worker.describe(), message)
+            logger.info("waiting for a file change to try again")
+            return
+        if not self._ever_ready or failures >= MAX_START_FAILURES:
+            times = "" if failures == 1 else f" ({failures} times in a row)"
+            self.fatal = f"{worker.describe()} could not start{times}: {message}"
+            self.exit_code = int(failure.get("exit_code") or 1)
+            self._begin_stop(announce=False)
+            return
+        delay = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2**failures)
+        logger.error(
+            "%s could not start: %s; trying again in %.1f s", worker.describe(), message, delay
+        )
+        self._later(delay, self._respawn, worker.number)
+
+    def _respawn(self, number: int) -> None:
+        if not self.stopping and number not in self.workers and number <= self.target:
+            self._spawn(number)
+
+    def _heartbeat(self) -> None:
+        """Ping every serving worker; kill one whose loop has not answered in time."""
+        timeout = self.config.timeout_worker_healthcheck
+        now = time.monotonic()
+        number = next(self._pings)
+        for worker in list(self.workers.values()):
+            if not worker.ready.is_set() or worker.exited.is_set():
+                continue
+            silent = now - worker.last_pong
+            if silent > timeout and not self.stopping:
+                logger.error(
+                    "%s did not answer a heartbeat for %.1f s "
+                    "(--timeout-worker-healthcheck %g): killing and replacing it",
+                    worker.describe(),
+                    silent,
+                    timeout,
+                )
+                worker.retiring = True
+                worker.kill()
+                del self.workers[worker.number]
+                self.retired.add(worker)
+                self._spawn(worker.number)
+            else:
+                worker.send("ping", n=number)
+        self._later(max(0.05, min(1.0, timeout / 4)), self._heartbeat)
+
+    def _replace(self, worker: WorkerProcess) -> None:
+        """Start a new worker in ``worker``'s slot; retire the old one once it serves."""
+        self._replace_all([worker])
+
+    def _replace_all(self, olds: list[WorkerProcess]) -> None:
+        if self._rolling is not None and not self._rolling.done():
+            logger.info("a rolling restart is under way: not starting another")
+            return
+        assert self._loop is not None
+        self._rolling = self._loop.create_task(self._roll(olds))
+
+    async def _roll(self, olds: list[WorkerProcess]) -> None:
+        """One slot at a time: the new worker serves, then the old one drains."""
+        for old in olds:
+            if self.stopping:
+                return
+            if old.exited.is_set() or self.workers.get(old.number) is not old:
+                continue
+            del self.workers[old.number]
+            self.retired.add(old)
+            new = self._spawn(old.number)
+            ready = asyncio.ensure_future(new.ready.wait())
+            gone = asyncio.ensure_future(new.exited.wait())
+            await asyncio.wait((ready, gone), return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            gone.cancel()
+            if not new.ready.is_set():
+                logger.error(
+                    "rolling restart stopped: the new %s did not start; the old one serves on",
+                    new.describe(),
+                )
+                self.retired.discard(old)
+                if self.workers.get(old.number) is None:
+                    self.workers[old.number] = old
+                return
+            old.retire()
+
+    # -- signals and changes -------------------------------------------------------------
+
+    def _install_signals(self) -> list[Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return []
+        loop = self._loop
+        assert loop is not None
+        cleanup = install_shutdown_handlers(loop, lambda sig: self._post("signal", None, sig))
+        for sig in (_SIGHUP, _SIGTTIN, _SIGTTOU):
+            if sig is not None:  # pragma: no branch - POSIX
+                loop.add_signal_handler(sig, self._post, "signal", None, sig)
+                cleanup.append(functools.partial(loop.remove_signal_handler, sig))
+        return cleanup
+
+    def _on_signal(self, sig: int) -> None:
+        name = signal.Signals(sig).name
+        if sig == _SIGHUP:
+            logger.info("%s received: restarting every worker, one at a time", name)
+            self._replace_all(sorted(self.workers.values(), key=lambda w: w.number))
+        elif sig == _SIGTTIN:
+            self.target += 1
+            logger.info("%s received: one worker more (%d)", name, self.target)
+            self._spawn(self.target)
+        elif sig == _SIGTTOU:
+            if self.target <= 1:
+                logger.info("%s received: already down to one worker", name)
+                return
+            worker = self.workers.pop(self.target, None)
+            self.target -= 1
+            logger.info("%s received: one worker fewer (%d)", name, self.target)
+            if worker is not None:
+                self.retired.add(worker)
+                worker.retire()
+        elif self.stopping:
+            logger.warning("second %s: forcing exit", name)
+            self._force()
+        else:
+            logger.info("%s received: stopping the workers gracefully", name)
+            self._begin_stop(announce=True)
+
+    def _on_change(self, paths: list[str]) -> None:
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        logger.info("changed: %s: reloading", shown)
+        for worker in list(self.workers.values()):
+            del self.workers[worker.number]
+            self.retired.add(worker)
+            worker.retire()
+        self._start_failures.clear()
+        self._spawn(1)
+
+    def _begin_stop(self, *, announce: bool) -> None:
+        self.stopping = True
+        if self._rolling is not None:
+            self._rolling.cancel()
+        for worker in self._alive():
+            worker.retire()
+        bound = self.config.timeout_graceful_shutdown
+        if bound is not None:
+            self._later(bound + _EXIT_GRACE_S, self._kill_all, "did not exit after draining")
+        if announce and self._alive():
+            logger.info("waiting for %d worker(s) to drain", len(self._alive()))
+        self._post("wake", None)  # the run loop looks again, even with no worker left
+
+    def _force(self) -> None:
+        self.forced = True
+        for worker in self._alive():
+            worker.send("force")
+        self._later(_FORCE_GRACE_S, self._kill_all, "did not exit when forced")
+
+    def _kill_all(self, why: str) -> None:
+        for worker in self._alive():
+            logger.warning("%s %s: killing it", worker.describe(), why)
+            worker.kill()
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self.config.uds is not None and self.config.fd is None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.config.uds)
+
+
+def _exit_text(returncode: int) -> str:
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-returncode).name}"
+        return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def run_supervisor(config: Config) -> int:
+    """Run the supervisor on the stdlib loop of this OS; its exit code."""
+    supervisor = Supervisor(config)
+    return asyncio.run(supervisor.run())
