@@ -106,9 +106,9 @@ def needs(backend: Backend, *capabilities: str) -> None:
 class RunningServer:
     """A server running in its own thread with its own loop."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, **server_options: Any) -> None:
         self.config = config
-        self.server = Server(config)
+        self.server = Server(config, **server_options)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._main, daemon=True)
 
@@ -149,9 +149,11 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def serving(app: Any, backend: Backend, **options: Any) -> Iterator[RunningServer]:
+def serving(
+    app: Any, backend: Backend, server_options: dict[str, Any] | None = None, **options: Any
+) -> Iterator[RunningServer]:
     """Run ``app`` on ``backend`` at 127.0.0.1:0 (unless ``options`` say where) for the
-    duration of the block."""
+    duration of the block; ``server_options`` go to :class:`~xloop.server.Server` itself."""
     options.setdefault("log_level", "warning")
     options.setdefault("host", "127.0.0.1")
     options.setdefault("port", 0)
@@ -162,7 +164,7 @@ def serving(app: Any, backend: Backend, **options: Any) -> Iterator[RunningServe
         http=backend.http,
         **options,
     )
-    running = RunningServer(config).start()
+    running = RunningServer(config, **(server_options or {})).start()
     try:
         yield running
     finally:

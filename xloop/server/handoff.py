@@ -69,8 +69,8 @@ class AcceptThread:
         self._finished: asyncio.Future[None] = loop.create_future()
         self._adopting: set[asyncio.Task[Any]] = set()
         self.accepted = 0
-        self._thread = threading.Thread(target=self._run, name="xloop-accept", daemon=True)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._run, name="xloop-accept", daemon=True)
+        self.thread.start()
 
     # -- the thread ----------------------------------------------------------------------
 
