@@ -148,5 +148,6 @@ class AcceptThread:
         """Once the thread has ended: release the wake-up pair and this copy of the listener
         (the socket stays open in the processes that share it)."""
         await asyncio.shield(self._finished)
+        self.thread.join(1.0)  # it has posted its last call: only its return is left
         for sock in (self._wake_read, self._wake_write, self._sock):
             sock.close()
