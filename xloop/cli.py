@@ -139,6 +139,7 @@ def which_loop(**values: Any) -> None:
         capabilities=chosen.capabilities,
         trace=chosen.trace,
         app=chosen.app,
+        workers=chosen.workers,
     )
 
 

@@ -102,11 +102,14 @@ def option(
     return dataclasses.field(metadata=metadata)
 
 
-def borrow(owner: type, name: str) -> Any:
+def borrow(owner: type, name: str, *, help: str | None = None) -> Any:
     """A field with the declaration and default of ``owner``'s field ``name`` (its
-    environment variable included): one option shared by two commands."""
+    environment variable included): one option shared by two commands. ``help``: what
+    the option does in the borrowing command, where that differs."""
     item = _field(owner, name)
     declared = dict(item.metadata[_KEY])
+    if help is not None:
+        declared["help"] = help
     declared["envvar"] = _envvar(owner, name, declared)
     metadata = {_KEY: declared}
     if item.default_factory is not dataclasses.MISSING:

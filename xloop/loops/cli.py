@@ -20,6 +20,7 @@ from xloop.config import Config
 from xloop.errors import ConfigError
 from xloop.loops import resolve
 from xloop.loops.inspect import inspect_all, inspect_choice
+from xloop.loops.workers import WorkerPlan, worker_plan
 from xloop.options import borrow, option
 
 __all__ = ["WhichLoopOptions", "which_loop"]
@@ -54,6 +55,12 @@ class WhichLoopOptions:
         "the class that defined it (a live profile hook).",
         default=False,
     )
+    workers: int | None = borrow(
+        Config,
+        "workers",
+        help="Say the plan of `xloop serve --workers N` with this loop: the loop each worker "
+        "runs, how the workers share the listener, the socket cap per worker.",
+    )
     check: str | None = option(
         "Compare every loop name with a platform file (platforms/<os>.toml): one line per "
         "mismatch, exit 1 on any.",
@@ -70,6 +77,7 @@ def which_loop(
     capabilities: bool = False,
     trace: bool = False,
     app: str | None = None,
+    workers: int | None = None,
 ) -> None:
     """Report the loop ``--loop``/``--selector`` resolve to, or (``all_``) every backend.
 
@@ -80,6 +88,11 @@ def which_loop(
         _print_trace(loop, selector, as_json)
         return
     if all_:
+        if workers is not None:
+            raise ConfigError(
+                "--workers says the plan for one loop; it takes no --all",
+                hint="e.g. xloop which-loop --loop proactor --workers 4",
+            )
         if loop.strip().lower() != "auto" or selector.strip().lower() != "auto":
             raise ConfigError(
                 "--all reports every loop and selector; it takes no --loop or --selector",
@@ -97,6 +110,8 @@ def which_loop(
             report["capabilities"] = _probe(loop, selector)
         if app is not None:
             report["advice"] = _advice(app, choice.factory, report["loop_class"])
+        if workers is not None:
+            report["workers"] = worker_plan(loop, selector, workers).as_dict()
 
     if as_json:
         print(json.dumps(report, indent=2))
@@ -107,12 +122,26 @@ def which_loop(
         columns = {e["name"]: e["capabilities"] for e in report["backends"] if "capabilities" in e}
     else:
         _print_choice(console, report)
+        if workers is not None:
+            _print_workers(console, worker_plan(loop, selector, workers), report["loop_class"])
         columns = {report["backend"]: report["capabilities"]} if capabilities else {}
         if app is not None:
             for line in report["advice"] or [f"{app}: no known incompatibility with this loop"]:
                 console.print(Text(line, style="yellow" if report["advice"] else "green"))
     if columns:
         _print_capabilities(console, columns)
+
+
+def _print_workers(console: Console, plan: WorkerPlan, loop_class: str) -> None:
+    table = Table(title=f"xloop serve --workers {plan.workers}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("each worker", Text(f"{loop_class} ({plan.backend}: {plan.reason})"))
+    table.add_row("processes", Text(f"a supervisor (no app, no loop of yours) + {plan.workers}"))
+    table.add_row("listener", Text(plan.sharing_text))
+    cap = f"{plan.cap} sockets per worker (select())" if plan.cap else "none from the loop"
+    table.add_row("socket cap", Text(cap))
+    console.print(table)
 
 
 def _print_trace(loop: str, selector: str, as_json: bool) -> None:

@@ -40,19 +40,6 @@ class WorkerPlan:
     def sharing_text(self) -> str:
         return SHARING_TEXT[self.sharing]
 
-    def lines(self) -> list[str]:
-        """The plan, as ``which-loop --workers`` prints it."""
-        cap = (
-            f"{self.cap} sockets per worker (select())"
-            if self.cap is not None
-            else "none from the loop (the OS's descriptor limit)"
-        )
-        return [
-            f"workers: {self.workers}, each on {self.backend} ({self.reason})",
-            f"listener: {self.sharing_text}",
-            f"socket cap: {cap}",
-        ]
-
     def as_dict(self) -> dict[str, object]:
         return {
             "workers": self.workers,
