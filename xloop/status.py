@@ -16,7 +16,11 @@ fields it does not know, and lines that are not JSON objects. Events so far:
     the WebSocket messages its apps sent (the echo server counts ``bytes`` instead of
     ``requests``).
 
-Worker heartbeats for a supervisor are meant to travel the same way: new events, same lines.
+A supervisor (``--workers``/``--reload``) writes the same ``ready`` (once every worker
+serves; ``pid`` is the supervisor's, ``workers`` the workers' pids) and ``stopped`` (the
+sums over every worker it ran), and between them ``worker`` events: ``number``, ``pid``,
+``state`` (``ready``; ``exited`` with ``returncode``). Its workers speak to it the same way
+(``pong``, ``failed``: see :mod:`xloop.server.worker`).
 
 :class:`StatusWriter` is the server's end (:meth:`StatusWriter.open` takes the number given
 on the command line). :class:`StatusPipe` is the parent's: a pipe whose write end one child

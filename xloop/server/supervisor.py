@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StartupError
 from ..logs import error_logger as logger
 from ..loops.workers import worker_plan
-from ..status import StatusPipe
+from ..status import StatusPipe, StatusWriter
 from .listener import bind_listener
 from .server import install_shutdown_handlers
 from .worker import bootstrap_line
@@ -149,6 +149,10 @@ class Supervisor:
         self._timers: set[asyncio.TimerHandle] = set()
         self._rolling: asyncio.Task[None] | None = None
         self._watcher: Any = None
+        self._announced = False
+        self._served = {"requests": 0, "connections": 0, "ws_messages": 0}
+        # --status-fd: the run's events for the process that started the supervisor
+        self.status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -185,6 +189,8 @@ class Supervisor:
             del loop
         if self.fatal is not None:
             raise StartupError(self.fatal, hint="see the worker's log above")
+        if self.status is not None:
+            self.status.write("stopped", **self._served)
         logger.info("supervisor [%d]: stopped", os.getpid())
         return self.exit_code
 
@@ -312,12 +318,36 @@ class Supervisor:
                 event.get("http"),
                 event.get("ws"),
             )
+            self._event("worker", worker, state="ready")
+            if not self._announced and len(self._serving()) >= self.target:
+                self._announce(event)
+        elif name == "stopped":
+            for key in self._served:
+                self._served[key] += int(event.get(key) or 0)
         elif name == "failed":
             worker.failure = event
+
+    def _serving(self) -> list[WorkerProcess]:
+        return [w for w in self.workers.values() if w.ready.is_set() and not w.exited.is_set()]
+
+    def _event(self, name: str, worker: WorkerProcess, **fields: Any) -> None:
+        if self.status is not None:
+            self.status.write(name, number=worker.number, pid=worker.pid, **fields)
+
+    def _announce(self, ready: dict[str, Any]) -> None:
+        """Every worker serves: the ``ready`` event of the whole run (as one server's, plus
+        ``workers``: their pids)."""
+        self._announced = True
+        if self.status is None:
+            return
+        fields = {k: v for k, v in ready.items() if k not in ("event", "pid")}
+        pids = [w.pid for w in sorted(self._serving(), key=lambda w: w.number)]
+        self.status.write("ready", pid=os.getpid(), **fields, workers=pids)
 
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> None:
         worker.returncode = returncode
         worker.exited.set()
+        self._event("worker", worker, state="exited", returncode=returncode)
         self.retired.discard(worker)
         current = self.workers.get(worker.number) is worker
         if current:
