@@ -347,6 +347,9 @@ class Supervisor:
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> None:
         worker.returncode = returncode
         worker.exited.set()
+        if worker.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                worker.proc.stdin.close()
         self._event("worker", worker, state="exited", returncode=returncode)
         self.retired.discard(worker)
         current = self.workers.get(worker.number) is worker
