@@ -36,6 +36,7 @@ _WEBSOCKET = "WebSocket"
 _LIMITS_PANEL = "Limits and timeouts"
 _LOGGING = "Logging"
 _WORKERS = "Workers and reload"
+_TLS = "TLS"
 
 
 @dataclass
@@ -138,6 +139,55 @@ class Config:
         flag="--ws-per-message-deflate",
         secondary="--no-ws-per-message-deflate",
         panel=_WEBSOCKET,
+    )
+    ssl_certfile: str | None = option(
+        "TLS: the server's certificate chain (PEM); serving https and wss.",
+        default=None,
+        panel=_TLS,
+        metavar="FILE",
+    )
+    ssl_keyfile: str | None = option(
+        "TLS: the private key (PEM), if not in --ssl-certfile.",
+        default=None,
+        panel=_TLS,
+        metavar="FILE",
+    )
+    ssl_keyfile_password: str | None = option(
+        "TLS: the password of an encrypted --ssl-keyfile.", default=None, panel=_TLS
+    )
+    ssl_version: int = option(
+        "TLS: the ssl module's protocol constant (default 17: PROTOCOL_TLS_SERVER, the "
+        "versions both sides support).",
+        default=17,
+        minimum=0,
+        panel=_TLS,
+    )
+    ssl_cert_reqs: int = option(
+        "TLS: client certificates: 0 none (CERT_NONE), 1 optional, 2 required; checked "
+        "against --ssl-ca-certs.",
+        default=0,
+        minimum=0,
+        maximum=2,
+        panel=_TLS,
+    )
+    ssl_ca_certs: str | None = option(
+        "TLS: the CA certificates (PEM) client certificates are checked against.",
+        default=None,
+        panel=_TLS,
+        metavar="FILE",
+    )
+    ssl_ciphers: str | None = option(
+        "TLS: an OpenSSL cipher list (default: OpenSSL's safe defaults).",
+        default=None,
+        panel=_TLS,
+    )
+    timeout_ssl_handshake: float = option(
+        "TLS: a client that has not finished its handshake this many seconds after connecting "
+        "is dropped.",
+        default=10.0,
+        above=0.0,
+        finite=True,
+        panel=_TLS,
     )
     lifespan: str = option(
         "ASGI lifespan protocol.", default="auto", choices=LIFESPAN_MODES, panel=_APPLICATION
@@ -349,6 +399,20 @@ class Config:
         self.extra_headers()  # validates --header
         if self.proxy_headers:
             self.trusted_proxies()
+        tls_only = ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers")
+        given = [name for name in tls_only if getattr(self, name) is not None]
+        if self.ssl_cert_reqs:
+            given.append("ssl_cert_reqs")
+        if given and self.ssl_certfile is None:
+            flag = "--" + given[0].replace("_", "-")
+            raise ConfigError(
+                f"{flag} needs --ssl-certfile", hint="TLS starts with the server's certificate"
+            )
+        if self.ssl_cert_reqs and self.ssl_ca_certs is None:
+            raise ConfigError(
+                "--ssl-cert-reqs needs --ssl-ca-certs",
+                hint="the CA certificates client certificates are checked against",
+            )
         if (self.workers is not None or self.reload) and not isinstance(self.app, str):
             raise ConfigError(
                 "--workers and --reload need the app as an import string",

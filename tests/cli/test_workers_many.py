@@ -85,7 +85,9 @@ async def _hold(port: int) -> tuple[list[int], list[asyncio.StreamReader], list[
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         assert lines[0] == "HTTP/1.1 200 OK", lines[0]
-        length = next(int(v) for k, _, v in (h.partition(": ") for h in lines[1:]) if k == "content-length")
+        length = next(
+            int(v) for k, _, v in (h.partition(": ") for h in lines[1:]) if k == "content-length"
+        )
         return int(await reader.readexactly(length)), reader, writer
 
     results = await asyncio.gather(*(one() for _ in range(CONNECTIONS)))

@@ -58,8 +58,11 @@ class AcceptThread:
         loop: asyncio.AbstractEventLoop,
         factory: Callable[[], asyncio.BaseProtocol],
         sock: socket.socket,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self._loop = loop
+        #: ``connect_accepted_socket``'s keyword arguments: TLS (``ssl=``, its timeout).
+        self._options = options or {}
         self._factory = factory
         self._sock = sock
         self.sockets: tuple[socket.socket, ...] = (sock,)
@@ -122,7 +125,7 @@ class AcceptThread:
 
     async def _connect(self, conn: socket.socket) -> None:
         try:
-            await self._loop.connect_accepted_socket(self._factory, conn)
+            await self._loop.connect_accepted_socket(self._factory, conn, **self._options)
         except (OSError, RuntimeError) as exc:  # the client left before the loop took it
             logger.debug("an accepted connection could not be served: %s", exc)
             conn.close()

@@ -27,6 +27,7 @@ from .handoff import AcceptThread, Listener
 from .lifespan import Lifespan
 from .listener import bind_error, bind_uds
 from .state import ServerState
+from .tls import ssl_context
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -116,6 +117,8 @@ class Server:
         self.lifespan: Lifespan | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.http = resolve_http(config.http)
+        #: The TLS context (``--ssl-certfile``), made before anything listens.
+        self.ssl = ssl_context(config)
         self.ws = resolve_ws(config.ws)
         #: Set (from any thread) once the server listens.
         self.ready = threading.Event()
@@ -248,35 +251,37 @@ class Server:
         config = self.config
         loop = self.loop
         assert loop is not None
+        tls: dict[str, Any] = {}
+        if self.ssl is not None:
+            tls = {"ssl": self.ssl, "ssl_handshake_timeout": config.timeout_ssl_handshake}
         try:
-            if self._sock is not None and self._accept_thread:
-                self.listeners.append(AcceptThread(loop, factory, self._sock))
-            elif self._sock is not None:
-                self.listeners.append(
-                    await loop.create_server(factory, sock=self._sock, backlog=config.backlog)
-                )
-            elif config.fd is not None:
+            sock = self._sock
+            if sock is None and config.fd is not None:
                 sock = socket.socket(fileno=config.fd)
-                self.listeners.append(
-                    await loop.create_server(factory, sock=sock, backlog=config.backlog)
-                )
-            elif config.uds is not None:
+            elif sock is None and config.uds is not None:
                 sock = self._bind_uds(config.uds)
-                self.listeners.append(
-                    await loop.create_server(factory, sock=sock, backlog=config.backlog)
+            listener: Listener
+            if sock is not None and self._accept_thread:
+                listener = AcceptThread(loop, factory, sock, tls)
+            elif sock is not None:
+                listener = await loop.create_server(
+                    factory, sock=sock, backlog=config.backlog, **tls
                 )
             else:
-                self.listeners.append(
-                    await loop.create_server(
-                        factory,
-                        host=config.host,
-                        port=config.port,
-                        backlog=config.backlog,
-                        reuse_address=True,
-                    )
+                listener = await loop.create_server(
+                    factory,
+                    host=config.host,
+                    port=config.port,
+                    backlog=config.backlog,
+                    reuse_address=True,
+                    **tls,
                 )
+            self.listeners.append(listener)
         except OSError as exc:
             raise bind_error(exc, config) from None
+        self._learn_port()
+
+    def _learn_port(self) -> None:
         for sock in self.sockets:
             name = sock.getsockname()
             if isinstance(name, tuple):
@@ -300,7 +305,7 @@ class Server:
             host = config.host
             if ":" in host:
                 host = f"[{host}]"
-            where = f"http://{host}:{self.port}"
+            where = f"{'https' if self.ssl else 'http'}://{host}:{self.port}"
         logger.info("loop: %s", loop_text)
         logger.info("http: %s", self.http)
         logger.info("websocket: %s", self.ws)
