@@ -85,9 +85,8 @@ async def _hold(port: int) -> tuple[list[int], list[asyncio.StreamReader], list[
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         assert lines[0] == "HTTP/1.1 200 OK", lines[0]
-        length = next(
-            int(v) for k, _, v in (h.partition(": ") for h in lines[1:]) if k == "content-length"
-        )
+        fields = dict(line.partition(": ")[::2] for line in lines[1:])
+        length = int(fields["content-length"])
         return int(await reader.readexactly(length)), reader, writer
 
     results = await asyncio.gather(*(one() for _ in range(CONNECTIONS)))
@@ -185,7 +184,8 @@ def test_two_workers_hold_1500_connections_and_ctrl_break_drains_them(
         assert max(per_worker.values()) > 512, per_worker
         assert closed == [[b""] * CONNECTIONS], "a connection was not closed by the drain"
         stopped = status.wait_for("stopped", EXIT_TIMEOUT)
-        assert stopped is not None and stopped["requests"] == CONNECTIONS, stopped
+        assert stopped is not None
+        assert stopped["requests"] == CONNECTIONS, stopped
     finally:
         if proc.poll() is None:
             proc.kill()

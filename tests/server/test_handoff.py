@@ -97,5 +97,5 @@ def test_stopping_ends_the_thread_and_releases_the_listener(backend: Backend) ->
         running.stop()
         assert not listener.is_serving()
         assert not listener.thread.is_alive()
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()

@@ -162,7 +162,7 @@ def test_an_encrypted_key_needs_its_password(tmp_path: Path, certs: Certificates
             serialization.BestAvailableEncryption(b"s3cret"),
         )
     )
-    base = {"ssl_certfile": str(certs.cert_file), "ssl_keyfile": str(encrypted)}
+    base: dict[str, Any] = {"ssl_certfile": str(certs.cert_file), "ssl_keyfile": str(encrypted)}
     assert ssl_context(Config(ssl_keyfile_password="s3cret", **base)) is not None
     with pytest.raises(ConfigError, match="cannot load the certificate and key"):
         ssl_context(Config(ssl_keyfile_password="wrong", **base))
