@@ -73,7 +73,8 @@ def resident_memory() -> int | None:
     """This process's resident set size in bytes, where the OS tells it cheaply."""
     try:
         with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            pages = int(statm.read().split()[1])
+        return pages * int(getattr(os, "sysconf")("SC_PAGE_SIZE"))  # noqa: B009 - POSIX only
     except (OSError, ValueError, IndexError, AttributeError):
         pass
     if loops.IS_WINDOWS:  # pragma: windows-only
