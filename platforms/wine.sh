@@ -371,6 +371,23 @@ run_pytest() { # label, env assignment or "", test paths...
     esac
 }
 
+# TLS files for tests/server/test_tls.py, made on the Linux side: trustme's cryptography
+# does not load under Wine 8 (it needs bcryptprimitives.dll).
+TLS_DIR="$CACHE/tls"
+if [ ! -f "$TLS_DIR/client.pem" ]; then
+    say "making the TLS test certificates (trustme, on Linux)"
+    TLS_PATH=""
+    if ! "$HOST_PYTHON" -c "import trustme" 2> /dev/null; then
+        "$HOST_PYTHON" -m pip install -q --target "$CACHE/host-trustme" trustme 2>&1 |
+            { grep -v "is ignored: it is neither" || true; }
+        TLS_PATH="$CACHE/host-trustme"
+    fi
+    PYTHONPATH="$TLS_PATH" "$HOST_PYTHON" -m tests.server.tls_files "$TLS_DIR" ||
+        say "no TLS test certificates: the TLS tests will skip"
+fi
+XLOOP_TEST_TLS_DIR="$(winpath "$TLS_DIR")"
+export XLOOP_TEST_TLS_DIR
+
 PYTEST_ARGS=("$@")
 read -r -a SUITE_PATHS <<< "$SUITES"
 read -r -a COMMON_PATHS <<< "$COMMON"

@@ -14,6 +14,7 @@ log. The scope's ``scheme`` is ``https`` (``wss`` for WebSocket).
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import TYPE_CHECKING
 
@@ -39,16 +40,18 @@ def ssl_context(config: Config) -> ssl.SSLContext | None:
             hint="17 (PROTOCOL_TLS_SERVER) is the one to use",
         ) from None
     password = config.ssl_keyfile_password
+    for name in (config.ssl_certfile, config.ssl_keyfile, config.ssl_ca_certs):
+        if name is not None and not os.path.isfile(name):
+            raise ConfigError(
+                f"TLS: no such file: {name}",
+                hint="check --ssl-certfile, --ssl-keyfile and --ssl-ca-certs",
+            )
     try:
         context.load_cert_chain(
             config.ssl_certfile,
             config.ssl_keyfile,
             (lambda: password) if password is not None else None,
         )
-    except FileNotFoundError as exc:
-        raise ConfigError(
-            f"TLS: no such file: {exc.filename}", hint="check --ssl-certfile and --ssl-keyfile"
-        ) from None
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise ConfigError(
             f"TLS: cannot load the certificate and key: {exc}",
