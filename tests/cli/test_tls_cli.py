@@ -22,7 +22,9 @@ CURL = shutil.which("curl")
 def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tls_files.prepared()
     if directory is None:
-        pytest.importorskip("trustme", reason="trustme (cryptography) does not import here")
+        pytest.importorskip(
+            "trustme", reason="trustme (cryptography) does not import here", exc_type=ImportError
+        )
         directory = tmp_path_factory.mktemp("tls")
         tls_files.write(directory)
     return directory

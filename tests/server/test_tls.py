@@ -52,7 +52,9 @@ class Certificates:
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     directory = tls_files.prepared()
     if directory is None:
-        pytest.importorskip("trustme", reason="trustme (cryptography) does not import here")
+        pytest.importorskip(
+            "trustme", reason="trustme (cryptography) does not import here", exc_type=ImportError
+        )
         directory = tmp_path_factory.mktemp("tls")
         tls_files.write(directory)
     return Certificates(directory)
@@ -147,7 +149,9 @@ def test_a_client_that_never_finishes_the_handshake_is_dropped(
 
 def test_an_encrypted_key_needs_its_password(tmp_path: Path, certs: Certificates) -> None:
     serialization = pytest.importorskip(
-        "cryptography.hazmat.primitives.serialization", reason="cryptography does not import"
+        "cryptography.hazmat.primitives.serialization",
+        reason="cryptography does not import",
+        exc_type=ImportError,
     )
 
     key = serialization.load_pem_private_key(certs.key_file.read_bytes(), password=None)
