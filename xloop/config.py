@@ -20,9 +20,10 @@ from .loops import LOOP_NAMES, SELECTOR_NAMES
 from .options import option, validate
 from .ws import WS_NAMES
 
-__all__ = ["LIFESPAN_MODES", "LOG_LEVELS", "Config"]
+__all__ = ["INTERFACES", "LIFESPAN_MODES", "LOG_LEVELS", "Config"]
 
 LIFESPAN_MODES = ("auto", "on", "off")
+INTERFACES = ("auto", "asgi3", "asgi2", "wsgi")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 _LIMITS = Limits()
@@ -188,6 +189,19 @@ class Config:
         above=0.0,
         finite=True,
         panel=_TLS,
+    )
+    interface: str = option(
+        "What APP is: asgi3, asgi2 (a class or callable taking the scope), wsgi (served "
+        "through a2wsgi's thread pool), or auto: detected from its signature.",
+        default="auto",
+        choices=INTERFACES,
+        panel=_APPLICATION,
+    )
+    wsgi_threads: int = option(
+        "With a WSGI app: the threads that run it (requests beyond wait for one).",
+        default=10,
+        minimum=1,
+        panel=_APPLICATION,
     )
     lifespan: str = option(
         "ASGI lifespan protocol.", default="auto", choices=LIFESPAN_MODES, panel=_APPLICATION

@@ -63,8 +63,16 @@ def _public_names(module: Any) -> str:
     return ", ".join(shown) if shown else "(nothing public)"
 
 
-def load_app(app: Any, *, factory: bool = False, app_dir: str | None = None) -> Any:
-    """Resolve ``app`` (an object or a module:attr string) to an ASGI 3 callable."""
+def load_app(
+    app: Any,
+    *,
+    factory: bool = False,
+    app_dir: str | None = None,
+    interface: str = "asgi3",
+    wsgi_threads: int = 10,
+) -> Any:
+    """Resolve ``app`` (an object or a module:attr string) to an ASGI 3 callable: as it is,
+    or adapted from ASGI 2 or WSGI (``interface``; ``auto`` detects it, :func:`detect`)."""
     if isinstance(app, str):
         if app_dir is not None:
             path = os.path.abspath(app_dir)
@@ -97,7 +105,70 @@ def load_app(app: Any, *, factory: bool = False, app_dir: str | None = None) -> 
             f"{name} takes no arguments: it looks like an app factory",
             hint="add --factory",
         )
+    if interface == "auto":
+        interface = detect(obj)
+    if interface == "asgi2":
+        return _ASGI2(obj)
+    if interface == "wsgi":
+        try:
+            from a2wsgi import WSGIMiddleware
+        except ImportError:
+            raise AppLoadError(
+                f"{name} is a WSGI app, and serving WSGI needs a2wsgi, which is not installed",
+                hint="pip install 'xloop[wsgi]'",
+            ) from None
+        return WSGIMiddleware(obj, workers=wsgi_threads)
     return obj
+
+
+def detect(app: Any) -> str:
+    """``asgi3``, ``asgi2`` or ``wsgi``, from what ``app`` is.
+
+    A coroutine function (or an object whose ``__call__`` is one, or a class whose
+    instances are awaitable) is ASGI 3. Otherwise its call signature decides: two
+    positional parameters (``environ, start_response``: Flask, Django's WSGIHandler) is
+    WSGI; one (``scope``: an ASGI 2 class or callable) is ASGI 2. (uvicorn's ``auto`` knows
+    no WSGI, and would run Flask as ASGI 2.)
+    """
+    if inspect.isclass(app):
+        if hasattr(app, "__await__"):
+            return "asgi3"
+        target: Any = app
+    elif inspect.isfunction(app) or inspect.ismethod(app):
+        if inspect.iscoroutinefunction(app):
+            return "asgi3"
+        target = app
+    else:
+        call = getattr(app, "__call__", None)  # noqa: B004 - the method itself is wanted
+        if inspect.iscoroutinefunction(call):
+            return "asgi3"
+        target = call
+    try:
+        parameters = [
+            p
+            for p in inspect.signature(target).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+    except (TypeError, ValueError):  # no signature: take the ASGI 3 default
+        return "asgi3"
+    if len(parameters) == 2:
+        return "wsgi"
+    if len(parameters) == 1:
+        return "asgi2"
+    return "asgi3"
+
+
+class _ASGI2:
+    """An ASGI 2 app (``app(scope)`` returns ``instance(receive, send)``) as ASGI 3."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        instance = self.app(scope)
+        await instance(receive, send)
 
 
 def _looks_like_factory(obj: Any) -> bool:

@@ -195,7 +195,13 @@ class Server:
                 "--loop proactor (or winloop) has no such limit",
                 limit,
             )
-        app: ASGIApp = load_app(config.app, factory=config.factory, app_dir=config.app_dir)
+        app: ASGIApp = load_app(
+            config.app,
+            factory=config.factory,
+            app_dir=config.app_dir,
+            interface=config.interface,
+            wsgi_threads=config.wsgi_threads,
+        )
         await self._advise(loop)
         lifespan_state: dict[str, Any] = {}
         self.lifespan = Lifespan(app, config.lifespan, lifespan_state)
