@@ -14,6 +14,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .access import DEFAULT_FORMAT as DEFAULT_ACCESS_FORMAT
+from .access import AccessFormat
 from .errors import ConfigError
 from .http import HTTP_NAMES, Limits
 from .loops import LOOP_NAMES, SELECTOR_NAMES
@@ -382,6 +384,13 @@ class Config:
         secondary="--no-access-log",
         panel=_LOGGING,
     )
+    access_log_format: str = option(
+        "The access log line: a %-format of named fields (client, method, path, "
+        "http_version, request_line, status, reason, size, duration_ms, user_agent, referer, "
+        "host, pid); client text is escaped.",
+        default=DEFAULT_ACCESS_FORMAT,
+        panel=_LOGGING,
+    )
     status_fd: int | None = option(
         "Write one JSON line per lifecycle event to this file descriptor (on Windows an "
         "inheritable OS handle), for supervisors and tools: ready (pid, address, port, loop "
@@ -411,6 +420,7 @@ class Config:
                 hint="e.g. 'main:app' for the variable app in main.py",
             )
         self.extra_headers()  # validates --header
+        AccessFormat(self.access_log_format)  # validates --access-log-format
         if self.proxy_headers:
             self.trusted_proxies()
         tls_only = ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers")

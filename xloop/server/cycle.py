@@ -21,6 +21,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Callable
+from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -95,6 +96,8 @@ class Cycle:
         "response_ended",
         "response_started",
         "scope",
+        "sent",
+        "started",
         "state",
         "status",
         "waiter",
@@ -121,6 +124,9 @@ class Cycle:
         self.status = 0
         self.headers: Any = ()
         self.waiter: asyncio.Future[None] | None = None
+        self.sent = 0
+        """Response body bytes the app sent (the access log's size)."""
+        self.started = _perf_counter() if state.access_timed else 0.0
         state.active += 1  # down in _end_response, once
 
     # -- told by the connection --------------------------------------------------------------
@@ -226,6 +232,7 @@ class Cycle:
         if type(body) is not bytes:
             # bytearray, memoryview (of any item size): framed by their length in bytes.
             body = bytes(memoryview(body))
+        self.sent += len(body)
         more = message.get("more_body", False)
         http = self.http
         connection = self.connection
@@ -275,17 +282,18 @@ class Cycle:
         transport = connection.transport
         if transport is not None and not connection.closed:  # the per-request write: direct
             transport.write(data)
-        if self.state.access_log and access_logger.isEnabledFor(_INFO):
-            request = self.request
-            access_logger.info(
-                '%s - "%s %s HTTP/%s" %d %s',
-                format_client(self.scope["client"]),
-                request.method,
-                request.target.decode("latin-1"),
-                request.http_version,
-                self.status,
-                status_line(self.status)[13:-2].decode("latin-1"),
+        state = self.state
+        if state.access_log and access_logger.isEnabledFor(_INFO):
+            status = self.status
+            line = state.access_format.line(
+                self.scope["client"],
+                self.request,
+                status,
+                status_line(status)[13:-2].decode("latin-1"),
+                self.sent,
+                _perf_counter() - self.started if self.started else 0.0,
             )
+            access_logger.info("%s", line)
         self._wake()
         if self.body_received or connection.closed:
             connection.finished(self)

@@ -14,6 +14,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
+from ..access import AccessFormat
 from ..http import DefaultHeaders, HTTPConnection
 from ..logs import error_logger
 from ..ws import Settings, engine_factory
@@ -61,6 +62,9 @@ class ServerState:
         # raw_path is bytes as sent: a non-ASCII root_path goes in percent-encoded.
         self.root_path_bytes = quote(config.root_path, safe="/:@!$&'()*+,;=-._~").encode("ascii")
         self.access_log = config.access_log
+        self.access_format = AccessFormat(config.access_log_format)
+        #: --access-log-format uses duration_ms: each request notes when it started.
+        self.access_timed = config.access_log and self.access_format.timed
         self.limit_concurrency = config.limit_concurrency
         self.limit_max_requests = config.limit_max_requests
         self.timeout_keep_alive = config.timeout_keep_alive

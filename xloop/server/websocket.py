@@ -37,6 +37,7 @@ import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
+from ..access import escape
 from ..http import ResponseError
 from ..logs import access_logger, error_logger
 from ..ws import Closed, ConnectionClosed, HandshakeError, Message, MessageError, Pong
@@ -588,6 +589,6 @@ class WebSocket(asyncio.Protocol):
             access_logger.info(
                 '%s - "WebSocket %s" %d',
                 format_client(self.scope["client"]),
-                request.target.decode("latin-1"),
+                escape(request.target.decode("latin-1")),
                 status,
             )
