@@ -24,7 +24,6 @@ from . import __version__, options
 from .compare.settings import CompareOutputs, Outputs, ReportFiles, Settings
 from .config import Config
 from .errors import XloopError
-from .logs import configure_logging
 from .loops.cli import WhichLoopOptions
 from .loops.cli import which_loop as which_loop_report
 
@@ -105,10 +104,10 @@ def _command(name: str, *declarations: type, help: str | None = None) -> Callabl
 )
 def serve(**values: Any) -> None:
     """Serve an ASGI app (default: the built-in demo app) on the chosen loop and parser."""
-    from .server.run import run_server
+    from .server.run import prepare_process, run_server
 
     config = options.make(Config, values)
-    configure_logging(config.log_level, config.access_log)
+    prepare_process(config)
     if config.workers is not None or config.reload:
         from .server.supervisor import run_supervisor
 

@@ -384,6 +384,27 @@ class Config:
         secondary="--no-access-log",
         panel=_LOGGING,
     )
+    log_config: str | None = option(
+        "A logging configuration file, applied after xloop's own: JSON or YAML (dictConfig), "
+        "or INI (fileConfig).",
+        default=None,
+        panel=_LOGGING,
+        metavar="FILE",
+    )
+    use_colors: bool | None = option(
+        "Colour the log's levels (default: when stderr is a terminal).",
+        default=None,
+        flag="--use-colors",
+        secondary="--no-use-colors",
+        panel=_LOGGING,
+    )
+    env_file: str | None = option(
+        "Load environment variables from this .env file (python-dotenv) before the app is "
+        "imported; workers inherit them.",
+        default=None,
+        panel=_APPLICATION,
+        metavar="FILE",
+    )
     access_log_format: str = option(
         "The access log line: a %-format of named fields (client, method, path, "
         "http_version, request_line, status, reason, size, duration_ms, user_agent, referer, "

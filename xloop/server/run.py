@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .. import loops
 from ..config import Config
+from ..errors import ConfigError
 from ..logs import configure_logging
 from .server import Server
 
-__all__ = ["run", "run_server"]
+__all__ = ["prepare_process", "run", "run_server"]
+
+
+def prepare_process(config: Config) -> None:
+    """What a process does before it serves ``config``: load ``--env-file`` into the
+    environment (before the app is imported; workers inherit it), then set up logging
+    (``--log-level``, ``--log-config``, ``--use-colors``)."""
+    if config.env_file is not None:
+        load_env_file(config.env_file)
+    configure_logging(
+        config.log_level,
+        config.access_log,
+        log_config=config.log_config,
+        use_colors=config.use_colors,
+    )
+
+
+def load_env_file(path: str) -> None:
+    """``--env-file``: variables already set in the environment win (as with uvicorn)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"--env-file {path}: no such file", hint="check the path")
+    try:
+        import dotenv
+    except ImportError:
+        raise ConfigError(
+            "--env-file needs python-dotenv, which is not installed",
+            hint="pip install 'xloop[standard]' (or python-dotenv)",
+        ) from None
+    dotenv.load_dotenv(path, override=False)
 
 
 def run_server(config: Config, *, install_signal_handlers: bool = True) -> Server:
@@ -33,5 +63,14 @@ def run(app: Any = None, *, configure_logs: bool = True, **options: Any) -> None
         options["app"] = app
     config = Config(**options)
     if configure_logs:
-        configure_logging(config.log_level, config.access_log)
+        prepare_process(config)
+    elif config.env_file is not None:
+        load_env_file(config.env_file)
+    if config.workers is not None or config.reload:
+        from .supervisor import run_supervisor
+
+        code = run_supervisor(config)
+        if code:
+            raise SystemExit(code)
+        return
     run_server(config)

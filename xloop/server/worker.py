@@ -36,7 +36,6 @@ from typing import Any
 from .. import loops
 from ..config import Config
 from ..errors import XloopError
-from ..logs import configure_logging
 from ..logs import error_logger as logger
 
 __all__ = ["bootstrap_line", "main", "resident_memory"]
@@ -188,6 +187,7 @@ class _Control(threading.Thread):
 
 def main() -> None:
     """The worker's entry point: read the bootstrap, serve, exit with the server's code."""
+    from .run import prepare_process
     from .server import Server
 
     lines = _Lines(sys.stdin.fileno())
@@ -196,7 +196,7 @@ def main() -> None:
     status = None
     try:
         config = Config(**fields)
-        configure_logging(config.log_level, config.access_log)
+        prepare_process(config)
         for name in ("SIGINT", "SIGBREAK"):
             sig = getattr(signal, name, None)
             if sig is not None:
