@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..http import HTTP_NAMES
 from ..options import option, validate
-from ..ws import WS_NAMES
+from ..ws import WS_NAMES, WS_SYNONYMS
 from .others import SERVERS
 from .workloads import C10K_CONNECTIONS, WORKLOADS
 
@@ -30,7 +30,7 @@ __all__ = [
 
 CLIENTS = ("builtin", "wrk", "oha")
 PARSERS = tuple(name for name in HTTP_NAMES if name != "auto")
-ENGINES = tuple(name for name in WS_NAMES if name != "auto")
+ENGINES = tuple(name for name in WS_NAMES if name != "auto" and name not in WS_SYNONYMS)
 
 _WHAT = "What to compare"
 _LOAD = "Load"

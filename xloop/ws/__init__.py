@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WS_NAMES",
+    "WS_SYNONYMS",
     "Closed",
     "ConnectionClosed",
     "Event",
@@ -42,7 +43,10 @@ __all__ = [
     "resolve_ws",
 ]
 
-WS_NAMES = ("auto", "websockets", "wsproto", "none")
+WS_NAMES = ("auto", "websockets", "websockets-sansio", "wsproto", "none")
+#: uvicorn's name for its sans-IO websockets implementation, which xloop's websockets
+#: engine always is (websockets' ``ServerProtocol``): accepted as a synonym.
+WS_SYNONYMS = {"websockets-sansio": "websockets"}
 _ENGINES = ("websockets", "wsproto")
 
 
@@ -54,6 +58,7 @@ def engine_available(name: str) -> bool:
 def resolve_ws(name: str) -> str:
     """Map ``auto``/``websockets``/``wsproto``/``none`` to the engine that will run (``none``
     when no engine is installed for ``auto``), or raise ConfigError."""
+    name = WS_SYNONYMS.get(name, name)
     if name == "none":
         return "none"
     if name == "auto":
