@@ -4,10 +4,12 @@ worker's loop by an accept thread); the stop signal (Ctrl+Break on Windows) then
 all and the supervisor exits 0.
 
 The stop signal: SIGINT on POSIX; on Windows a real Ctrl+Break (``CTRL_BREAK_EVENT`` to the
-supervisor's process group). Under Wine, whose console does not deliver Ctrl+Break to
-another process, the supervisor raises SIGBREAK in its own process (``signal.raise_signal``,
-from a thread of the wrapper below, on a line written to its stdin): the same handler a
-console's Ctrl+Break reaches, what ``tests/cli/test_signals.py`` does for one server.
+supervisor's process group). Wine 8 cannot deliver a Ctrl+Break at all: its server sends
+only CTRL_C events (``GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT)`` fails whatever the
+console), and its C runtime never raises SIGBREAK. So under Wine the supervisor raises
+SIGBREAK in its own process (``signal.raise_signal``, from a thread of the wrapper below, on
+a line written to its stdin): the handler a real Ctrl+Break reaches through the C runtime,
+what ``tests/cli/test_signals.py`` does for one server.
 """
 
 from __future__ import annotations
