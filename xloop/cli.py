@@ -104,7 +104,8 @@ def _command(name: str, *declarations: type, help: str | None = None) -> Callabl
 )
 def serve(**values: Any) -> None:
     """Serve an ASGI app (default: the built-in demo app) on the chosen loop and parser."""
-    from .server.run import prepare_process, run_server
+    from .server.prepare import prepare_process
+    from .server.run import run_server
 
     config = options.make(Config, values)
     prepare_process(config)

@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .. import loops
 from ..config import Config
 from ..errors import ConfigError
-from ..logs import configure_logging
+from .prepare import load_env_file, prepare_process
 from .server import Server
 
-__all__ = ["prepare_process", "run", "run_server"]
-
-
-def prepare_process(config: Config) -> None:
-    """What a process does before it serves ``config``: load ``--env-file`` into the
-    environment (before the app is imported; workers inherit it), then set up logging
-    (``--log-level``, ``--log-config``, ``--use-colors``)."""
-    if config.env_file is not None:
-        load_env_file(config.env_file)
-    configure_logging(
-        config.log_level,
-        config.access_log,
-        log_config=config.log_config,
-        use_colors=config.use_colors,
-    )
-
-
-def load_env_file(path: str) -> None:
-    """``--env-file``: variables already set in the environment win (as with uvicorn)."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"--env-file {path}: no such file", hint="check the path")
-    try:
-        import dotenv
-    except ImportError:
-        raise ConfigError(
-            "--env-file needs python-dotenv, which is not installed",
-            hint="pip install 'xloop[standard]' (or python-dotenv)",
-        ) from None
-    dotenv.load_dotenv(path, override=False)
+__all__ = ["run", "run_server"]
 
 
 def run_server(config: Config, *, install_signal_handlers: bool = True) -> Server:

@@ -187,7 +187,7 @@ class _Control(threading.Thread):
 
 def main() -> None:
     """The worker's entry point: read the bootstrap, serve, exit with the server's code."""
-    from .run import prepare_process
+    from .prepare import prepare_process
     from .server import Server
 
     lines = _Lines(sys.stdin.fileno())

@@ -1,0 +1,42 @@
+"""What a server or worker process does before it serves: its environment and its logging."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from ..logs import configure_logging
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = ["load_env_file", "prepare_process"]
+
+
+def prepare_process(config: Config) -> None:
+    """What a process does before it serves ``config``: load ``--env-file`` into the
+    environment (before the app is imported; workers inherit it), then set up logging
+    (``--log-level``, ``--log-config``, ``--use-colors``)."""
+    if config.env_file is not None:
+        load_env_file(config.env_file)
+    configure_logging(
+        config.log_level,
+        config.access_log,
+        log_config=config.log_config,
+        use_colors=config.use_colors,
+    )
+
+
+def load_env_file(path: str) -> None:
+    """``--env-file``: variables already set in the environment win (as with uvicorn)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"--env-file {path}: no such file", hint="check the path")
+    try:
+        import dotenv
+    except ImportError:
+        raise ConfigError(
+            "--env-file needs python-dotenv, which is not installed",
+            hint="pip install 'xloop[standard]' (or python-dotenv)",
+        ) from None
+    dotenv.load_dotenv(path, override=False)
