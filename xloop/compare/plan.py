@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from ..http import httptools_available, resolve_http
 from ..ws import engine_available, resolve_ws
 from . import external, others
+from .machine import Pinning
 from .model import Result
 from .others import OWN_PARSER
 from .servers import Target
@@ -90,8 +91,12 @@ def check_tools(settings: Settings) -> None:
                 external.check_workload(client, WORKLOADS[name], settings.pipeline)
 
 
-def targets(settings: Settings) -> list[Target]:
-    """Resolve every name (one-line errors for unknown or unavailable ones) into rows."""
+def targets(settings: Settings, pinning: Pinning | None = None) -> list[Target]:
+    """Resolve every name (one-line errors for unknown or unavailable ones) into rows.
+
+    With ``--workers N``, each server row is measured with 1..N workers (the echo server
+    is one process: one row); a row whose workers ``pinning`` cannot give a CPU each
+    besides the client's is skipped, saying so."""
     if settings.loops == ["all"]:
         loop_names = [n for n in _all_loops() if n == "asyncio" or loops.os_backends()[n] is None]
     else:
@@ -139,9 +144,13 @@ def targets(settings: Settings) -> list[Target]:
         idle: int | None = None
         if workload.name == "c10k":
             idle = settings.c10k_connections - connections
-        for server, stack, (name, selector, selector_class, _backend), client in itertools.product(
-            settings.servers, stacks, loop_rows, settings.clients
+        counts: list[int | None] = [None]
+        if settings.workers is not None and workload.kind != "tcp":
+            counts = list(range(1, settings.workers + 1))
+        for server, stack, loop_row, workers, client in itertools.product(
+            settings.servers, stacks, loop_rows, counts, settings.clients
         ):
+            name, selector, selector_class, _backend = loop_row
             column, parser, ws = stack
             if server == "granian" and workload.kind != "tcp":
                 # its own parser and WebSocket engine: one row per loop
@@ -161,8 +170,11 @@ def targets(settings: Settings) -> list[Target]:
                 idle_connections=idle,
                 selector_named=selector != "auto",
                 server=server,
+                workers=workers,
             )
             skip = others.why_not(server, name, selector, parser, ws, workload)
+            if skip is None and pinning is not None:
+                skip = pinning.lacks(workers)
             if skip is not None:
                 row.status = "skipped"
                 row.notes.append(skip)
