@@ -67,7 +67,8 @@ def test_a_row_per_worker_count_on_every_loop_and_parser_here() -> None:
 def test_a_servers_cpu_and_memory_are_its_workers_summed(tmp_path: Path) -> None:
     settings = short(workers=2, loops=["asyncio"], http=["h11"])
     pinning = plan_pinning(False, 2)
-    targets = planning.targets(settings, pinning)
+    targets = planning.targets(settings)
+    planning.fit_cpus(targets, pinning)
     assert [target.result.workers for target in targets] == [1, 2]
     with start_servers(targets, settings, pinning):
         for target in targets:
@@ -108,7 +109,9 @@ def test_a_servers_cpu_and_memory_are_its_workers_summed(tmp_path: Path) -> None
 def test_rows_the_cpus_cannot_hold_are_skipped_saying_so() -> None:
     settings = short(workers=3, loops=["asyncio"], http=["h11"], workloads=["plaintext", "echo"])
     two = Pinning((0,), (1,), "test")
-    rows = [target.result for target in planning.targets(settings, two)]
+    with_two = planning.targets(settings)
+    planning.fit_cpus(with_two, two)
+    rows = [target.result for target in with_two]
     # the echo server is one process: one row
     assert [(row.workload, row.workers, row.status) for row in rows] == [
         ("plaintext", 1, "ok"),
@@ -123,19 +126,23 @@ def test_rows_the_cpus_cannot_hold_are_skipped_saying_so() -> None:
     four = Pinning((0, 1), (2, 3), "test")
     assert four.server_for(2) == (0, 1)
     assert four.server_for(1) == four.server_for(None) == (0,)
-    statuses = [target.result.status for target in planning.targets(settings, four)]
-    assert statuses == ["ok", "ok", "skipped", "ok"]
-    assert planning.targets(settings, four)[2].skip == (
+    with_four = planning.targets(settings)
+    planning.fit_cpus(with_four, four)
+    assert [target.result.status for target in with_four] == ["ok", "ok", "skipped", "ok"]
+    assert with_four[2].skip == (
         "needs 3 CPUs for the server besides the client's; this machine has 4 "
         "(--no-pin runs it, the workers and the client sharing the CPUs)"
     )
     # unpinned: every row runs
     unpinned = plan_pinning(False, 3)
     assert unpinned.description == f"none (--no-pin): {UNPINNED}"
-    assert all(target.skip is None for target in planning.targets(settings, unpinned))
+    every = planning.targets(settings)
+    planning.fit_cpus(every, unpinned)
+    assert all(target.skip is None for target in every)
     # without --workers: the rows and the pinning of before
     assert plan_pinning(False) == Pinning(None, None, "none (--no-pin)")
-    plain = planning.targets(short(loops=["asyncio"], http=["h11"]), two)
+    plain = planning.targets(short(loops=["asyncio"], http=["h11"]))
+    planning.fit_cpus(plain, two)
     assert [(t.result.workers, t.result.label) for t in plain] == [(None, "asyncio/h11")]
 
 
@@ -224,7 +231,8 @@ def test_other_servers_get_their_own_workers_flag() -> None:
 def test_uvicorns_rows_are_measured_on_its_workers() -> None:
     settings = short(workers=2, servers=["uvicorn"], loops=["asyncio"], http=["h11"])
     pinning = plan_pinning(False, 2)
-    targets = planning.targets(settings, pinning)
+    targets = planning.targets(settings)
+    planning.fit_cpus(targets, pinning)
     with start_servers(targets, settings, pinning):
         one, two = (target.server for target in targets)
         assert one is not None

@@ -23,6 +23,7 @@ __all__ = [
     "default_engines",
     "default_loops",
     "default_parsers",
+    "fit_cpus",
     "missing_rows",
     "targets",
 ]
@@ -91,12 +92,22 @@ def check_tools(settings: Settings) -> None:
                 external.check_workload(client, WORKLOADS[name], settings.pipeline)
 
 
-def targets(settings: Settings, pinning: Pinning | None = None) -> list[Target]:
+def fit_cpus(targets: list[Target], pinning: Pinning) -> None:
+    """Skip, saying so, each row whose workers ``pinning`` cannot give a CPU each besides
+    the client's (``--workers``)."""
+    for target in targets:
+        skip = pinning.lacks(target.result.workers)
+        if target.skip is None and skip is not None:
+            target.skip = skip
+            target.result.status = "skipped"
+            target.result.notes.append(skip)
+
+
+def targets(settings: Settings) -> list[Target]:
     """Resolve every name (one-line errors for unknown or unavailable ones) into rows.
 
     With ``--workers N``, each server row is measured with 1..N workers (the echo server
-    is one process: one row); a row whose workers ``pinning`` cannot give a CPU each
-    besides the client's is skipped, saying so."""
+    is one process: one row)."""
     if settings.loops == ["all"]:
         loop_names = [n for n in _all_loops() if n == "asyncio" or loops.os_backends()[n] is None]
     else:
@@ -173,8 +184,6 @@ def targets(settings: Settings, pinning: Pinning | None = None) -> list[Target]:
                 workers=workers,
             )
             skip = others.why_not(server, name, selector, parser, ws, workload)
-            if skip is None and pinning is not None:
-                skip = pinning.lacks(workers)
             if skip is not None:
                 row.status = "skipped"
                 row.notes.append(skip)

@@ -44,8 +44,9 @@ def compare(
     """Measure every configuration ``settings`` names; raise XloopError for what stops it all
     (a bad option, a server that cannot start). Rows that fail later are kept, marked."""
     plan.check_tools(settings)
+    targets = plan.targets(settings)
     pinning = plan_pinning(settings.pin, settings.workers)
-    targets = plan.targets(settings, pinning)
+    plan.fit_cpus(targets, pinning)
     fd_note = None
     if "c10k" in settings.workloads:  # the servers inherit the limit of this process
         fd_note = raise_fd_limit(settings.c10k_connections + 1)
