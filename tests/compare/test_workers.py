@@ -13,6 +13,7 @@ import pytest
 
 from xloop.compare import others, rounds
 from xloop.compare import plan as planning
+from xloop.compare.columns import workers_note
 from xloop.compare.machine import Pinning, plan_pinning
 from xloop.compare.model import Result, ResultFile
 from xloop.compare.plan import Target, default_loops, default_parsers
@@ -204,6 +205,10 @@ def test_the_json_keeps_the_workers_and_report_reads_it(tmp_path: Path) -> None:
     assert report.code == 0, report.stderr
     assert "| asyncio/h11 x2 |" in report.stdout
     assert "workers 1\N{EN DASH}2" in report.stdout
+    assert (
+        "x2: the server ran 2 worker processes (xloop serve --workers 2); its CPU and peak RSS "
+        "are the sums over them." in report.stdout
+    )
     # a row of a file made before --workers: one process, no suffix
     old = {key: value for key, value in data["results"][0].items() if key != "workers"}
     row = Result.from_dict(old)
@@ -225,6 +230,14 @@ def test_other_servers_get_their_own_workers_flag() -> None:
     assert granian[granian.index("--workers") + 1] == "2"
     hypercorn = others.command("hypercorn", loop="asyncio", parser="h11", workers=2, **common)
     assert hypercorn[hypercorn.index("--workers") + 1] == "2"
+    # the tables' note on what x2 means names the flag each server got
+    row = Result("asyncio", None, None, "h11", "plaintext", "builtin", 4, server="uvicorn")
+    assert workers_note([row]) is None
+    row.workers = 2
+    assert workers_note([row]) == (
+        "x2: the server ran 2 worker processes (xloop serve --workers 2, another server's own "
+        "--workers); its CPU and peak RSS are the sums over them."
+    )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None, reason="needs uvicorn")

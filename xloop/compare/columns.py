@@ -184,10 +184,12 @@ def workers_note(rows: Sequence[Result]) -> str | None:
     if not counts:
         return None
     example = counts[-1]
+    how = f"xloop serve --workers {example}"
+    if any(row.server != "xloop" for row in rows if row.workers is not None):
+        how += ", another server's own --workers"
     return (
         f"x{example}: the server ran {example} worker process{'es' if example > 1 else ''} "
-        f"(xloop serve --workers {example}, another server's own --workers); its CPU and "
-        "peak RSS are the sums over them."
+        f"({how}); its CPU and peak RSS are the sums over them."
     )
 
 
