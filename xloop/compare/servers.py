@@ -89,8 +89,8 @@ class ServerProcess:
         self.workers = target.result.workers
         """``--workers``: the worker processes it runs (None: one process)."""
         self.worker_pids: list[int] = []
-        """The processes that serve, when the server runs them as children (``--workers``;
-        granian, hypercorn): theirs are the CPU and memory measured, not the parent's."""
+        """Another server's processes that serve, when it runs them as children
+        (``--workers``; granian, hypercorn): theirs are the CPU and memory measured."""
         self.exits: list[dict[str, object]] = []
         """``--workers``: the workers that exited before the stop (replaced by xloop)."""
         keep_alive = C10K_KEEP_ALIVE if target.workload.name == "c10k" else None
@@ -204,7 +204,6 @@ class ServerProcess:
         if ready is not None:
             self.port = ready.get("port")
             self.loop_class = ready.get("loop_class")
-            self.worker_pids = [int(pid) for pid in ready.get("workers") or []]
             return
         code = self.proc.wait()
         self._reader.join(5)
@@ -308,14 +307,15 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float | None:
         """CPU seconds (user + system) so far, summed over :attr:`pids`."""
+        pids = self.pids
         total = 0.0
         try:
-            for pid in self.pids:
+            for pid in pids:
                 times = psutil.Process(pid).cpu_times()
                 total += times.user + times.system
         except psutil.Error:
             return None
-        return total if self.pids else None
+        return total if pids else None
 
     def sample_rss(self) -> None:
         with contextlib.suppress(psutil.Error):
