@@ -139,6 +139,7 @@ def test_request_head_limits_have_one_source() -> None:
         ({"clients": ["curl"]}, "unknown client 'curl'; valid: builtin, wrk, oha (hint: "),
         ({"http": ["auto"]}, "unknown parser 'auto'; valid: h11, httptools, zttp (hint: "),
         ({"workloads": []}, "--workload is empty (hint: give a comma-separated list"),
+        ({"workers": 0}, "--workers must be at least 1, got 0 (hint: e.g. --workers 4)"),
         (
             {"workloads": ["json"], "pipeline": 2},
             "--pipeline applies to the plaintext workload only",

@@ -429,6 +429,7 @@ def test_count_mismatch_marks_the_row() -> None:
 
     class Stopped:
         counted = (11, "requests")
+        exits: list[dict[str, object]] = []
 
         class proc:
             returncode = 0

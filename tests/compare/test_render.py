@@ -137,6 +137,7 @@ def test_csv_has_every_scalar_field() -> None:
         "latency_max_ms", "errors", "non_2xx", "server_cpu_ms_per_1k", "server_peak_rss_mib",
         "client_cpu_percent", "client_saturated", "server_requests", "client_responses",
         "ratio", "baseline", "status", "notes", "label", "rounds", "selector_named", "server",
+        "workers",
     }  # fmt: skip
     assert set(parsed[0]) == expected
     assert tuple(parsed[0]) == CSV_COLUMNS

@@ -30,6 +30,7 @@ __all__ = [
     "rps",
     "saturated_note",
     "settings_summary",
+    "workers_note",
 ]
 
 DASH = "—"
@@ -177,6 +178,21 @@ def saturated_note(rows: Sequence[Result], marker: str = SATURATED) -> str | Non
     return f"{marker}: {what}, so that row's req/s may be the client's ceiling, not the server's."
 
 
+def workers_note(rows: Sequence[Result]) -> str | None:
+    """What ``x2`` after a label means, when a row has workers (``--workers``)."""
+    counts = sorted({row.workers for row in rows if row.workers is not None})
+    if not counts:
+        return None
+    example = counts[-1]
+    how = f"xloop serve --workers {example}"
+    if any(row.server != "xloop" for row in rows if row.workers is not None):
+        how += ", another server's own --workers"
+    return (
+        f"x{example}: the server ran {example} worker process{'es' if example > 1 else ''} "
+        f"({how}); its CPU and peak RSS are the sums over them."
+    )
+
+
 # --- summaries ----------------------------------------------------------------------------
 
 
@@ -231,6 +247,8 @@ def settings_summary(settings: dict[str, Any]) -> str:
         if settings.get("warmup_s") is not None:
             text += f" (warmup {settings['warmup_s']} s)"
         parts.append(text)
+    if settings.get("workers"):
+        parts.append(f"workers 1\N{EN DASH}{settings['workers']}")
     for key, name in (("pipeline", "pipeline"), ("client", "client"), ("baseline", "baseline")):
         if settings.get(key) is not None:
             parts.append(f"{name} {settings[key]}")

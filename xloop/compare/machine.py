@@ -70,6 +70,24 @@ class Pinning:
     taskset: str | None = None
     """The taskset program, when processes are pinned through it."""
 
+    def server_for(self, workers: int | None) -> tuple[int, ...] | None:
+        """The CPUs a server with ``workers`` worker processes is pinned to: the first
+        ``workers`` server CPUs (one process: the first)."""
+        if self.server is None:
+            return None
+        return self.server[: workers or 1]
+
+    def lacks(self, workers: int | None) -> str | None:
+        """Why a server with ``workers`` workers cannot be pinned beside the client (more
+        workers than server CPUs), or None when it can (or nothing is pinned)."""
+        if self.server is None or self.client is None or (workers or 1) <= len(self.server):
+            return None
+        return (
+            f"needs {workers} CPUs for the server besides the client's; this machine has "
+            f"{len(self.server) + len(self.client)} (--no-pin runs it, the workers and the "
+            "client sharing the CPUs)"
+        )
+
     def apply(self, pid: int, cpus: tuple[int, ...] | None) -> None:
         """Pin process ``pid`` to ``cpus`` (no-op when not pinning or the process is gone)."""
         if cpus is None:
@@ -108,19 +126,35 @@ def _allowed_cpus() -> list[int] | None:
         return None
 
 
-def plan_pinning(enabled: bool = True) -> Pinning:
-    """Server on the first allowed CPU, the client on the others, where the OS allows."""
+def _cpus(cpus: tuple[int, ...]) -> str:
+    return f"CPU {cpus[0]}" if len(cpus) == 1 else f"CPUs {','.join(map(str, cpus))}"
+
+
+def plan_pinning(enabled: bool = True, workers: int | None = None) -> Pinning:
+    """Server on the first allowed CPU, the client on the others, where the OS allows.
+
+    With ``workers`` (``--workers N``): the servers get the first N CPUs (a server with w
+    workers the first w), the client the rest, keeping at least one; a server with more
+    workers than that is not pinned here (:meth:`Pinning.lacks`)."""
+    shared = ": each server's workers and the client share the CPUs unpinned" if workers else ""
     if not enabled:
-        return Pinning(None, None, "none (--no-pin)")
+        return Pinning(None, None, f"none (--no-pin){shared}")
     allowed = _allowed_cpus()
     if allowed is None:
-        return Pinning(None, None, f"none ({loops.OS_NAME} has no CPU affinity API)")
+        return Pinning(None, None, f"none ({loops.OS_NAME} has no CPU affinity API){shared}")
     if len(allowed) < 2:
         return Pinning(
-            None, None, f"none (only CPU {allowed} is usable: server and client share it)"
+            None,
+            None,
+            f"none (only CPU {allowed} is usable: server and client share it){shared}",
         )
-    server = (allowed[0],)
-    client = tuple(allowed[1:])
-    where = f"CPU {client[0]}" if len(client) == 1 else f"CPUs {','.join(map(str, client))}"
+    count = max(1, min(workers or 1, len(allowed) - 1))
+    server = tuple(allowed[:count])
+    client = tuple(allowed[count:])
+    where = f"server on {_cpus(server)}"
+    if workers:
+        where = f"servers on {_cpus(server)}"
+        if len(server) > 1:
+            where += " (w workers on the first w)"
     taskset = shutil.which("taskset") if hasattr(os, "sched_getaffinity") else None
-    return Pinning(server, client, f"server on CPU {server[0]}, client on {where}", taskset)
+    return Pinning(server, client, f"{where}, client on {_cpus(client)}", taskset)

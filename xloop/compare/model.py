@@ -30,8 +30,10 @@ A figure that could not be measured is ``null``, never left out.
 
 ``status`` is ``"ok"``, ``"errors"`` (measured, but some requests failed or were not 2xx:
 the figures are kept and flagged), ``"failed"`` (nothing measured: ``notes`` says why) or
-``"skipped"`` (``--servers``: a server not installed, or a row it cannot run; ``notes`` says
-which). ``server`` names the server (``xloop`` in files made before ``--servers``).
+``"skipped"`` (``--servers``: a server not installed, or a row it cannot run; ``--workers``:
+more workers than CPUs for the server; ``notes`` says which). ``server`` names the server
+(``xloop`` in files made before ``--servers``); ``workers`` its worker processes (``null``:
+one process, as in files made before ``--workers``).
 A row is never dropped.
 """
 
@@ -132,15 +134,21 @@ class Result:
     """The selector was asked for by name (``--selector poll``), so the label shows it."""
     server: str = "xloop"
     """The server that ran the app: ``xloop``, ``uvicorn``, ``granian`` or ``hypercorn``."""
+    workers: int | None = None
+    """``--workers``: the server's worker processes (``xloop serve --workers N`` or the
+    other server's own flag), its CPU and memory the sums over them; None: one process,
+    no supervisor (every row of a file made without ``--workers``)."""
 
     @property
     def label(self) -> str:
         """``uvloop/httptools``, ``selector[poll]/h11``, ``asyncio[poll]/h11`` (a selector
-        asked for by name), ``asyncio/tcp``."""
+        asked for by name), ``asyncio/tcp``; ``uvloop/httptools x2`` with 2 workers."""
         loop = self.loop
         if self.selector and (self.loop == "selector" or self.selector_named):
             loop = f"{self.loop}[{self.selector.removesuffix('Selector').lower()}]"
         label = f"{loop}/{self.http}"
+        if self.workers is not None:
+            label += f" x{self.workers}"
         return label if self.server == "xloop" else f"{self.server} {label}"
 
     def summarize(self) -> None:

@@ -1,10 +1,12 @@
 """The other ASGI servers ``xloop compare --servers`` can run beside xloop: uvicorn, granian,
 hypercorn, each started with its own documented flags for a row's loop and parser.
 
-Each runs the same app as its own process. None of them reports on xloop's status pipe, so
-compare waits until its port accepts a connection, and cannot check the client's count
-against the server's. A server that is not installed, or a row it cannot do (hypercorn with
-httptools, a loop it has no flag for), stays in the table with the reason.
+Each runs the same app as its own process (``--workers``: with its own ``--workers``
+flag). None of them reports on xloop's status pipe, so compare waits until its port
+accepts a connection (and, with workers, until they all run), and cannot check the
+client's count against the server's. A server that is not installed, or a row it cannot
+do (hypercorn with httptools, a loop it has no flag for), stays in the table with the
+reason.
 """
 
 from __future__ import annotations
@@ -85,8 +87,11 @@ def command(
     host: str,
     port: int,
     keep_alive: float | None,
+    workers: int | None = None,
 ) -> list[str]:
-    """The arguments after ``python -m`` that run server ``name`` for one row."""
+    """The arguments after ``python -m`` that run server ``name`` for one row; ``workers``:
+    its own ``--workers`` (None: its default, one process serving)."""
+    many = [] if workers is None else ["--workers", str(workers)]
     if name == "uvicorn":
         command = ["uvicorn", app, "--loop", loop, "--http", parser, "--ws", ws or "none"]
         command += ["--no-access-log", "--lifespan", "auto", "--host", host, "--port", str(port)]
@@ -94,17 +99,17 @@ def command(
             command.append("--factory")
         if keep_alive is not None:
             command += ["--timeout-keep-alive", f"{keep_alive:g}"]
-        return command
+        return command + many
     if name == "granian":
         command = ["granian", "--interface", "asgi", "--loop", loop, "--http", "1"]
-        command += ["--workers", "1", "--runtime-threads", "1"]
+        command += ["--workers", str(workers or 1), "--runtime-threads", "1"]
         command += ["--ws" if ws is not None else "--no-ws", "--host", host, "--port", str(port)]
         if factory:
             command.append("--factory")
         return [*command, app]
     # hypercorn: a factory is named APP() on its command line
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    command = ["hypercorn", "--worker-class", loop, "--bind", bind]
+    command = ["hypercorn", "--worker-class", loop, "--bind", bind, *many]
     if keep_alive is not None:
         command += ["--keep-alive", f"{keep_alive:g}"]
     return [*command, f"{app}()" if factory else app]

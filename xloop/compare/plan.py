@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from ..http import httptools_available, resolve_http
 from ..ws import engine_available, resolve_ws
 from . import external, others
+from .machine import Pinning
 from .model import Result
 from .others import OWN_PARSER
 from .servers import Target
@@ -22,6 +23,7 @@ __all__ = [
     "default_engines",
     "default_loops",
     "default_parsers",
+    "fit_cpus",
     "missing_rows",
     "targets",
 ]
@@ -90,8 +92,22 @@ def check_tools(settings: Settings) -> None:
                 external.check_workload(client, WORKLOADS[name], settings.pipeline)
 
 
+def fit_cpus(targets: list[Target], pinning: Pinning) -> None:
+    """Skip, saying so, each row whose workers ``pinning`` cannot give a CPU each besides
+    the client's (``--workers``)."""
+    for target in targets:
+        skip = pinning.lacks(target.result.workers)
+        if target.skip is None and skip is not None:
+            target.skip = skip
+            target.result.status = "skipped"
+            target.result.notes.append(skip)
+
+
 def targets(settings: Settings) -> list[Target]:
-    """Resolve every name (one-line errors for unknown or unavailable ones) into rows."""
+    """Resolve every name (one-line errors for unknown or unavailable ones) into rows.
+
+    With ``--workers N``, each server row is measured with 1..N workers (the echo server
+    is one process: one row)."""
     if settings.loops == ["all"]:
         loop_names = [n for n in _all_loops() if n == "asyncio" or loops.os_backends()[n] is None]
     else:
@@ -139,9 +155,13 @@ def targets(settings: Settings) -> list[Target]:
         idle: int | None = None
         if workload.name == "c10k":
             idle = settings.c10k_connections - connections
-        for server, stack, (name, selector, selector_class, _backend), client in itertools.product(
-            settings.servers, stacks, loop_rows, settings.clients
+        counts: list[int | None] = [None]
+        if settings.workers is not None and workload.kind != "tcp":
+            counts = list(range(1, settings.workers + 1))
+        for server, stack, loop_row, workers, client in itertools.product(
+            settings.servers, stacks, loop_rows, counts, settings.clients
         ):
+            name, selector, selector_class, _backend = loop_row
             column, parser, ws = stack
             if server == "granian" and workload.kind != "tcp":
                 # its own parser and WebSocket engine: one row per loop
@@ -161,6 +181,7 @@ def targets(settings: Settings) -> list[Target]:
                 idle_connections=idle,
                 selector_named=selector != "auto",
                 server=server,
+                workers=workers,
             )
             skip = others.why_not(server, name, selector, parser, ws, workload)
             if skip is not None:

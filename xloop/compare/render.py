@@ -26,7 +26,7 @@ from typing import Any
 
 from xloop.errors import ConfigError
 
-from .columns import COLUMNS, machine_summary, saturated_note, settings_summary
+from .columns import COLUMNS, machine_summary, saturated_note, settings_summary, workers_note
 from .model import Machine, Result, ResultFile
 
 __all__ = [
@@ -94,9 +94,9 @@ def _md_table(groups: Sequence[tuple[str | None, Sequence[Result]]]) -> tuple[li
                 footnotes.append(f"\\[{number}\\] {_md(where)}: {_md('; '.join(row.notes))}")
                 status += f" \\[{number}\\]"
             lines.append("| " + " | ".join([*escaped, status]) + " |")
-    saturated = saturated_note(all_rows)
-    if saturated:
-        footnotes.insert(0, _md(saturated))
+    for note in (workers_note(all_rows), saturated_note(all_rows)):
+        if note:
+            footnotes.insert(0, _md(note))
     return lines, footnotes
 
 

@@ -82,9 +82,10 @@ def builtin_round(
             "--connections", str(share),
             "--duration", f"{settings.duration:g}", "--warmup", f"{settings.warmup:g}",
             "--pipeline", str(settings.pipeline),
-            "--server-pid", str(server.proc.pid),
             "--timeout", f"{settings.timeout:g}",
         ]  # fmt: skip
+        for pid in server.pids:  # each worker's CPU, summed
+            command += ["--server-pid", str(pid)]
         if settings.path:
             command += ["--path", settings.path]
         if held is not None:  # c10k: the idle ones too

@@ -4,11 +4,14 @@ Each (loop, selector, parser, workload) gets its own ``xloop serve`` process on 
 (``echo``: its own :mod:`xloop.compare.echo` process), all started up front. Rounds then
 alternate between them, A B C A B C ..., each round one load run by a separate client
 process, so drift on a shared machine hits every configuration alike. Where the OS allows,
-the servers are pinned to one CPU and the client to the others.
+the servers are pinned to one CPU and the client to the others (``--workers N``: a server
+with w workers to w CPUs; a row whose workers the machine has no CPUs for is skipped).
 
 Each server reports on a status pipe (:mod:`xloop.status`) when it listens (its port and
 loop class) and, once stopped with SIGINT (Ctrl+Break on Windows) after the last round, how
-many requests it answered, which is checked against what the built-in client counted.
+many requests it answered, which is checked against what the built-in client counted
+(with ``--workers``, the supervisor's sums over its workers; CPU and memory are measured on
+the workers it names).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def compare(
     (a bad option, a server that cannot start). Rows that fail later are kept, marked."""
     plan.check_tools(settings)
     targets = plan.targets(settings)
-    pinning = plan_pinning(settings.pin)
+    pinning = plan_pinning(settings.pin, settings.workers)
+    plan.fit_cpus(targets, pinning)
     fd_note = None
     if "c10k" in settings.workloads:  # the servers inherit the limit of this process
         fd_note = raise_fd_limit(settings.c10k_connections + 1)
@@ -123,6 +127,12 @@ def finish_row(
             f"the server runs without a WebSocket engine (--ws {target.ws}): it answers "
             "upgrade requests as plain HTTP, through the app's http scope",
         )
+    for event in server.exits:
+        row.notes.append(
+            f"worker {event.get('number')} [{event.get('pid')}] exited with code "
+            f"{event.get('returncode')} during the run and was replaced: the CPU it used "
+            "is not counted"
+        )
     unit = "requests"
     if server.counted is not None:
         count, unit = server.counted
@@ -175,7 +185,8 @@ def finish_row(
 def _ratios(rows: list[Result], settings: Settings) -> str:
     """Fill each row's ratio; return the baseline loop's name.
 
-    An xloop row is against the baseline loop's xloop row (same parser, workload, client).
+    An xloop row is against the baseline loop's xloop row (same parser, workload, client,
+    workers).
     Another server's row is against xloop on the same loop, parser, workload and client
     (granian's own parser: xloop's httptools row where compared, else its h11 row); when
     xloop is not compared, against the same server on the baseline loop."""
@@ -183,14 +194,14 @@ def _ratios(rows: list[Result], settings: Settings) -> str:
     baseline = settings.baseline or ("asyncio" if "asyncio" in names else names[0])
     with_xloop = "xloop" in settings.servers
     for row in rows:
-        key = (row.workload, row.client)
+        key = (row.workload, row.client, row.workers)
         if row.server != "xloop" and with_xloop:
             candidates = [
                 other
                 for other in rows
                 if other.server == "xloop"
                 and other.loop == row.loop
-                and (other.workload, other.client) == key
+                and (other.workload, other.client, other.workers) == key
             ]
             order = [row.http, "httptools", "h11"]
             candidates.sort(key=lambda other: order.index(other.http) if other.http in order else 3)
@@ -202,7 +213,7 @@ def _ratios(rows: list[Result], settings: Settings) -> str:
                 if other.loop == baseline
                 and other.server == row.server
                 and other.http == row.http
-                and (other.workload, other.client) == key
+                and (other.workload, other.client, other.workers) == key
             ]
             against = None
         # the base row with the same selector where there is one (--selector a,b)

@@ -86,8 +86,13 @@ class ServerProcess:
         self.status = StatusPipe()
         self.websocket = target.workload.kind == "websocket"
         self.name = target.result.server
-        self.worker_pid: int | None = None
-        """The process that serves, when the server runs it as a child (granian, hypercorn)."""
+        self.workers = target.result.workers
+        """``--workers``: the worker processes it runs (None: one process)."""
+        self.worker_pids: list[int] = []
+        """Another server's processes that serve, when it runs them as children
+        (``--workers``; granian, hypercorn): theirs are the CPU and memory measured."""
+        self.exits: list[dict[str, object]] = []
+        """``--workers``: the workers that exited before the stop (replaced by xloop)."""
         keep_alive = C10K_KEEP_ALIVE if target.workload.name == "c10k" else None
         command = [sys.executable, "-m"]
         if self.name != "xloop":
@@ -96,7 +101,7 @@ class ServerProcess:
             command += others.command(
                 self.name, app=settings.app or "xloop.demo:app", factory=settings.factory,
                 loop=target.loop, parser=target.http, ws=target.ws, host=settings.host,
-                port=self.port, keep_alive=keep_alive,
+                port=self.port, keep_alive=keep_alive, workers=self.workers,
             )  # fmt: skip
         elif target.workload.kind == "tcp":
             command += ["xloop.compare.echo"]
@@ -105,6 +110,8 @@ class ServerProcess:
             if settings.app:
                 command.append(settings.app)
             command += ["--http", target.http, "--no-access-log", "--log-level", "info"]
+            if self.workers is not None:
+                command += ["--workers", str(self.workers)]
             if settings.app_dir:
                 command += ["--app-dir", settings.app_dir]
             if settings.factory:
@@ -128,9 +135,10 @@ class ServerProcess:
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join(filter(None, [settings.app_dir, path])),
             }
+        cpus = pinning.server_for(self.workers)  # inherited by the workers it starts
         try:
             self.proc = subprocess.Popen(
-                pinning.command(command, pinning.server),
+                pinning.command(command, cpus),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -142,7 +150,7 @@ class ServerProcess:
             self.status.close()
             raise
         self.status.start()
-        pinning.started(self.proc.pid, pinning.server)
+        pinning.started(self.proc.pid, cpus)
         self._reader = threading.Thread(target=self._read, name=f"log {self.label}", daemon=True)
         self._reader.start()
 
@@ -158,9 +166,27 @@ class ServerProcess:
         stream.close()
 
     @property
-    def pid(self) -> int:
-        """The process that serves: its CPU and memory are what is measured."""
-        return self.worker_pid or self.proc.pid
+    def pids(self) -> list[int]:
+        """The processes that serve: the sums of their CPU and memory are what is measured.
+
+        xloop with ``--workers``: the workers of its ``ready`` event, then as its ``worker``
+        events say (one replaced: the new one); another server's worker processes; else the
+        one process started."""
+        if self.name == "xloop" and self.workers is not None:
+            events = list(self.status.events)
+            ready = next((i for i, e in enumerate(events) if e["event"] == "ready"), None)
+            if ready is None:
+                return []
+            live = [int(pid) for pid in events[ready].get("workers") or []]
+            for event in events[ready + 1 :]:
+                if event["event"] != "worker" or not isinstance(event.get("pid"), int):
+                    continue
+                if event.get("state") == "ready" and event["pid"] not in live:
+                    live.append(event["pid"])
+                elif event.get("state") == "exited" and event["pid"] in live:
+                    live.remove(event["pid"])
+            return live
+        return self.worker_pids or [self.proc.pid]
 
     def wait_ready(self, timeout: float) -> None:
         """Return once it listens; raise the error a user should see if it cannot."""
@@ -216,16 +242,27 @@ class ServerProcess:
                     f"{self.name} did not start within {timeout:g}s: {self.failure_line()}",
                     hint="its log ends:\n" + self.tail(),
                 )
-        # granian and hypercorn serve from a child process (multiprocessing's resource
-        # tracker aside): that one's CPU and memory are the server's
+        # granian and hypercorn serve from a child process, and each server with --workers
+        # from its workers (multiprocessing's resource tracker aside): theirs are the CPU
+        # and memory of the server; the workers may start after the port accepts
+        children = self._children()
+        while self.workers is not None and len(children) < self.workers:
+            if not self.alive() or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # polling another program's processes: nothing to wait on
+            children = self._children()
+        if len(children) == 1 or (self.workers is not None and children):
+            self.worker_pids = children
+
+    def _children(self) -> list[int]:
+        """The processes under the one started, multiprocessing's resource tracker aside."""
+        found: list[int] = []
         with contextlib.suppress(psutil.Error):
-            children = [
-                child
-                for child in psutil.Process(self.pid).children(recursive=True)
-                if "resource_tracker" not in " ".join(child.cmdline())
-            ]
-            if len(children) == 1:
-                self.worker_pid = children[0].pid
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if "resource_tracker" not in " ".join(child.cmdline()):
+                        found.append(child.pid)
+        return found
 
     @property
     def counted(self) -> tuple[int, str] | None:
@@ -269,28 +306,30 @@ class ServerProcess:
         return self.tail_line()
 
     def cpu_seconds(self) -> float | None:
+        """CPU seconds (user + system) so far, summed over :attr:`pids`."""
+        pids = self.pids
+        total = 0.0
         try:
-            times = psutil.Process(self.pid).cpu_times()
+            for pid in pids:
+                times = psutil.Process(pid).cpu_times()
+                total += times.user + times.system
         except psutil.Error:
             return None
-        return float(times.user + times.system)
+        return total if pids else None
 
     def sample_rss(self) -> None:
         with contextlib.suppress(psutil.Error):
-            self.rss_samples.append(int(psutil.Process(self.pid).memory_info().rss))
+            rss = [int(psutil.Process(pid).memory_info().rss) for pid in self.pids]
+            if rss:
+                self.rss_samples.append(sum(rss))
 
     def peak_rss(self) -> int | None:
-        """The peak resident set size: the kernel's high-water mark where the OS keeps one
-        (Linux VmHWM, Windows peak working set), else the largest sample after a round."""
-        pid = self.pid
-        with contextlib.suppress(OSError, ValueError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-        with contextlib.suppress(psutil.Error, AttributeError):
-            peak = getattr(psutil.Process(pid).memory_info(), "peak_wset", None)
-            if peak:
-                return int(peak)
+        """The peak resident set size, summed over :attr:`pids`: the kernel's high-water
+        mark where the OS keeps one (Linux VmHWM, Windows peak working set), else the
+        largest sample after a round."""
+        peaks = [_peak_rss(pid) for pid in self.pids]
+        if peaks and None not in peaks:
+            return sum(peak for peak in peaks if peak is not None)
         return max(self.rss_samples, default=None)
 
     @property
@@ -302,6 +341,11 @@ class ServerProcess:
         5 s on Windows, where a process without a shared console never gets Ctrl+Break)."""
         if timeout is None:
             timeout = 5.0 if loops.IS_WINDOWS else 20.0
+        self.exits = [
+            event
+            for event in list(self.status.events)
+            if event["event"] == "worker" and event.get("state") == "exited"
+        ]
         if self.proc.poll() is None:
             sig = getattr(signal, "CTRL_BREAK_EVENT", signal.SIGINT)
             with contextlib.suppress(OSError):
@@ -363,6 +407,19 @@ def start_servers(targets: list[Target], settings: Settings, pinning: Pinning) -
                     for rest in started:
                         rest.kill()
                     raise
+
+
+def _peak_rss(pid: int) -> int | None:
+    """Process ``pid``'s peak resident set size where the OS keeps it, else None."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    with contextlib.suppress(psutil.Error, AttributeError):
+        peak = getattr(psutil.Process(pid).memory_info(), "peak_wset", None)
+        if peak:
+            return int(peak)
+    return None
 
 
 def _free_port(host: str) -> int:

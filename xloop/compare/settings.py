@@ -49,8 +49,8 @@ class Settings:
     )
     servers: list[str] = option(
         "Comma-separated servers run on each loop and parser (xloop, uvicorn, granian: "
-        "one worker, one runtime thread, its own parser; hypercorn: h11 only); those not "
-        "installed are rows that say so.",
+        "one worker unless --workers, one runtime thread, its own parser; hypercorn: h11 "
+        "only); those not installed are rows that say so.",
         default_factory=lambda: ["xloop"],
         split=True,
         choices=SERVERS,
@@ -101,6 +101,15 @@ class Settings:
         choices=tuple(WORKLOADS),
         noun="workload",
         hint="several at once: --workload plaintext,json",
+        panel=_WHAT,
+    )
+    workers: int | None = option(
+        "Measure each server with 1, 2, ... N worker processes (xloop serve --workers; the "
+        "other servers' own --workers): a row per count, each pinned to as many server "
+        "CPUs besides the client's. Default: one process, no supervisor.",
+        default=None,
+        minimum=1,
+        hint="e.g. --workers 4",
         panel=_WHAT,
     )
     baseline: str | None = option(

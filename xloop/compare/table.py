@@ -34,6 +34,7 @@ from .columns import (
     first_note,
     rps,
     saturated_note,
+    workers_note,
 )
 from .model import Result
 
@@ -117,7 +118,8 @@ def _fit_label(table: Table, console: Console, options: ConsoleOptions) -> None:
 
 
 def _saturated_caption(results: Sequence[Result]) -> str | None:
-    return saturated_note(results, marker="⚠")
+    """The caption's notes: the ``⚠`` marker, what ``x2`` after a label means."""
+    return _join(saturated_note(results, marker="⚠"), workers_note(results)) or None
 
 
 def _shared(results: Sequence[Result]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 ::
 
     python -m xloop.compare.client --host H --port P --workload NAME [--path TARGET]
-        --connections N --duration S --warmup S [--pipeline K] [--server-pid PID]
+        --connections N --duration S --warmup S [--pipeline K] [--server-pid PID ...]
         [--loop auto] [--timeout SECONDS]
 
 It opens N keep-alive connections and keeps each one busy: it sends the workload's

@@ -55,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=_positive(float, 0.001, number), default=5.0)
     parser.add_argument("--warmup", type=_positive(float, 0.0, number), default=1.0)
     parser.add_argument("--pipeline", type=_positive(int, 1, number), default=1)
-    parser.add_argument("--server-pid", type=_positive(int, 1, "pid"), default=None)
+    parser.add_argument(
+        "--server-pid",
+        type=_positive(int, 1, "pid"),
+        action="append",
+        default=[],
+        help="a process of the server (repeated: each worker); server_cpu_s sums them",
+    )
     parser.add_argument("--loop", default="auto")
     parser.add_argument(
         "--start-at",
@@ -112,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pipeline=args.pipeline,
                 timeout=args.timeout,
                 tcp=workload.kind == "tcp",
-                server_pid=args.server_pid,
+                server_pids=args.server_pid,
                 start_at=args.start_at,
                 messages=messages,
                 hold=args.hold,

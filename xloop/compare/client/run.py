@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..histogram import Histogram
@@ -194,21 +195,23 @@ class Run:
         }
 
 
-def _server_cpu(pid: int | None) -> dict[int, float] | None:
-    """CPU seconds (user + system) so far of process ``pid`` and of each process under it
-    (the workers of a server that forks them), by pid; None if unknown."""
-    if pid is None:
+def _server_cpu(pids: Sequence[int]) -> dict[int, float] | None:
+    """CPU seconds (user + system) so far of each process in ``pids`` (a server, or each
+    of its workers) and of each process under them, by pid; None if unknown."""
+    if not pids:
         return None
+    times: dict[int, Any] = {}
     try:
         import psutil
 
-        process = psutil.Process(pid)
-        times = {pid: process.cpu_times()}
-        for child in process.children(recursive=True):
-            try:
-                times[child.pid] = child.cpu_times()
-            except psutil.Error:  # gone meanwhile
-                pass
+        for pid in pids:
+            process = psutil.Process(pid)
+            times[pid] = process.cpu_times()
+            for child in process.children(recursive=True):
+                try:
+                    times[child.pid] = child.cpu_times()
+                except psutil.Error:  # gone meanwhile
+                    pass
     except Exception:  # psutil missing, no such process, no permission: unknown
         return None
     return {key: float(value.user + value.system) for key, value in times.items()}
@@ -252,7 +255,7 @@ async def measure(
     pipeline: int = 1,
     timeout: float = 10.0,
     tcp: bool = False,
-    server_pid: int | None = None,
+    server_pids: Sequence[int] = (),
     start_at: float | None = None,
     messages: list[Outgoing] | None = None,
     hold: int | None = None,
@@ -310,7 +313,7 @@ async def measure(
             warmup = max(0.0, start_at - time.time())
         if warmup > 0:
             await asyncio.sleep(warmup)
-        server_start = _server_cpu(server_pid)
+        server_start = _server_cpu(server_pids)
         cpu_start = time.process_time()
         wall_start = time.perf_counter()
         start = run.snapshot()
@@ -320,7 +323,7 @@ async def measure(
         window_max = run.histogram.max_ns
         wall_end = time.perf_counter()
         cpu_end = time.process_time()
-        server_end = _server_cpu(server_pid)
+        server_end = _server_cpu(server_pids)
         run.sending = False
         held = len(run.connections)
         for protocol in list(run.connections):
