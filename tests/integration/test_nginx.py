@@ -38,9 +38,11 @@ def behind_nginx(
     transport: str,
     *,
     nginx: dict[str, Any] | None = None,
+    allow_socket_path: bool = False,
     **options: Any,
 ) -> Iterator[tuple[RunningServer, Nginx]]:
-    """xloop serving ``app`` on ``transport``, nginx in front of it."""
+    """xloop serving ``app`` on ``transport``, nginx in front of it (``allow_socket_path``:
+    the UNIX socket's path added to --forwarded-allow-ips)."""
     require_nginx()
     directory = tempfile.mkdtemp(prefix="xl")
     upstream = ""
@@ -48,6 +50,8 @@ def behind_nginx(
         if transport == "unix":
             path = os.path.join(directory, "x.sock")
             options["uds"] = path
+            if allow_socket_path:
+                options["forwarded_allow_ips"] = f"127.0.0.1,{path}"
             upstream = f"unix:{path}"
         with serving(app, backend, **options) as server:
             if transport == "tcp":
@@ -147,14 +151,20 @@ def test_forwarded_client_and_scheme_from_the_trusted_proxy(
     assert scope == {"client": [CLIENT, 0], "scheme": "https"}
 
 
+@pytest.mark.parametrize(
+    ("transport", "allow_socket_path"), [("tcp", False), ("unix", False), ("unix", True)]
+)
 def test_forwarded_headers_ignored_from_an_untrusted_proxy(
-    backend: Backend, transport: str
+    backend: Backend, transport: str, allow_socket_path: bool
 ) -> None:
     """Over TCP with nginx not in --forwarded-allow-ips the client is nginx itself; over a
-    UNIX socket (nothing but '*' trusts a peer without an address) it is unknown."""
+    UNIX socket the client is unknown: nothing but '*' trusts a peer without an address,
+    not the socket's path in --forwarded-allow-ips either (as in uvicorn)."""
     options = {"forwarded_allow_ips": "10.0.0.1"} if transport == "tcp" else {}
     nginx = {"forwarded_proto": "https"}
-    with behind_nginx(ScopeApp(), backend, transport, nginx=nginx, **options) as (_, proxy):
+    with behind_nginx(
+        ScopeApp(), backend, transport, nginx=nginx, allow_socket_path=allow_socket_path, **options
+    ) as (_, proxy):
         scope = scope_through(proxy)
     assert scope["scheme"] == "http"
     if transport == "tcp":
