@@ -3,7 +3,8 @@
 nginx runs in the foreground as one process (``master_process off``, so it never switches
 to an unprivileged user that could not reach the test's temporary files), with its prefix,
 temporary directories, pid file and error log in a directory of the test's own, on a port
-picked free just before it starts (another on "address in use"). Where nginx is not
+picked free just before it starts (another if that one is taken by then: nginx says so and
+exits, after its own retries). Where nginx is not
 installed the tests that need it are skipped, saying so.
 """
 
@@ -98,10 +99,12 @@ class Nginx:
     error_log: Path
 
     def log(self) -> str:
-        try:
-            return self.error_log.read_text(errors="replace")
-        except OSError:
-            return ""
+        """What nginx wrote to stderr before reading its configuration, then its error log."""
+        text = []
+        for path in (self.error_log.with_suffix(".stderr"), self.error_log):
+            with contextlib.suppress(OSError):
+                text.append(path.read_text(errors="replace"))
+        return "".join(text)
 
     @contextlib.contextmanager
     def frozen(self) -> Iterator[None]:
@@ -122,21 +125,20 @@ class Nginx:
         return sock
 
 
-def _wait_listening(process: subprocess.Popen[bytes], port: int) -> bool:
-    """Whether nginx accepts connections on ``port`` (False: it exited), within TIMEOUT."""
+def _wait_started(process: subprocess.Popen[bytes], pid_file: Path) -> bool:
+    """Whether nginx started (False: it exited), within TIMEOUT. nginx writes its pid file
+    once its listening sockets are bound (main() after ngx_init_cycle()): a connection to
+    the port before that could reach whoever else holds it."""
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
+        if pid_file.exists():
+            return True
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):
-                return True
-        except ConnectionRefusedError:
-            pass
-        try:
-            process.wait(0.01)  # also the pause between attempts
+            process.wait(0.01)  # also the pause between looks
             return False
         except subprocess.TimeoutExpired:
             pass
-    raise AssertionError(f"nginx did not listen on port {port} within {TIMEOUT}s")
+    raise AssertionError(f"nginx did not start within {TIMEOUT}s")
 
 
 @contextlib.contextmanager
@@ -169,18 +171,19 @@ def running_nginx(
                     location_extra=location_extra,
                 )
             )
-            directives = f"daemon off; master_process off; pid {prefix}/nginx.pid; "
+            pid_file = prefix / "nginx.pid"
+            pid_file.unlink(missing_ok=True)
+            directives = f"daemon off; master_process off; pid {pid_file}; "
             directives += f"error_log {error_log} info;"
-            command = [binary, "-p", str(prefix), "-e", str(error_log), "-c", str(conf)]
-            process = subprocess.Popen(
-                [*command, "-g", directives],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            # no -e (nginx 1.19.5+) for the log before the configuration is read: stderr
+            command = [binary, "-p", str(prefix), "-c", str(conf), "-g", directives]
+            with error_log.with_suffix(".stderr").open("wb") as stderr:
+                process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+                )
             nginx = Nginx(port, process, error_log)
             try:
-                if _wait_listening(process, port):
+                if _wait_started(process, pid_file):
                     yield nginx
                     return
                 if "Address already in use" not in nginx.log():
