@@ -9,14 +9,17 @@ loopback address, 127.0.0.2, so a forwarded client differs from the proxy's own 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +27,10 @@ import pytest
 from tests.server.client import POST_HEAD, Reader, Response, exchange, get
 from tests.server.harness import TIMEOUT, Backend, RunningServer, serving
 from tests.server.wsclient import RawWebSocket
+from xloop import Config
 from xloop.types import Receive, Scope, Send
 
-from ._nginx import Nginx, require_nginx, running_nginx
+from ._nginx import PROXY_LOCATION, Nginx, require_nginx, running_nginx
 
 CLIENT = "127.0.0.2"
 
@@ -380,3 +384,22 @@ def test_nginx_closing_idle_connections_first_means_no_502(
             assert total_connections(server) == round_ + 1
         assert exchange(sock, POST).status == 200
         assert total_connections(server) == 4
+
+
+def test_the_readme_shows_the_configuration_tested_here() -> None:
+    """The README's "Behind nginx" block has this suite's proxy directives, and an upstream
+    keepalive_timeout below xloop's default --timeout-keep-alive."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Behind nginx", 1)[1].split("```nginx", 1)[1].split("```", 1)[0]
+    lines = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    wanted = PROXY_LOCATION.format(
+        forwarded_for="$proxy_add_x_forwarded_for", forwarded_proto="$scheme"
+    )
+    for directive in filter(None, (line.strip() for line in wanted.splitlines())):
+        assert directive in lines, directive
+    for directive in ("default upgrade;", "'' '';", "keepalive 16;"):
+        assert directive in [" ".join(line.split()) for line in lines], directive
+    (match,) = filter(None, (re.fullmatch(r"keepalive_timeout (\d+)s;", line) for line in lines))
+    (field,) = [field for field in dataclasses.fields(Config) if field.name == "timeout_keep_alive"]
+    assert isinstance(field.default, float)
+    assert int(match.group(1)) < field.default
