@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.harness import ONCE_UNDER_WINE
+
 from ._support import error_lines, http_get, run_cli, write_hello, xloop_process
+
+pytestmark = ONCE_UNDER_WINE
 
 ENV_APP = """\
 import os

@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 
+from tests.server.harness import ONCE_UNDER_WINE
 from xloop import Config, options
 from xloop.errors import ConfigError
 from xloop.server.run import UVICORN_NAMES, _from_uvicorn
 
 from ._support import run_cli
+
+pytestmark = ONCE_UNDER_WINE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

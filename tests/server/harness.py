@@ -41,6 +41,12 @@ def _under_wine() -> bool:
 
 #: Windows under Wine: the same code paths as Windows, not always the same socket semantics.
 UNDER_WINE = _under_wine()
+#: For a backend-independent test in a suite the Wine run repeats per backend: run it once,
+#: with the first backend (each Windows Python start there takes seconds).
+ONCE_UNDER_WINE = pytest.mark.skipif(
+    UNDER_WINE and os.environ.get("XLOOP_TEST_LOOPS", "proactor") != "proactor",
+    reason="backend-independent: under Wine it runs once, in the proactor pass",
+)
 #: Why a test that resets its connection cannot hold on the selector loop under Wine.
 WINE_RST_READS_AS_EOF = (
     "Wine: recv() on a connection reset by the peer (RST) returns b'' (an EOF) where Windows "
