@@ -138,6 +138,7 @@ def test_csv_has_every_scalar_field() -> None:
         "client_cpu_percent", "client_saturated", "server_requests", "client_responses",
         "ratio", "baseline", "status", "notes", "label", "rounds", "selector_named", "server",
         "workers",
+        "tls",
     }  # fmt: skip
     assert set(parsed[0]) == expected
     assert tuple(parsed[0]) == CSV_COLUMNS

@@ -138,6 +138,8 @@ class Result:
     """``--workers``: the server's worker processes (``xloop serve --workers N`` or the
     other server's own flag), its CPU and memory the sums over them; None: one process,
     no supervisor (every row of a file made without ``--workers``)."""
+    tls: bool = False
+    """``--tls``: served and loaded over TLS."""
 
     @property
     def label(self) -> str:
@@ -149,6 +151,8 @@ class Result:
         label = f"{loop}/{self.http}"
         if self.workers is not None:
             label += f" x{self.workers}"
+        if self.tls:
+            label += " tls"
         return label if self.server == "xloop" else f"{self.server} {label}"
 
     def summarize(self) -> None:

@@ -88,10 +88,19 @@ def command(
     port: int,
     keep_alive: float | None,
     workers: int | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> list[str]:
     """The arguments after ``python -m`` that run server ``name`` for one row; ``workers``:
-    its own ``--workers`` (None: its default, one process serving)."""
+    its own ``--workers`` (None: its default, one process serving); ``tls``: (certificate,
+    key), given with its own flags."""
     many = [] if workers is None else ["--workers", str(workers)]
+    secure: list[str] = []
+    if tls is not None:
+        cert, key = tls
+        secure = {
+            "uvicorn": ["--ssl-certfile", cert, "--ssl-keyfile", key],
+            "granian": ["--ssl-certificate", cert, "--ssl-keyfile", key],
+        }.get(name, ["--certfile", cert, "--keyfile", key])
     if name == "uvicorn":
         command = ["uvicorn", app, "--loop", loop, "--http", parser, "--ws", ws or "none"]
         command += ["--no-access-log", "--lifespan", "auto", "--host", host, "--port", str(port)]
@@ -99,17 +108,17 @@ def command(
             command.append("--factory")
         if keep_alive is not None:
             command += ["--timeout-keep-alive", f"{keep_alive:g}"]
-        return command + many
+        return command + many + secure
     if name == "granian":
         command = ["granian", "--interface", "asgi", "--loop", loop, "--http", "1"]
         command += ["--workers", str(workers or 1), "--runtime-threads", "1"]
         command += ["--ws" if ws is not None else "--no-ws", "--host", host, "--port", str(port)]
         if factory:
             command.append("--factory")
-        return [*command, app]
+        return [*command, *secure, app]
     # hypercorn: a factory is named APP() on its command line
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    command = ["hypercorn", "--worker-class", loop, "--bind", bind, *many]
+    command = ["hypercorn", "--worker-class", loop, "--bind", bind, *many, *secure]
     if keep_alive is not None:
         command += ["--keep-alive", f"{keep_alive:g}"]
     return [*command, f"{app}()" if factory else app]

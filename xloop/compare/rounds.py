@@ -86,6 +86,8 @@ def builtin_round(
         ]  # fmt: skip
         for pid in server.pids:  # each worker's CPU, summed
             command += ["--server-pid", str(pid)]
+        if target.tls is not None:
+            command += ["--tls-ca", str(target.tls.ca)]
         if settings.path:
             command += ["--path", settings.path]
         if held is not None:  # c10k: the idle ones too
@@ -193,7 +195,7 @@ def external_round(
     client = target.result.client
     tool = external.find_tool(client)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    base = f"http://{host}:{server.port}"
+    base = f"{'https' if target.tls is not None else 'http'}://{host}:{server.port}"
     threads = client_cpus("wrk", settings, pinning, target.result.connections)
 
     def on_start(pid: int) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from . import plan, rounds
+from . import plan, rounds, tls
 from .fdlimit import raise_fd_limit
 from .machine import Pinning, describe_machine, plan_pinning
 from .model import Result, ResultFile
@@ -55,6 +55,8 @@ def compare(
     client_counts: dict[int, int] = {}
     with tempfile.TemporaryDirectory(prefix="xloop-compare-") as scratch_dir:
         scratch = Path(scratch_dir)
+        if settings.tls:
+            _secure(targets, scratch)
         if progress:
             progress(done, total, f"starting {len(targets)} server(s)")
         with start_servers(targets, settings, pinning):
@@ -224,6 +226,21 @@ def _ratios(rows: list[Result], settings: Settings) -> str:
         row.baseline = baseline if against is None else f"{against} {base.label}"
         row.ratio = row.requests_per_second / base.requests_per_second
     return baseline
+
+
+def _secure(targets: list[Target], scratch: Path) -> None:
+    """``--tls``: every HTTP and WebSocket row served and loaded over TLS; the raw TCP echo
+    has none (its rows say so)."""
+    files = tls.make(scratch / "tls")
+    for target in targets:
+        if target.workload.kind == "tcp":
+            if target.skip is None:
+                target.skip = "the tcp echo workload has no TLS"
+                target.result.status = "skipped"
+                target.result.notes.append(target.skip)
+            continue
+        target.tls = files
+        target.result.tls = True
 
 
 def _settings_record(settings: Settings, pinning: Pinning) -> dict[str, object]:

@@ -25,6 +25,7 @@ from . import others
 from .machine import Pinning
 from .model import Result
 from .settings import Settings
+from .tls import TlsFiles, client_context
 from .workloads import Workload, request_bytes
 
 __all__ = ["STARTUP_TIMEOUT", "ServerProcess", "Target", "prime", "start_servers"]
@@ -55,6 +56,8 @@ class Target:
     """Requests the server answered before the rounds (see :func:`prime`)."""
     ws: str | None = None
     """The WebSocket engine (``--ws``) of a ``websocket`` row."""
+    tls: TlsFiles | None = None
+    """``--tls``: the run's certificate, key and CA."""
     skip: str | None = None
     """Why this row is not measured (``--servers``: not installed, not supported, did not
     start): no rounds, the row says so."""
@@ -102,6 +105,7 @@ class ServerProcess:
                 self.name, app=settings.app or "xloop.demo:app", factory=settings.factory,
                 loop=target.loop, parser=target.http, ws=target.ws, host=settings.host,
                 port=self.port, keep_alive=keep_alive, workers=self.workers,
+                tls=None if target.tls is None else (str(target.tls.cert), str(target.tls.key)),
             )  # fmt: skip
         elif target.workload.kind == "tcp":
             command += ["xloop.compare.echo"]
@@ -121,6 +125,9 @@ class ServerProcess:
             if keep_alive is not None:
                 # held open and idle for longer than a round: not the server's idle timeout
                 command += ["--timeout-keep-alive", f"{keep_alive:g}"]
+        if target.tls is not None and self.name == "xloop":
+            command += ["--ssl-certfile", str(target.tls.cert)]
+            command += ["--ssl-keyfile", str(target.tls.key)]
         if self.name == "xloop":
             command += ["--host", settings.host, "--port", str(port), "--loop", target.loop]
             if target.selector != "auto":
@@ -446,7 +453,13 @@ def prime(target: Target, settings: Settings) -> int:
     message = request_bytes(target.workload, settings.host, server.port, settings.path)
     timeout = STARTUP_TIMEOUT
     try:
-        with socket.create_connection((settings.host, server.port), timeout=timeout) as sock:
+        with contextlib.ExitStack() as stack:
+            sock = stack.enter_context(
+                socket.create_connection((settings.host, server.port), timeout=timeout)
+            )
+            if target.tls is not None:
+                context = client_context(target.tls.ca)
+                sock = stack.enter_context(context.wrap_socket(sock, server_hostname=settings.host))
             sock.sendall(message)
             answered = sock.recv(65536)  # the start of the answer is enough: then close
     except OSError as exc:

@@ -112,6 +112,12 @@ class Settings:
         hint="e.g. --workers 4",
         panel=_WHAT,
     )
+    tls: bool = option(
+        "Serve and load every HTTP and WebSocket row over TLS (https, wss; a certificate "
+        "made for the run with trustme): what TLS costs on each loop.",
+        default=False,
+        panel=_WHAT,
+    )
     baseline: str | None = option(
         "The loop the ratio column is against (default: asyncio).", default=None, panel=_WHAT
     )

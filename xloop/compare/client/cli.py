@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "until then (several client processes measure one window)",
     )
     parser.add_argument("--timeout", type=_positive(float, 0.001, number), default=10.0)
+    parser.add_argument("--tls-ca", default=None, help="connect over TLS, trusting this CA")
     parser.add_argument(
         "--hold",
         type=_positive(int, 1, number),
@@ -122,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 start_at=args.start_at,
                 messages=messages,
                 hold=args.hold,
+                tls_ca=args.tls_ca,
             ),
             loop_factory=choice.factory,
         )

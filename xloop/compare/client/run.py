@@ -46,8 +46,11 @@ class Run:
         tcp: bool = False,
         messages: list[Outgoing] | None = None,
         rotate: bool = False,
+        ssl: Any = None,
     ) -> None:
         self.host = host
+        #: ``--tls-ca``: the client's TLS context (None: plain TCP).
+        self.ssl = ssl
         self.port = port
         self.request = request
         self.pipeline = pipeline
@@ -131,7 +134,13 @@ class Run:
             opened = protocol.opened = loop.create_future()
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: protocol, self.host, self.port),
+                loop.create_connection(
+                    lambda: protocol,
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=self.host if self.ssl is not None else None,
+                ),
                 self.timeout,
             )
             if opened is not None:
@@ -259,6 +268,7 @@ async def measure(
     start_at: float | None = None,
     messages: list[Outgoing] | None = None,
     hold: int | None = None,
+    tls_ca: str | None = None,
 ) -> dict[str, Any]:
     """One run against ``host:port``; the result object. ClientError if no connection.
 
@@ -270,9 +280,14 @@ async def measure(
     """
     loop = asyncio.get_running_loop()
     rotate = hold is not None and hold > connections
+    context = None
+    if tls_ca is not None:
+        from ..tls import client_context
+
+        context = client_context(tls_ca)
     run = Run(
         host, port, request, pipeline=pipeline, timeout=timeout, tcp=tcp,
-        messages=messages, rotate=rotate,
+        messages=messages, rotate=rotate, ssl=context,
     )  # fmt: skip
     in_flight = connections
     if rotate:
