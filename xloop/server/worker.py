@@ -168,7 +168,7 @@ class _Control(threading.Thread):
             elif name == "stop":
                 self._server.request_shutdown()
             elif name == "force":
-                self._on_loop(self._server.force_exit)
+                self._server.request_force()
         self._server.request_shutdown()  # the supervisor is gone: drain and leave
 
     def _on_loop(self, callback: Any, *args: Any) -> None:
