@@ -49,7 +49,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StartupError
+from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..logs import error_logger as logger
 from ..loops.workers import worker_plan
 from ..status import StatusPipe
@@ -74,6 +74,11 @@ _BACKOFF_MAX_S = 10.0
 #: is killed; and after a forced exit.
 _EXIT_GRACE_S = 10.0
 _FORCE_GRACE_S = 5.0
+
+#: A worker's start-up failure becomes the supervisor's, with its exit code.
+_ERRORS: dict[int, type[XloopError]] = {
+    e.exit_code: e for e in (ConfigError, AppLoadError, BindError)
+}
 
 _SIGHUP = getattr(signal, "SIGHUP", None)
 _SIGTTIN = getattr(signal, "SIGTTIN", None)
@@ -139,6 +144,7 @@ class Supervisor:
         self.forced = False
         self.exit_code = 0
         self.fatal: str | None = None
+        self.fatal_hint: str | None = None
         self._events: asyncio.Queue[tuple[Any, ...]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: socket.socket | None = None
@@ -184,7 +190,9 @@ class Supervisor:
             self._close_listener()
             del loop
         if self.fatal is not None:
-            raise StartupError(self.fatal, hint="see the worker's log above")
+            error = _ERRORS.get(self.exit_code, StartupError)(self.fatal, hint=self.fatal_hint)
+            error.exit_code = self.exit_code
+            raise error
         logger.info("supervisor [%d]: stopped", os.getpid())
         return self.exit_code
 
@@ -266,12 +274,17 @@ class Supervisor:
             proc.stdin.write(line)
             proc.stdin.flush()
         threading.Thread(
-            target=lambda: self._post("exit", worker, proc.wait()),
-            name=f"xloop-wait-{proc.pid}",
-            daemon=True,
+            target=self._wait, args=(worker,), name=f"xloop-wait-{proc.pid}", daemon=True
         ).start()
         self.workers[number] = worker
         return worker
+
+    def _wait(self, worker: WorkerProcess) -> None:
+        """(A thread.) Post the worker's exit once its last status events are posted: its
+        ``failed`` event must be known when its exit is handled."""
+        returncode = worker.proc.wait()
+        worker.status.join(_FORCE_GRACE_S)
+        self._post("exit", worker, returncode)
 
     def _handle(self, kind: str, worker: WorkerProcess, detail: Any = None) -> None:
         if kind == "status":
@@ -335,7 +348,7 @@ class Supervisor:
             return
         crashes = 0 if uptime >= _STABLE_S else self._crashes.get(worker.number, 0) + 1
         self._crashes[worker.number] = crashes
-        delay = 0.0 if crashes == 0 else min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (crashes - 1))
+        delay = 0.0 if crashes <= 1 else min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (crashes - 2))
         logger.warning(
             "%s died (%s) after %.1f s: restarting%s",
             worker.describe(),
@@ -348,6 +361,8 @@ class Supervisor:
     def _failed_start(self, worker: WorkerProcess, how: str) -> None:
         failure = worker.failure or {}
         message = failure.get("message") or f"it exited ({how}) before serving"
+        self.fatal_hint = failure.get("hint") or "see the worker's log above"
+        message += f" (hint: {self.fatal_hint})" if self.config.reload else ""
         failures = self._start_failures.get(worker.number, 0) + 1
         self._start_failures[worker.number] = failures
         if self.config.reload:

@@ -12,7 +12,8 @@ Two channels tie a worker to its supervisor, both machine-readable JSON lines:
   supervisor is gone: the worker drains and exits, never left behind as an orphan.
 - **the status channel, worker -> supervisor** (:mod:`xloop.status`, ``--status-fd``):
   ``ready`` (with the loop class the worker really runs), ``pong`` (with its resident
-  memory), ``failed`` (a start-up error's one line and exit code), ``stopped``.
+  memory), ``failed`` (a start-up error's message, hint and exit code: the supervisor
+  reports it, the worker does not), ``stopped``.
 
 Signals: a worker ignores SIGINT and (Windows) SIGBREAK, which a terminal's Ctrl+C or
 Ctrl+Break sends to every process of its group: the supervisor alone decides, and tells
@@ -212,9 +213,10 @@ def main() -> None:
         choice = loops.resolve(config.loop, config.selector)
         loops.run(server.serve(install_signal_handlers=True), loop_factory=choice.factory)
     except XloopError as exc:
-        if status is not None:
-            status.write("failed", message=exc.one_line(), exit_code=exc.exit_code)
-        print(f"xloop: error: {exc.one_line()}", file=sys.stderr)
+        if status is not None:  # the supervisor says it, once, in its own error line
+            status.write("failed", message=exc.message, hint=exc.hint, exit_code=exc.exit_code)
+        if status is None or status.fd is None:
+            print(f"xloop: error: {exc.one_line()}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:
         if status is not None:
