@@ -464,7 +464,9 @@ class Supervisor:
 
     def _on_signal(self, sig: int) -> None:
         name = signal.Signals(sig).name
-        if sig == _SIGHUP:
+        if self.stopping and sig in (_SIGHUP, _SIGTTIN, _SIGTTOU):
+            logger.info("%s received while stopping: ignored", name)
+        elif sig == _SIGHUP:
             logger.info("%s received: restarting every worker, one at a time", name)
             self._replace_all(sorted(self.workers.values(), key=lambda w: w.number))
         elif sig == _SIGTTIN:
@@ -489,6 +491,8 @@ class Supervisor:
             self._begin_stop(announce=True)
 
     def _on_change(self, paths: list[str]) -> None:
+        if self.stopping:
+            return
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         logger.info("changed: %s: reloading", shown)
         for worker in list(self.workers.values()):
