@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..logs import error_logger as logger
 from ..loops.workers import worker_plan
-from ..status import StatusPipe
+from ..status import StatusPipe, StatusWriter
 from .listener import bind_listener
 from .server import install_shutdown_handlers
 from .worker import bootstrap_line
@@ -155,6 +155,10 @@ class Supervisor:
         self._timers: set[asyncio.TimerHandle] = set()
         self._rolling: asyncio.Task[None] | None = None
         self._watcher: Any = None
+        # --status-fd: the supervisor's own events (xloop.status)
+        self.status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
+        self._announced = False
+        self._served = {"requests": 0, "connections": 0, "ws_messages": 0}
 
     # -- the run -------------------------------------------------------------------------
 
@@ -194,7 +198,23 @@ class Supervisor:
             error.exit_code = self.exit_code
             raise error
         logger.info("supervisor [%d]: stopped", os.getpid())
+        self._tell("stopped", **self._served)
         return self.exit_code
+
+    def _tell(self, event: str, **fields: Any) -> None:
+        if self.status is not None:
+            self.status.write(event, **fields)
+
+    def _announce(self, event: dict[str, Any]) -> None:
+        """``ready``, once: when every slot has a serving worker (the fields of the last
+        one's ``ready``, with this process's pid and every worker's)."""
+        serving = [self.workers.get(n) for n in range(1, self.target + 1)]
+        if self._announced or not all(w is not None and w.ready.is_set() for w in serving):
+            return
+        self._announced = True
+        fields = {key: value for key, value in event.items() if key != "event"}
+        fields.update(pid=os.getpid(), workers=[w.pid for w in serving if w is not None])
+        self._tell("ready", **fields)
 
     def _alive(self) -> list[WorkerProcess]:
         return [w for w in (*self.workers.values(), *self.retired) if not w.exited.is_set()]
@@ -325,12 +345,18 @@ class Supervisor:
                 event.get("http"),
                 event.get("ws"),
             )
+            self._tell("worker", number=worker.number, pid=worker.pid, state="serving")
+            self._announce(event)
         elif name == "failed":
             worker.failure = event
+        elif name == "stopped":
+            for key in self._served:
+                self._served[key] += int(event.get(key) or 0)
 
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> None:
         worker.returncode = returncode
         worker.exited.set()
+        self._tell("worker", number=worker.number, pid=worker.pid, state="exited", code=returncode)
         self.retired.discard(worker)
         current = self.workers.get(worker.number) is worker
         if current:
