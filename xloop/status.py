@@ -19,7 +19,8 @@ fields it does not know, and lines that are not JSON objects. Events so far:
 A supervisor (``xloop serve --workers N`` or ``--reload``) sends the same ``ready``, once,
 when every worker serves: the fields of a worker's ``ready``, with ``pid`` the supervisor's
 and ``workers`` (the workers' pids); then ``worker`` events, ``number``, ``pid`` and
-``state`` (``serving``, or ``exited`` with its exit ``code``, negative for a signal); and
+``state`` (``serving``, or ``exited`` with its exit ``code``, negative for a signal, or
+``spare``: started in advance, number 0, waiting to replace the next worker); and
 at the end ``stopped`` with the counts summed over the workers that stopped cleanly. Its
 workers talk to it the same way (:mod:`xloop.server.worker`: ``pong``, ``failed``).
 

@@ -44,9 +44,9 @@ pytestmark = pytest.mark.skipif(loops.IS_WINDOWS, reason="POSIX signals drive th
 LOOPS = [b for b in loop_families() if b.loop in ("selector", "uvloop")]
 LOOP_IDS = [b.loop for b in LOOPS]
 
-#: How soon a worker killed with SIGKILL serves again (a new process: Python's start, the
-#: imports, the app's). Coverage measuring every process makes each start several times
-#: slower: there the bound is the start-up one.
+#: How soon a worker killed with SIGKILL serves again: the spare process takes its place
+#: and imports the app. Coverage measuring every process makes that several times slower:
+#: there the bound is the start-up one.
 REPLACED_WITHIN = STARTUP_TIMEOUT if os.environ.get("COVERAGE_PROCESS_START") else 1.0
 
 
@@ -95,7 +95,11 @@ def test_workers_share_one_port_and_each_serves(tmp_path: Path, backend: Backend
         if backend is not None:
             expected = "uvloop" if backend.loop == "uvloop" else "asyncio"
             assert ready["loop_class"].startswith(expected), ready
+        spare = server.worker("spare")["pid"]
+        assert spare not in workers
         assert server.process.stop() == 0, server.process.describe()
+        with pytest.raises(ProcessLookupError):  # the spare went too, and was waited for
+            os.kill(spare, 0)
         stopped = server.status.wait_for("stopped", EXIT_TIMEOUT)
         assert stopped is not None
         assert stopped["requests"] >= 2
@@ -116,6 +120,8 @@ def test_a_killed_worker_is_replaced_at_once_and_only_its_requests_fail(
         ready = server.ready()
         port, workers = ready["port"], ready["workers"]
         number = {e["pid"]: e["number"] for e in server.events("worker")}
+        # the supervisor keeps a spare process, imported and waiting to take a slot
+        spare = server.worker("spare")["pid"]
         with running_load(port, 20) as load:
             # the worker with the most of the load's connections
             victim = max(workers, key=lambda pid: load.on[pid])
@@ -125,6 +131,7 @@ def test_a_killed_worker_is_replaced_at_once_and_only_its_requests_fail(
             os.kill(victim, signal.SIGKILL)
             new = server.worker("serving", number=number[victim], pid=lambda p: p not in workers)
             replaced_in = time.monotonic() - killed
+            assert new["pid"] == spare
             # the new worker serves (fresh connections until it answers one), and the load
             # went on meanwhile
             both_serve(port, {new["pid"]})

@@ -24,6 +24,8 @@ SIGHUP                rolling restart: for each worker in turn, a new one starts
 SIGTTIN / SIGTTOU     one worker more / one fewer.
 ====================  =================================================================
 
+With ``--workers``, one spare process waits, Python and xloop imported, to take the next
+worker's place (:mod:`xloop.server.process`): a replacement has only its app to import.
 A worker that exits by itself (``--limit-max-requests``, a crash, ``kill -9``) is replaced at
 once; one that crashes again soon after starting is replaced after a growing delay. A worker
 that fails before serving (the app does not import, the port is gone) stops the run with its
@@ -43,8 +45,6 @@ import itertools
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -52,8 +52,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..logs import error_logger as logger
 from ..loops.workers import worker_plan
-from ..status import StatusPipe, StatusWriter
+from ..status import StatusWriter
 from .listener import bind_listener
+from .process import WorkerProcess
 from .server import install_shutdown_handlers
 from .worker import bootstrap_line
 
@@ -85,50 +86,6 @@ _SIGTTIN = getattr(signal, "SIGTTIN", None)
 _SIGTTOU = getattr(signal, "SIGTTOU", None)
 
 
-class WorkerProcess:
-    """One running worker, as the supervisor sees it."""
-
-    def __init__(self, number: int, proc: subprocess.Popen[bytes], status: StatusPipe) -> None:
-        self.number = number
-        self.proc = proc
-        self.pid = proc.pid
-        self.status = status
-        self.started = time.monotonic()
-        self.ready = asyncio.Event()
-        self.exited = asyncio.Event()
-        self.returncode: int | None = None
-        self.retiring = False
-        """Asked to stop: its exit is expected, not replaced."""
-        self.last_pong = self.started
-        self.failure: dict[str, Any] | None = None
-        """Its ``failed`` event: why it could not start."""
-        self.loop_class: str | None = None
-
-    def send(self, command: str, **fields: Any) -> None:
-        """A command on the worker's stdin; nothing if it is gone."""
-        import json
-
-        stdin = self.proc.stdin
-        if stdin is None or self.exited.is_set():
-            return
-        line = json.dumps({"cmd": command, **fields}).encode("utf-8") + b"\n"
-        with contextlib.suppress(OSError, ValueError):
-            stdin.write(line)
-            stdin.flush()
-
-    def retire(self) -> None:
-        """Ask it to drain and exit."""
-        self.retiring = True
-        self.send("stop")
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-
-    def describe(self) -> str:
-        return f"worker {self.number} [{self.pid}]"
-
-
 class Supervisor:
     """Runs ``config.workers`` workers (one with ``--reload``) until told to stop."""
 
@@ -155,6 +112,7 @@ class Supervisor:
         self._timers: set[asyncio.TimerHandle] = set()
         self._rolling: asyncio.Task[None] | None = None
         self._watcher: Any = None
+        self._spare: WorkerProcess | None = None
         # --status-fd: the supervisor's own events (xloop.status)
         self.status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
         self._announced = False
@@ -191,6 +149,9 @@ class Supervisor:
                 self._watcher.stop()
             for worker in self._alive():
                 worker.kill()
+            if self._spare is not None:
+                self._spare.dismiss()
+                self._spare.reap(_FORCE_GRACE_S)
             self._close_listener()
             del loop
         if self.fatal is not None:
@@ -253,51 +214,51 @@ class Supervisor:
 
     # -- workers -------------------------------------------------------------------------
 
+    def _start(self) -> WorkerProcess:
+        """A worker process, not yet told what to serve: it imports Python and xloop, then
+        waits for its bootstrap line."""
+        assert self._listener is not None
+        fds = (self._listener.fileno(),) if self.plan.sharing == "inherit" else ()
+        worker = WorkerProcess.start(fds, lambda w, event: self._post("status", w, event))
+        threading.Thread(
+            target=self._wait, args=(worker,), name=f"xloop-wait-{worker.pid}", daemon=True
+        ).start()
+        return worker
+
     def _spawn(self, number: int) -> WorkerProcess:
+        """A worker for slot ``number``: the spare if there is one, else a new process."""
         config = self.config
         assert self._listener is not None
-        holder: list[WorkerProcess] = []
-        status = StatusPipe(on_event=lambda event: self._post("status", holder[0], event))
-        kwargs = status.popen_kwargs()
-        if self.plan.sharing == "inherit":
-            kwargs["pass_fds"] = (*kwargs["pass_fds"], self._listener.fileno())
-        else:  # pragma: windows-only
-            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        worker, self._spare = self._spare, None
+        if worker is None or worker.exited.is_set() or worker.proc.poll() is not None:
+            worker = self._start()
         limit = config.limit_max_requests
         if limit is not None and config.limit_max_requests_jitter:
             limit += random.randint(0, config.limit_max_requests_jitter)
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "xloop.server.worker"], stdin=subprocess.PIPE, **kwargs
-            )
-        except BaseException:
-            status.close()
-            raise
-        worker = WorkerProcess(number, proc, status)
-        holder.append(worker)
-        status.start()
         if self.plan.sharing == "inherit":
             listener: dict[str, Any] = {"fd": self._listener.fileno()}
         else:  # pragma: windows-only
             share: Any = getattr(self._listener, "share")  # noqa: B009 - Windows only
-            listener = {"share": base64.b64encode(share(proc.pid)).decode("ascii")}
-        line = bootstrap_line(
-            config,
-            number=number,
-            status_fd=status.child_fd,
-            listener=listener,
-            accept_thread=self.plan.sharing == "accept-thread",
-            limit_max_requests=limit,
+            listener = {"share": base64.b64encode(share(worker.pid)).decode("ascii")}
+        worker.adopt(
+            number,
+            bootstrap_line(
+                config,
+                number=number,
+                status_fd=worker.status.child_fd,
+                listener=listener,
+                accept_thread=self.plan.sharing == "accept-thread",
+                limit_max_requests=limit,
+            ),
         )
-        assert proc.stdin is not None
-        with contextlib.suppress(OSError):
-            proc.stdin.write(line)
-            proc.stdin.flush()
-        threading.Thread(
-            target=self._wait, args=(worker,), name=f"xloop-wait-{proc.pid}", daemon=True
-        ).start()
         self.workers[number] = worker
         return worker
+
+    def _prepare_spare(self) -> None:
+        """Start the spare that takes the next worker's place (with --workers): a
+        replacement then only has its app to import."""
+        if self._spare is None and not self.config.reload and not self.stopping:
+            self._spare = self._start()
 
     def _wait(self, worker: WorkerProcess) -> None:
         """(A thread.) Post the worker's exit once its last status events are posted: its
@@ -347,6 +308,9 @@ class Supervisor:
             )
             self._tell("worker", number=worker.number, pid=worker.pid, state="serving")
             self._announce(event)
+            self._prepare_spare()
+        elif name == "waiting" and worker.number == 0:
+            self._tell("worker", number=0, pid=worker.pid, state="spare")
         elif name == "failed":
             worker.failure = event
         elif name == "stopped":
@@ -356,6 +320,10 @@ class Supervisor:
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> None:
         worker.returncode = returncode
         worker.exited.set()
+        if worker.number == 0:  # a spare, never adopted
+            if self._spare is worker:
+                self._spare = None
+            return
         self._tell("worker", number=worker.number, pid=worker.pid, state="exited", code=returncode)
         self.retired.discard(worker)
         current = self.workers.get(worker.number) is worker
@@ -530,6 +498,8 @@ class Supervisor:
 
     def _begin_stop(self, *, announce: bool) -> None:
         self.stopping = True
+        if self._spare is not None:
+            self._spare.dismiss()
         if self._rolling is not None:
             self._rolling.cancel()
         for worker in self._alive():

@@ -10,7 +10,8 @@ Two channels tie a worker to its supervisor, both machine-readable JSON lines:
   with ``pong`` from the event loop, so a blocked loop does not answer), ``stop`` (drain
   gracefully and exit), ``force`` (abort what is in flight). End of file means the
   supervisor is gone: the worker drains and exits, never left behind as an orphan.
-- **the status channel, worker -> supervisor** (:mod:`xloop.status`, ``--status-fd``):
+- **the status channel, worker -> supervisor** (:mod:`xloop.status`, ``--status-fd``,
+  also given as the worker's one argument): ``waiting`` (imported, before the bootstrap),
   ``ready`` (with the loop class the worker really runs), ``pong`` (with its resident
   memory), ``failed`` (a start-up error's message, hint and exit code: the supervisor
   reports it, the worker does not), ``stopped``.
@@ -39,6 +40,7 @@ from ..config import Config
 from ..errors import XloopError
 from ..logs import configure_logging
 from ..logs import error_logger as logger
+from ..status import StatusWriter
 
 __all__ = ["bootstrap_line", "main", "resident_memory"]
 
@@ -190,8 +192,13 @@ def main() -> None:
     """The worker's entry point: read the bootstrap, serve, exit with the server's code."""
     from .server import Server
 
+    if len(sys.argv) > 1:  # imported: ready to take a slot (xloop.server.process)
+        StatusWriter.open(int(sys.argv[1])).write("waiting")
     lines = _Lines(sys.stdin.fileno())
-    boot = json.loads(next(lines))
+    first = next(lines, None)
+    if first is None:  # a spare the supervisor no longer needs
+        return
+    boot = json.loads(first)
     fields: dict[str, Any] = boot["config"]
     status = None
     try:
