@@ -27,6 +27,10 @@ from ._support import (
     run_cli,
 )
 from ._workers import (
+    SIGHUP,
+    SIGKILL,
+    SIGTTIN,
+    SIGTTOU,
     Conn,
     Cut,
     Reply,
@@ -128,7 +132,7 @@ def test_a_killed_worker_is_replaced_at_once_and_only_its_requests_fail(
             assert load.on[victim] > 0, load.on
             before = load.total
             killed = time.monotonic()
-            os.kill(victim, signal.SIGKILL)
+            os.kill(victim, SIGKILL)
             new = server.worker("serving", number=number[victim], pid=lambda p: p not in workers)
             replaced_in = time.monotonic() - killed
             assert new["pid"] == spare
@@ -137,7 +141,7 @@ def test_a_killed_worker_is_replaced_at_once_and_only_its_requests_fail(
             both_serve(port, {new["pid"]})
             until(lambda: load.total > before + 100, STARTUP_TIMEOUT, "the load goes on")
         exited = server.worker("exited", pid=victim)
-        assert exited["code"] == -signal.SIGKILL
+        assert exited["code"] == -SIGKILL
         assert replaced_in < REPLACED_WITHIN, f"replaced after {replaced_in:.2f} s"
         wrong = [f for f in load.failures if f.pid != victim]
         assert not wrong, wrong
@@ -168,7 +172,7 @@ def test_a_worker_whose_loop_blocks_is_killed_and_replaced(tmp_path: Path) -> No
             pid = int(line.group(2))
             assert pid in workers
             assert 1.0 <= float(line.group(3)) < 3.0
-            assert server.worker("exited", pid=pid)["code"] == -signal.SIGKILL
+            assert server.worker("exited", pid=pid)["code"] == -SIGKILL
             assert blocked.at_eof()  # its request died with it
         finally:
             blocked.close()
@@ -233,7 +237,7 @@ def test_sighup_replaces_every_worker_under_load_without_a_failed_request(
         ready = server.ready()
         port, old = ready["port"], ready["workers"]
         with running_load(port, 20) as load:
-            server.process.proc.send_signal(signal.SIGHUP)
+            server.process.proc.send_signal(SIGHUP)
             for pid in old:
                 assert server.worker("exited", pid=pid)["code"] == 0
             new = {e["pid"] for e in server.events("worker") if e["state"] == "serving"} - set(old)
@@ -313,22 +317,22 @@ def test_sigttin_adds_a_worker_and_sigttou_removes_one(tmp_path: Path) -> None:
     with supervised(serve_args(app), cwd=tmp_path) as server:
         ready = server.ready()
         port, workers = ready["port"], set(ready["workers"])
-        server.process.proc.send_signal(signal.SIGTTIN)
+        server.process.proc.send_signal(SIGTTIN)
         server.process.wait_for("SIGTTIN received: one worker more (3)")
         third = server.worker("serving", number=3)["pid"]
         assert third not in workers
         assert both_serve(port, {*workers, third}) == {*workers, third}
-        server.process.proc.send_signal(signal.SIGTTOU)
+        server.process.proc.send_signal(SIGTTOU)
         server.process.wait_for("SIGTTOU received: one worker fewer (2)")
         assert server.worker("exited", pid=third)["code"] == 0
-        server.process.proc.send_signal(signal.SIGTTOU)
+        server.process.proc.send_signal(SIGTTOU)
         server.process.wait_for("SIGTTOU received: one worker fewer (1)")
         gone = server.worker("exited", pid=lambda p: p in workers)
         assert gone["code"] == 0
         (left,) = workers - {gone["pid"]}
         for _ in range(5):  # every request now goes to the one left
             assert fresh_get(port).pid == left
-        server.process.proc.send_signal(signal.SIGTTOU)
+        server.process.proc.send_signal(SIGTTOU)
         server.process.wait_for("SIGTTOU received: already down to one worker")
         assert fresh_get(port).pid == left
         assert server.process.stop() == 0, server.process.describe()
@@ -372,7 +376,8 @@ def factory():
 
 def test_a_stop_sent_before_the_worker_loop_runs_is_not_lost(tmp_path: Path) -> None:
     (tmp_path / "gated.py").write_text(GATED_LOOP)
-    os.mkfifo(tmp_path / "gate.fifo")
+    mkfifo = getattr(os, "mkfifo")  # noqa: B009 - POSIX only
+    mkfifo(tmp_path / "gate.fifo")
     app = write_pid_app(tmp_path)
     args = serve_args(app, "--loop", "gated:factory", workers=1)
     with supervised(args, cwd=tmp_path) as server:

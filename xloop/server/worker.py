@@ -76,7 +76,9 @@ def resident_memory() -> int | None:
     """This process's resident set size in bytes, where the OS tells it cheaply."""
     try:
         with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            pages = int(statm.read().split()[1])
+        sysconf: Any = getattr(os, "sysconf")  # noqa: B009 - not on Windows
+        return pages * int(sysconf("SC_PAGE_SIZE"))
     except (OSError, ValueError, IndexError, AttributeError):
         pass
     if loops.IS_WINDOWS:  # pragma: windows-only
