@@ -43,9 +43,14 @@ from ._workers import (
 
 pytestmark = pytest.mark.skipif(loops.IS_WINDOWS, reason="POSIX signals drive the supervisor")
 
-#: The loops a worker runs in the tests that depend on it (the supervisor's own loop is
-#: always the stdlib one): the selector loop and uvloop, where installed.
-LOOPS = [b for b in loop_families() if b.loop in ("selector", "uvloop")]
+#: The loops a worker runs in the tests that depend on it, besides the default (the
+#: supervisor's own loop is always the stdlib one): the selector loop and uvloop, where
+#: installed and not what the default resolves to.
+LOOPS = [
+    b
+    for b in loop_families()
+    if b.loop in ("selector", "uvloop") and b.loop != loops.resolve("auto").backend
+]
 LOOP_IDS = [b.loop for b in LOOPS]
 
 #: How soon a worker killed with SIGKILL serves again: the spare process takes its place
@@ -92,7 +97,10 @@ def test_workers_share_one_port_and_each_serves(tmp_path: Path, backend: Backend
         assert sorted((e["number"], e["pid"]) for e in serving) == sorted(
             zip([1, 2], workers, strict=True)
         )
-        # each worker logs the one port: the supervisor bound it once
+        # each worker logs the one port (before the supervisor says it serves): the
+        # supervisor bound it once
+        for number, pid in enumerate(workers, 1):
+            server.process.wait_for(f"worker {number} [{pid}] serving")
         lines = re.findall(r"xloop serving on http://127\.0\.0\.1:(\d+)", server.process.log)
         assert lines == [str(port)] * 2
         assert both_serve(port, set(workers)) == set(workers)
@@ -346,19 +354,21 @@ def test_workers_are_replaced_after_their_max_requests_with_jitter(tmp_path: Pat
     with supervised(args, cwd=tmp_path) as server:
         port = server.ready()["port"]
         served: dict[int, int] = {}
-        for _ in range(40):  # one connection each: every request counts for one worker
+        # one connection each: every request counts for one worker. After 30, whatever
+        # the order: the two serving have answered 7 each at most, so workers that exited
+        # answered 16 or more, and each 8 at most: 2 or more have exited
+        for _ in range(30):
             reply = fresh_get(port)
             assert reply.status == 200
             served[reply.pid] = served.get(reply.pid, 0) + 1
-        exited = {e["pid"] for e in server.events("worker") if e["state"] == "exited"}
-        assert len(exited) >= 3, served
-        for pid in exited:
+        assert server.process.stop() == 0, server.process.describe()
+        replaced = re.findall(
+            r"worker \d \[(\d+)\] exited \(exit code 0\): starting another", server.process.log
+        )
+        assert len(replaced) >= 2, server.process.log
+        for pid in map(int, replaced):
             assert 5 <= served[pid] <= 8, served
             assert server.worker("exited", pid=pid)["code"] == 0
-        assert server.process.stop() == 0, server.process.describe()
-        server.process.wait_for(
-            re.compile(r"worker \d \[\d+\] exited \(exit code 0\): starting another")
-        )
 
 
 GATED_LOOP = """import asyncio

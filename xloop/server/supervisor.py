@@ -167,10 +167,14 @@ class Supervisor:
             self.status.write(event, **fields)
 
     def _announce(self, event: dict[str, Any]) -> None:
-        """``ready``, once: when every slot has a serving worker (the fields of the last
-        one's ``ready``, with this process's pid and every worker's)."""
+        """When every slot has a serving worker: the spare starts, and ``ready`` is told,
+        once (the fields of the last one's ``ready``, with this process's pid and every
+        worker's)."""
         serving = [self.workers.get(n) for n in range(1, self.target + 1)]
-        if self._announced or not all(w is not None and w.ready.is_set() for w in serving):
+        if not all(w is not None and w.ready.is_set() for w in serving):
+            return
+        self._prepare_spare()  # not before: it would slow the workers' own start
+        if self._announced:
             return
         self._announced = True
         fields = {key: value for key, value in event.items() if key != "event"}
@@ -308,7 +312,6 @@ class Supervisor:
             )
             self._tell("worker", number=worker.number, pid=worker.pid, state="serving")
             self._announce(event)
-            self._prepare_spare()
         elif name == "waiting" and worker.number == 0:
             self._tell("worker", number=0, pid=worker.pid, state="spare")
         elif name == "failed":
