@@ -248,8 +248,13 @@ def test_sighup_replaces_every_worker_under_load_without_a_failed_request(
             server.process.proc.send_signal(SIGHUP)
             for pid in old:
                 assert server.worker("exited", pid=pid)["code"] == 0
-            new = {e["pid"] for e in server.events("worker") if e["state"] == "serving"} - set(old)
+            events = server.events("worker")
+            new = {e["pid"] for e in events if e["state"] == "serving"} - set(old)
             assert len(new) == 2
+            # slot by slot, the new worker served before the old one exited
+            for slot in (1, 2):
+                seen = [e["state"] for e in events if e["number"] == slot]
+                assert seen == ["serving", "serving", "exited"], events
             before = load.total
             until(lambda: load.total > before + 100, STARTUP_TIMEOUT, "the load goes on")
         failed = [f for f in load.failures if not f.retriable]
