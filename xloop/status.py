@@ -11,6 +11,8 @@ fields it does not know, and lines that are not JSON objects. Events so far:
     the startup log describes it), ``loop_class``, ``driver`` (its selector or proactor
     class, null for libuv loops), ``http`` (the parser) and ``ws`` (the WebSocket engine,
     ``none`` without one); the echo server sends neither.
+``stopping``
+    A graceful shutdown begins (a stop signal, ``--limit-max-requests``).
 ``stopped``
     The server shut down: ``requests`` and ``connections`` served, and ``ws_messages``,
     the WebSocket messages its apps sent (the echo server counts ``bytes`` instead of

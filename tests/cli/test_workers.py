@@ -369,7 +369,7 @@ def test_workers_are_replaced_after_their_max_requests_with_jitter(tmp_path: Pat
             served[reply.pid] = served.get(reply.pid, 0) + 1
         assert server.process.stop() == 0, server.process.describe()
         replaced = re.findall(
-            r"worker \d \[(\d+)\] exited \(exit code 0\): starting another", server.process.log
+            r"worker \d \[(\d+)\] is stopping by itself: starting another", server.process.log
         )
         assert len(replaced) >= 2, server.process.log
         for pid in map(int, replaced):

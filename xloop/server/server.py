@@ -361,6 +361,8 @@ class Server:
         """Graceful shutdown: stop accepting, close idle connections, let requests finish
         (bounded by ``timeout_graceful_shutdown``), run lifespan shutdown."""
         state = self.state
+        if self.status is not None:
+            self.status.write("stopping")
         if self._date_timer is not None:
             self._date_timer.cancel()
             self._date_timer = None

@@ -314,6 +314,13 @@ class Supervisor:
             self._announce(event)
         elif name == "waiting" and worker.number == 0:
             self._tell("worker", number=0, pid=worker.pid, state="spare")
+        elif name == "stopping" and not (worker.retiring or self.stopping):
+            # it stops by itself (--limit-max-requests, a SIGTERM of its own): its
+            # successor starts now, not once it has drained
+            if self.workers.get(worker.number) is worker:
+                logger.info("%s is stopping by itself: starting another", worker.describe())
+                self._retire_slot(worker)
+                self._spawn(worker.number)
         elif name == "failed":
             worker.failure = event
         elif name == "stopped":
@@ -377,6 +384,11 @@ class Supervisor:
             "%s could not start: %s; trying again in %.1f s", worker.describe(), message, delay
         )
         self._later(delay, self._respawn, worker.number)
+
+    def _retire_slot(self, worker: WorkerProcess) -> None:
+        del self.workers[worker.number]
+        self.retired.add(worker)
+        worker.retiring = True
 
     def _respawn(self, number: int) -> None:
         if not self.stopping and number not in self.workers and number <= self.target:
