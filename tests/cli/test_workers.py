@@ -421,8 +421,13 @@ def test_a_stop_sent_before_the_worker_loop_runs_is_not_lost(tmp_path: Path) -> 
         assert exited["code"] == 0
 
 
-def test_each_worker_process_is_measured_by_coverage(tmp_path: Path) -> None:
+def test_each_worker_process_is_measured_by_coverage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("coverage")
+    # a measured test run hands its own config (and data file) to its subprocesses this
+    # way, before COVERAGE_PROCESS_START: this test's supervisor starts from the project's
+    monkeypatch.delenv("COVERAGE_PROCESS_CONFIG", raising=False)
     config = Path(__file__).resolve().parents[2] / "pyproject.toml"
     env = {"COVERAGE_PROCESS_START": str(config), "COVERAGE_FILE": str(tmp_path / ".coverage")}
     app = write_pid_app(tmp_path)
