@@ -438,3 +438,23 @@ def test_each_worker_process_is_measured_by_coverage(
     names = [p.name for p in tmp_path.glob(".coverage.*")]
     measured = {int(m.group(1)) for n in names if (m := re.search(r"\.pid(\d+)\.", n))}
     assert set(workers) <= measured, names
+
+
+def test_a_worker_above_the_memory_limit_is_replaced_gracefully(tmp_path: Path) -> None:
+    # every Python process is above 1 MiB: the first heartbeat answered replaces it
+    app = write_pid_app(tmp_path)
+    args = serve_args(
+        app, "--limit-worker-memory", "1", "--timeout-worker-healthcheck", "0.4", workers=1
+    )
+    with supervised(args, cwd=tmp_path) as server:
+        first = server.ready()["workers"][0]
+        line = server.process.wait_for(
+            re.compile(rf"worker 1 \[{first}\] uses (\d+) MiB \(--limit-worker-memory 1\)")
+        )
+        assert int(line.group(1)) > 1
+        new = server.worker("serving", number=1, pid=lambda pid: pid != first)
+        # gracefully: the new one served before the old one drained and exited 0
+        assert server.worker("exited", pid=first)["code"] == 0
+        states = [(e["pid"], e["state"]) for e in server.events("worker") if e["number"] == 1]
+        assert states.index((new["pid"], "serving")) < states.index((first, "exited"))
+        assert server.process.stop() == 0, server.process.describe()
