@@ -11,16 +11,20 @@ fields it does not know, and lines that are not JSON objects. Events so far:
     the startup log describes it), ``loop_class``, ``driver`` (its selector or proactor
     class, null for libuv loops), ``http`` (the parser) and ``ws`` (the WebSocket engine,
     ``none`` without one); the echo server sends neither.
+``stopping``
+    A graceful shutdown begins (a stop signal, ``--limit-max-requests``).
 ``stopped``
     The server shut down: ``requests`` and ``connections`` served, and ``ws_messages``,
     the WebSocket messages its apps sent (the echo server counts ``bytes`` instead of
     ``requests``).
 
-A supervisor (``--workers``/``--reload``) writes the same ``ready`` (once every worker
-serves; ``pid`` is the supervisor's, ``workers`` the workers' pids) and ``stopped`` (the
-sums over every worker it ran), and between them ``worker`` events: ``number``, ``pid``,
-``state`` (``ready``; ``exited`` with ``returncode``). Its workers speak to it the same way
-(``pong``, ``failed``: see :mod:`xloop.server.worker`).
+A supervisor (``xloop serve --workers N`` or ``--reload``) sends the same ``ready``, once,
+when every worker serves: the fields of a worker's ``ready``, with ``pid`` the supervisor's
+and ``workers`` (the workers' pids); then ``worker`` events, ``number``, ``pid`` and
+``state`` (``serving``, or ``exited`` with its exit ``code``, negative for a signal, or
+``spare``: started in advance, number 0, waiting to replace the next worker); and
+at the end ``stopped`` with the counts summed over the workers that stopped cleanly. Its
+workers talk to it the same way (:mod:`xloop.server.worker`: ``pong``, ``failed``).
 
 :class:`StatusWriter` is the server's end (:meth:`StatusWriter.open` takes the number given
 on the command line). :class:`StatusPipe` is the parent's: a pipe whose write end one child
@@ -186,14 +190,25 @@ class StatusPipe:
         with self._changed:
             return next((e for e in reversed(self.events) if e["event"] == name), None)
 
-    def wait_for(self, name: str, timeout: float) -> dict[str, Any] | None:
-        """The first event called ``name``, once it came; None if the channel closed
-        without it (the child exited); TimeoutError after ``timeout`` seconds."""
-        with self._changed:
-            done = self._changed.wait_for(
-                lambda: self.closed or any(e["event"] == name for e in self.events), timeout
+    def wait_for(
+        self,
+        name: str,
+        timeout: float,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """The first event called ``name`` (for which ``where`` is true), once it came;
+        None if the channel closed without it (the child exited); TimeoutError after
+        ``timeout`` seconds."""
+
+        def first() -> dict[str, Any] | None:
+            return next(
+                (e for e in self.events if e["event"] == name and (where is None or where(e))),
+                None,
             )
-            found = next((e for e in self.events if e["event"] == name), None)
+
+        with self._changed:
+            done = self._changed.wait_for(lambda: self.closed or first() is not None, timeout)
+            found = first()
             if found is not None or done:
                 return found
         raise TimeoutError(f"no {name!r} event within {timeout:g} s")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tests.server import harness
 from tests.server.client import Response, exchange, get
+from xloop.status import StatusPipe
 
 #: A healthy start takes well under a second; the slack is for a loaded CI machine. Under
 #: Wine a Windows Python alone takes 5-10 s to start, more when coverage measures it.
@@ -124,7 +125,7 @@ def expected_loop_text(loop: str, selector: str | None) -> str:
 
 class XloopProcess:
     """``python -m xloop ARGS`` (or ``python PYARGS ARGS``), its stderr read line by line by
-    a thread."""
+    a thread; with ``status``, its ``--status-fd`` channel too."""
 
     def __init__(
         self,
@@ -133,8 +134,12 @@ class XloopProcess:
         cwd: Path,
         env: Mapping[str, str] | None = None,
         pyargs: Sequence[str] = PYARGS,
+        status: StatusPipe | None = None,
     ) -> None:
         self.args = [sys.executable, *pyargs, *args]
+        self.status = status
+        if status is not None:
+            self.args += ["--status-fd", str(status.child_fd)]
         self.lines: list[str] = []
         self._eof = False
         self._changed = threading.Condition()
@@ -148,7 +153,10 @@ class XloopProcess:
             text=True,
             encoding="utf-8",
             errors="replace",
+            **({} if status is None else status.popen_kwargs()),
         )
+        if status is not None:
+            status.start()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -261,13 +269,22 @@ def xloop_process(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     pyargs: Sequence[str] = PYARGS,
+    status: StatusPipe | None = None,
 ) -> Iterator[XloopProcess]:
-    """``python -m xloop ARGS`` (or ``python PYARGS ARGS``), killed afterwards if still up."""
-    process = XloopProcess(args, cwd=cwd, env=env, pyargs=pyargs)
+    """``python -m xloop ARGS`` (or ``python PYARGS ARGS``), killed afterwards if still up
+    (with ``status``: told ``--status-fd``, the pipe closed afterwards)."""
+    try:
+        process = XloopProcess(args, cwd=cwd, env=env, pyargs=pyargs, status=status)
+    except BaseException:
+        if status is not None:
+            status.close()
+        raise
     try:
         yield process
     finally:
         process.close()
+        if status is not None:
+            status.join(EXIT_TIMEOUT)
 
 
 @dataclass

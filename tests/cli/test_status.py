@@ -144,7 +144,7 @@ def test_xloop_serve_reports_ready_then_stopped_with_its_counts(
             "connections": 2,
             "ws_messages": 0,
         }
-        assert [event["event"] for event in pipe.events] == ["ready", "stopped"]
+        assert [event["event"] for event in pipe.events] == ["ready", "stopping", "stopped"]
         # the human log says the same, unchanged
         assert f"xloop serving on http://127.0.0.1:{port} (press CTRL+C to quit)" in log
         assert "xloop stopped after 3 requests on 2 connections" in log

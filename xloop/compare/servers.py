@@ -188,7 +188,7 @@ class ServerProcess:
             for event in events[ready + 1 :]:
                 if event["event"] != "worker" or not isinstance(event.get("pid"), int):
                     continue
-                if event.get("state") == "ready" and event["pid"] not in live:
+                if event.get("state") == "serving" and event["pid"] not in live:
                     live.append(event["pid"])
                 elif event.get("state") == "exited" and event["pid"] in live:
                     live.remove(event["pid"])

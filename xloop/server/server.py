@@ -124,6 +124,9 @@ class Server:
         self.ready = threading.Event()
         self._shutdown_requested: asyncio.Event | None = None
         self._force: asyncio.Event | None = None
+        #: A stop (or forced stop) asked before the loop ran: acted on once started.
+        self._stop_early = False
+        self._force_early = False
         self._uds_path: str | None = None
         self._signal_cleanup: list[Callable[[], object]] = []
         self.forced = False
@@ -160,6 +163,10 @@ class Server:
         try:
             await self.start()
             assert self._shutdown_requested is not None
+            if self._force_early:
+                self.force_exit()
+            elif self._stop_early:
+                self._shutdown_requested.set()
             await self._shutdown_requested.wait()
             # The handlers stay in place during the graceful shutdown: a second
             # Ctrl+C must reach them to force the exit.
@@ -328,7 +335,9 @@ class Server:
             )
 
     def request_shutdown(self) -> None:
-        """Ask for a graceful shutdown; safe to call from any thread or a signal handler."""
+        """Ask for a graceful shutdown; safe to call from any thread or a signal handler,
+        and before the loop runs (the server then stops as soon as it has started)."""
+        self._stop_early = True
         loop = self.loop
         event = self._shutdown_requested
         if loop is None or event is None:
@@ -343,6 +352,14 @@ class Server:
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(event.set)
 
+    def request_force(self) -> None:
+        """:meth:`force_exit` from any thread, also before the loop runs."""
+        self._force_early = True
+        loop = self.loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(self.force_exit)
+
     def force_exit(self) -> None:
         """Abort in-flight requests now (a second Ctrl+C)."""
         self.forced = True
@@ -355,6 +372,8 @@ class Server:
         """Graceful shutdown: stop accepting, close idle connections, let requests finish
         (bounded by ``timeout_graceful_shutdown``), run lifespan shutdown."""
         state = self.state
+        if self.status is not None:
+            self.status.write("stopping")
         if self._date_timer is not None:
             self._date_timer.cancel()
             self._date_timer = None

@@ -24,6 +24,8 @@ SIGHUP                rolling restart: for each worker in turn, a new one starts
 SIGTTIN / SIGTTOU     one worker more / one fewer.
 ====================  =================================================================
 
+With ``--workers``, one spare process waits, Python and xloop imported, to take the next
+worker's place (:mod:`xloop.server.process`): a replacement has only its app to import.
 A worker that exits by itself (``--limit-max-requests``, a crash, ``kill -9``) is replaced at
 once; one that crashes again soon after starting is replaced after a growing delay. A worker
 that fails before serving (the app does not import, the port is gone) stops the run with its
@@ -43,17 +45,16 @@ import itertools
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StartupError
+from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..logs import error_logger as logger
 from ..loops.workers import worker_plan
-from ..status import StatusPipe, StatusWriter
+from ..status import StatusWriter
 from .listener import bind_listener
+from .process import WorkerProcess
 from .server import install_shutdown_handlers
 from .worker import bootstrap_line
 
@@ -75,53 +76,14 @@ _BACKOFF_MAX_S = 10.0
 _EXIT_GRACE_S = 10.0
 _FORCE_GRACE_S = 5.0
 
+#: A worker's start-up failure becomes the supervisor's, with its exit code.
+_ERRORS: dict[int, type[XloopError]] = {
+    e.exit_code: e for e in (ConfigError, AppLoadError, BindError)
+}
+
 _SIGHUP = getattr(signal, "SIGHUP", None)
 _SIGTTIN = getattr(signal, "SIGTTIN", None)
 _SIGTTOU = getattr(signal, "SIGTTOU", None)
-
-
-class WorkerProcess:
-    """One running worker, as the supervisor sees it."""
-
-    def __init__(self, number: int, proc: subprocess.Popen[bytes], status: StatusPipe) -> None:
-        self.number = number
-        self.proc = proc
-        self.pid = proc.pid
-        self.status = status
-        self.started = time.monotonic()
-        self.ready = asyncio.Event()
-        self.exited = asyncio.Event()
-        self.returncode: int | None = None
-        self.retiring = False
-        """Asked to stop: its exit is expected, not replaced."""
-        self.last_pong = self.started
-        self.failure: dict[str, Any] | None = None
-        """Its ``failed`` event: why it could not start."""
-        self.loop_class: str | None = None
-
-    def send(self, command: str, **fields: Any) -> None:
-        """A command on the worker's stdin; nothing if it is gone."""
-        import json
-
-        stdin = self.proc.stdin
-        if stdin is None or self.exited.is_set():
-            return
-        line = json.dumps({"cmd": command, **fields}).encode("utf-8") + b"\n"
-        with contextlib.suppress(OSError, ValueError):
-            stdin.write(line)
-            stdin.flush()
-
-    def retire(self) -> None:
-        """Ask it to drain and exit."""
-        self.retiring = True
-        self.send("stop")
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-
-    def describe(self) -> str:
-        return f"worker {self.number} [{self.pid}]"
 
 
 class Supervisor:
@@ -139,6 +101,7 @@ class Supervisor:
         self.forced = False
         self.exit_code = 0
         self.fatal: str | None = None
+        self.fatal_hint: str | None = None
         self._events: asyncio.Queue[tuple[Any, ...]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: socket.socket | None = None
@@ -149,10 +112,11 @@ class Supervisor:
         self._timers: set[asyncio.TimerHandle] = set()
         self._rolling: asyncio.Task[None] | None = None
         self._watcher: Any = None
+        self._spare: WorkerProcess | None = None
+        # --status-fd: the supervisor's own events (xloop.status)
+        self.status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
         self._announced = False
         self._served = {"requests": 0, "connections": 0, "ws_messages": 0}
-        # --status-fd: the run's events for the process that started the supervisor
-        self.status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -185,14 +149,37 @@ class Supervisor:
                 self._watcher.stop()
             for worker in self._alive():
                 worker.kill()
+            if self._spare is not None:
+                self._spare.dismiss()
+                self._spare.reap(_FORCE_GRACE_S)
             self._close_listener()
             del loop
         if self.fatal is not None:
-            raise StartupError(self.fatal, hint="see the worker's log above")
-        if self.status is not None:
-            self.status.write("stopped", **self._served)
+            error = _ERRORS.get(self.exit_code, StartupError)(self.fatal, hint=self.fatal_hint)
+            error.exit_code = self.exit_code
+            raise error
         logger.info("supervisor [%d]: stopped", os.getpid())
+        self._tell("stopped", **self._served)
         return self.exit_code
+
+    def _tell(self, event: str, **fields: Any) -> None:
+        if self.status is not None:
+            self.status.write(event, **fields)
+
+    def _announce(self, event: dict[str, Any]) -> None:
+        """When every slot has a serving worker: the spare starts, and ``ready`` is told,
+        once (the fields of the last one's ``ready``, with this process's pid and every
+        worker's)."""
+        serving = [self.workers.get(n) for n in range(1, self.target + 1)]
+        if not all(w is not None and w.ready.is_set() for w in serving):
+            return
+        self._prepare_spare()  # not before: it would slow the workers' own start
+        if self._announced:
+            return
+        self._announced = True
+        fields = {key: value for key, value in event.items() if key != "event"}
+        fields.update(pid=os.getpid(), workers=[w.pid for w in serving if w is not None])
+        self._tell("ready", **fields)
 
     def _alive(self) -> list[WorkerProcess]:
         return [w for w in (*self.workers.values(), *self.retired) if not w.exited.is_set()]
@@ -231,53 +218,58 @@ class Supervisor:
 
     # -- workers -------------------------------------------------------------------------
 
+    def _start(self) -> WorkerProcess:
+        """A worker process, not yet told what to serve: it imports Python and xloop, then
+        waits for its bootstrap line."""
+        assert self._listener is not None
+        fds = (self._listener.fileno(),) if self.plan.sharing == "inherit" else ()
+        worker = WorkerProcess.start(fds, lambda w, event: self._post("status", w, event))
+        threading.Thread(
+            target=self._wait, args=(worker,), name=f"xloop-wait-{worker.pid}", daemon=True
+        ).start()
+        return worker
+
     def _spawn(self, number: int) -> WorkerProcess:
+        """A worker for slot ``number``: the spare if there is one, else a new process."""
         config = self.config
         assert self._listener is not None
-        holder: list[WorkerProcess] = []
-        status = StatusPipe(on_event=lambda event: self._post("status", holder[0], event))
-        kwargs = status.popen_kwargs()
-        if self.plan.sharing == "inherit":
-            kwargs["pass_fds"] = (*kwargs["pass_fds"], self._listener.fileno())
-        else:  # pragma: windows-only
-            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        worker, self._spare = self._spare, None
+        if worker is None or worker.exited.is_set() or worker.proc.poll() is not None:
+            worker = self._start()
         limit = config.limit_max_requests
         if limit is not None and config.limit_max_requests_jitter:
             limit += random.randint(0, config.limit_max_requests_jitter)
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "xloop.server.worker"], stdin=subprocess.PIPE, **kwargs
-            )
-        except BaseException:
-            status.close()
-            raise
-        worker = WorkerProcess(number, proc, status)
-        holder.append(worker)
-        status.start()
         if self.plan.sharing == "inherit":
             listener: dict[str, Any] = {"fd": self._listener.fileno()}
         else:  # pragma: windows-only
             share: Any = getattr(self._listener, "share")  # noqa: B009 - Windows only
-            listener = {"share": base64.b64encode(share(proc.pid)).decode("ascii")}
-        line = bootstrap_line(
-            config,
-            number=number,
-            status_fd=status.child_fd,
-            listener=listener,
-            accept_thread=self.plan.sharing == "accept-thread",
-            limit_max_requests=limit,
+            listener = {"share": base64.b64encode(share(worker.pid)).decode("ascii")}
+        worker.adopt(
+            number,
+            bootstrap_line(
+                config,
+                number=number,
+                status_fd=worker.status.child_fd,
+                listener=listener,
+                accept_thread=self.plan.sharing == "accept-thread",
+                limit_max_requests=limit,
+            ),
         )
-        assert proc.stdin is not None
-        with contextlib.suppress(OSError):
-            proc.stdin.write(line)
-            proc.stdin.flush()
-        threading.Thread(
-            target=lambda: self._post("exit", worker, proc.wait()),
-            name=f"xloop-wait-{proc.pid}",
-            daemon=True,
-        ).start()
         self.workers[number] = worker
         return worker
+
+    def _prepare_spare(self) -> None:
+        """Start the spare that takes the next worker's place (with --workers): a
+        replacement then only has its app to import."""
+        if self._spare is None and not self.config.reload and not self.stopping:
+            self._spare = self._start()
+
+    def _wait(self, worker: WorkerProcess) -> None:
+        """(A thread.) Post the worker's exit once its last status events are posted: its
+        ``failed`` event must be known when its exit is handled."""
+        returncode = worker.proc.wait()
+        worker.status.join(_FORCE_GRACE_S)
+        self._post("exit", worker, returncode)
 
     def _handle(self, kind: str, worker: WorkerProcess, detail: Any = None) -> None:
         if kind == "status":
@@ -318,39 +310,35 @@ class Supervisor:
                 event.get("http"),
                 event.get("ws"),
             )
-            self._event("worker", worker, state="ready")
-            if not self._announced and len(self._serving()) >= self.target:
-                self._announce(event)
+            self._tell("worker", number=worker.number, pid=worker.pid, state="serving")
+            self._announce(event)
+        elif name == "waiting" and worker.number == 0:
+            self._tell("worker", number=0, pid=worker.pid, state="spare")
+        elif name == "stopping" and not (worker.retiring or self.stopping):
+            # it stops by itself (--limit-max-requests, a SIGTERM of its own): its
+            # successor starts now, not once it has drained
+            if self.workers.get(worker.number) is worker:
+                logger.info("%s is stopping by itself: starting another", worker.describe())
+                self._retire_slot(worker)
+                self._spawn(worker.number)
+        elif name == "failed":
+            worker.failure = event
         elif name == "stopped":
             for key in self._served:
                 self._served[key] += int(event.get(key) or 0)
-        elif name == "failed":
-            worker.failure = event
-
-    def _serving(self) -> list[WorkerProcess]:
-        return [w for w in self.workers.values() if w.ready.is_set() and not w.exited.is_set()]
-
-    def _event(self, name: str, worker: WorkerProcess, **fields: Any) -> None:
-        if self.status is not None:
-            self.status.write(name, number=worker.number, pid=worker.pid, **fields)
-
-    def _announce(self, ready: dict[str, Any]) -> None:
-        """Every worker serves: the ``ready`` event of the whole run (as one server's, plus
-        ``workers``: their pids)."""
-        self._announced = True
-        if self.status is None:
-            return
-        fields = {k: v for k, v in ready.items() if k not in ("event", "pid")}
-        pids = [w.pid for w in sorted(self._serving(), key=lambda w: w.number)]
-        self.status.write("ready", pid=os.getpid(), **fields, workers=pids)
 
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> None:
         worker.returncode = returncode
         worker.exited.set()
-        if worker.proc.stdin is not None:
+        stdin = worker.proc.stdin
+        if stdin is not None:  # the pipe to a process that has gone
             with contextlib.suppress(OSError):
-                worker.proc.stdin.close()
-        self._event("worker", worker, state="exited", returncode=returncode)
+                stdin.close()
+        if worker.number == 0:  # a spare, never adopted
+            if self._spare is worker:
+                self._spare = None
+            return
+        self._tell("worker", number=worker.number, pid=worker.pid, state="exited", code=returncode)
         self.retired.discard(worker)
         current = self.workers.get(worker.number) is worker
         if current:
@@ -368,7 +356,7 @@ class Supervisor:
             return
         crashes = 0 if uptime >= _STABLE_S else self._crashes.get(worker.number, 0) + 1
         self._crashes[worker.number] = crashes
-        delay = 0.0 if crashes == 0 else min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (crashes - 1))
+        delay = 0.0 if crashes <= 1 else min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (crashes - 2))
         logger.warning(
             "%s died (%s) after %.1f s: restarting%s",
             worker.describe(),
@@ -381,6 +369,8 @@ class Supervisor:
     def _failed_start(self, worker: WorkerProcess, how: str) -> None:
         failure = worker.failure or {}
         message = failure.get("message") or f"it exited ({how}) before serving"
+        self.fatal_hint = failure.get("hint") or "see the worker's log above"
+        message += f" (hint: {self.fatal_hint})" if self.config.reload else ""
         failures = self._start_failures.get(worker.number, 0) + 1
         self._start_failures[worker.number] = failures
         if self.config.reload:
@@ -398,6 +388,11 @@ class Supervisor:
             "%s could not start: %s; trying again in %.1f s", worker.describe(), message, delay
         )
         self._later(delay, self._respawn, worker.number)
+
+    def _retire_slot(self, worker: WorkerProcess) -> None:
+        del self.workers[worker.number]
+        self.retired.add(worker)
+        worker.retiring = True
 
     def _respawn(self, number: int) -> None:
         if not self.stopping and number not in self.workers and number <= self.target:
@@ -482,7 +477,9 @@ class Supervisor:
 
     def _on_signal(self, sig: int) -> None:
         name = signal.Signals(sig).name
-        if sig == _SIGHUP:
+        if self.stopping and sig in (_SIGHUP, _SIGTTIN, _SIGTTOU):
+            logger.info("%s received while stopping: ignored", name)
+        elif sig == _SIGHUP:
             logger.info("%s received: restarting every worker, one at a time", name)
             self._replace_all(sorted(self.workers.values(), key=lambda w: w.number))
         elif sig == _SIGTTIN:
@@ -507,6 +504,8 @@ class Supervisor:
             self._begin_stop(announce=True)
 
     def _on_change(self, paths: list[str]) -> None:
+        if self.stopping:
+            return
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         logger.info("changed: %s: reloading", shown)
         for worker in list(self.workers.values()):
@@ -518,6 +517,8 @@ class Supervisor:
 
     def _begin_stop(self, *, announce: bool) -> None:
         self.stopping = True
+        if self._spare is not None:
+            self._spare.dismiss()
         if self._rolling is not None:
             self._rolling.cancel()
         for worker in self._alive():

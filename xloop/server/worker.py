@@ -10,9 +10,11 @@ Two channels tie a worker to its supervisor, both machine-readable JSON lines:
   with ``pong`` from the event loop, so a blocked loop does not answer), ``stop`` (drain
   gracefully and exit), ``force`` (abort what is in flight). End of file means the
   supervisor is gone: the worker drains and exits, never left behind as an orphan.
-- **the status channel, worker -> supervisor** (:mod:`xloop.status`, ``--status-fd``):
+- **the status channel, worker -> supervisor** (:mod:`xloop.status`, ``--status-fd``,
+  also given as the worker's one argument): ``waiting`` (imported, before the bootstrap),
   ``ready`` (with the loop class the worker really runs), ``pong`` (with its resident
-  memory), ``failed`` (a start-up error's one line and exit code), ``stopped``.
+  memory), ``failed`` (a start-up error's message, hint and exit code: the supervisor
+  reports it, the worker does not), ``stopped``.
 
 Signals: a worker ignores SIGINT and (Windows) SIGBREAK, which a terminal's Ctrl+C or
 Ctrl+Break sends to every process of its group: the supervisor alone decides, and tells
@@ -37,6 +39,7 @@ from .. import loops
 from ..config import Config
 from ..errors import XloopError
 from ..logs import error_logger as logger
+from ..status import StatusWriter
 
 __all__ = ["bootstrap_line", "main", "resident_memory"]
 
@@ -73,7 +76,8 @@ def resident_memory() -> int | None:
     try:
         with open("/proc/self/statm", "rb") as statm:
             pages = int(statm.read().split()[1])
-        return pages * int(getattr(os, "sysconf")("SC_PAGE_SIZE"))  # noqa: B009 - POSIX only
+        sysconf: Any = getattr(os, "sysconf")  # noqa: B009 - not on Windows
+        return pages * int(sysconf("SC_PAGE_SIZE"))
     except (OSError, ValueError, IndexError, AttributeError):
         pass
     if loops.IS_WINDOWS:  # pragma: windows-only
@@ -168,7 +172,7 @@ class _Control(threading.Thread):
             elif name == "stop":
                 self._server.request_shutdown()
             elif name == "force":
-                self._on_loop(self._server.force_exit)
+                self._server.request_force()
         self._server.request_shutdown()  # the supervisor is gone: drain and leave
 
     def _on_loop(self, callback: Any, *args: Any) -> None:
@@ -190,8 +194,13 @@ def main() -> None:
     from .prepare import prepare_process
     from .server import Server
 
+    if len(sys.argv) > 1:  # imported: ready to take a slot (xloop.server.process)
+        StatusWriter.open(int(sys.argv[1])).write("waiting")
     lines = _Lines(sys.stdin.fileno())
-    boot = json.loads(next(lines))
+    first = next(lines, None)
+    if first is None:  # a spare the supervisor no longer needs
+        return
+    boot = json.loads(first)
     fields: dict[str, Any] = boot["config"]
     status = None
     try:
@@ -213,9 +222,10 @@ def main() -> None:
         choice = loops.resolve(config.loop, config.selector)
         loops.run(server.serve(install_signal_handlers=True), loop_factory=choice.factory)
     except XloopError as exc:
-        if status is not None:
-            status.write("failed", message=exc.one_line(), exit_code=exc.exit_code)
-        print(f"xloop: error: {exc.one_line()}", file=sys.stderr)
+        if status is not None:  # the supervisor says it, once, in its own error line
+            status.write("failed", message=exc.message, hint=exc.hint, exit_code=exc.exit_code)
+        if status is None or status.fd is None:
+            print(f"xloop: error: {exc.one_line()}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:
         if status is not None:
