@@ -13,7 +13,7 @@ import pytest
 
 from xloop.http import END_OF_MESSAGE, Request
 
-from ._support import requests_of, respond
+from ._support import LIMITS, requests_of, respond
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,6 +66,17 @@ def test_upgrade_data_at_every_split(conn_factory: Factory, before: bytes) -> No
         request, data = _serve_until_upgrade(conn_factory(), [raw[:cut], raw[cut:]])
         assert request.target == b"/ws", cut
         assert data == _FRAMES, f"cut at {cut}: {data!r}"
+
+
+def test_upgrade_data_behind_a_large_body_in_one_read(conn_factory: Factory) -> None:
+    """A read many times the head limit (httptools parses it in pieces): the upgrade's
+    data is still exactly what follows its head, to the read's end."""
+    body = b"u" * (3 * LIMITS.max_head)
+    post = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    frames = _FRAMES * (2 * LIMITS.max_head // len(_FRAMES))
+    request, data = _serve_until_upgrade(conn_factory(), [post + _UPGRADE + frames])
+    assert request.target == b"/ws"
+    assert data == frames
 
 
 def test_upgrade_data_empty_when_nothing_follows(conn_factory: Factory) -> None:

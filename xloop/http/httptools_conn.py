@@ -66,6 +66,7 @@ class HttptoolsConnection(ResponseWriter):
         "_body_left",
         "_chunked",
         "_completed_here",
+        "_ended",
         "_expect",
         "_failed",
         "_forwarded",
@@ -105,7 +106,8 @@ class HttptoolsConnection(ResponseWriter):
         self._began_message = False
         self._prefix = b""
         self._prefix_valid = True
-        self._completed_here = False
+        self._completed_here = False  # a request ended in this read
+        self._ended = False  # ... in the piece being parsed (see _feed)
         self._pending_method_error = False
         self._has_body = False
         self._framing = False
@@ -145,7 +147,6 @@ class HttptoolsConnection(ResponseWriter):
                 self._fail(ProtocolError(400, "connection closed in the middle of a request"))
             self._failed = True
             return out
-        self._began = False
         self._completed_here = False
         if not self._began_message:
             # This read starts a new head: keep (a reference to) its start, so that an
@@ -154,13 +155,31 @@ class HttptoolsConnection(ResponseWriter):
             self._prefix_valid = True
         elif self._prefix_valid and len(self._prefix) < 512:
             self._prefix = self._prefix[:512] + data[:512]
+        step = self._limits.max_head
+        if len(data) <= step:
+            self._feed(data, data, 0)
+        else:
+            # A read longer than a head may be (the selector loop and rloop read up to
+            # 256 KiB): fed in pieces of at most max_head, so that a head begun behind a
+            # request that ended in the same read is counted from the next piece on.
+            for start in range(0, len(data), step):
+                if not self._feed(data[start : start + step], data, start):
+                    break
+        return out
+
+    def _feed(self, piece: bytes, data: bytes, offset: int) -> bool:
+        """Parse ``piece``, the bytes of the read ``data`` from ``offset`` on, and count
+        the bytes of a head it leaves incomplete (431 above the limit); False once the
+        connection has failed (nothing more is parsed)."""
+        self._began = False
+        self._ended = False
         try:
-            self._parser.feed_data(data)
+            self._parser.feed_data(piece)
         except httptools.HttpParserUpgrade as exc:
             # What follows the head is not HTTP/1.1: the server takes it for a WebSocket
             # (take_upgrade_data), or answers the request as plain HTTP and closes.
             self._failed = True
-            self._upgrade_data = data[exc.args[0] :] if exc.args else b""
+            self._upgrade_data = data[offset + exc.args[0] :] if exc.args else b""
         except httptools.HttpParserCallbackError as exc:
             context = exc.__context__
             if isinstance(context, _Refuse):
@@ -180,14 +199,15 @@ class HttptoolsConnection(ResponseWriter):
                 error = version_status_from_line(self._line_start(data))
             self._fail(error or ProtocolError(400, f"invalid request: {reason}"))
         else:
-            if self._in_head and self._began_message and not self._began:
-                # A head begun in an earlier read and still incomplete after this one:
-                # count it (a head that began inside this read is bounded by the read's
-                # own size; a read that only finished the previous body is not a head).
-                self._head_bytes += len(data)
+            # A head still incomplete after this piece: count its bytes here, all of the
+            # piece if the head began in an earlier one or at this one's start (behind
+            # nothing but blank lines: no request ended in it). One begun behind a request
+            # that ended in this piece is bounded by the piece's size, at most max_head.
+            if self._in_head and self._began_message and not (self._began and self._ended):
+                self._head_bytes += len(piece)
                 if self._head_bytes > self._limits.max_head:
                     self._fail(ProtocolError(431, "request head too large"))
-        return out
+        return not self._failed
 
     def _classify_method_error(self, data: bytes, first: bool = False) -> None:
         """Decide 400 or 501 once the request line is complete (or EOF, or 512 bytes)."""
@@ -375,6 +395,7 @@ class HttptoolsConnection(ResponseWriter):
         self._in_head = True
         self._began_message = False
         self._completed_here = True
+        self._ended = True
 
     def take_upgrade_data(self) -> bytes:
         data, self._upgrade_data = self._upgrade_data, b""

@@ -222,8 +222,12 @@ class Connection(asyncio.Protocol):
         self._after_lost()
 
     def _after_lost(self) -> None:
-        if self.client is not None and self.transport is not None:
-            self.loop.call_soon(_shut_if_left_open, self.transport, self.client)
+        transport = self.transport
+        if self.client is not None and transport is not None:
+            self.loop.call_soon(_shut_if_left_open, transport, self.client)
+        # Nothing here refers back to the transport: rloop 0.5 closes the socket only when
+        # its transport is freed, which a cycle through this object would leave to the gc.
+        self.transport = self._upgraded = None
 
     def pause_writing(self) -> None:
         websocket = self._upgraded

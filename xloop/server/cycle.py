@@ -282,6 +282,10 @@ class Cycle:
         transport = connection.transport
         if transport is not None and not connection.closed:  # the per-request write: direct
             transport.write(data)
+        # Not held through finished(), which may parse the next request: a frame kept by
+        # an exception's reference cycle there would hand the transport to the gc (rloop
+        # 0.5 cannot free it from another thread's collection).
+        del transport
         state = self.state
         if state.access_log and access_logger.isEnabledFor(_INFO):
             status = self.status
