@@ -14,7 +14,7 @@ from xloop.server.reload import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, matches
 
 from ._workers import fresh_get, supervised
 
-pytest.importorskip("watchfiles")
+pytest.importorskip("watchfiles", exc_type=ImportError)
 
 BODY_APP = """\
 import os

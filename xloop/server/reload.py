@@ -55,10 +55,15 @@ class Watcher:
     def __init__(self, config: Config, post: Callable[..., None]) -> None:
         try:
             import watchfiles
-        except ImportError:
+        except ModuleNotFoundError:
             raise ConfigError(
                 "--reload needs watchfiles, which is not installed",
                 hint="pip install 'xloop[watchfiles]'",
+            ) from None
+        except ImportError as exc:  # installed, but its extension does not load here
+            raise ConfigError(
+                f"--reload needs watchfiles, which does not load here: {exc}",
+                hint="reinstall watchfiles for this Python and OS",
             ) from None
         self._watchfiles: Any = watchfiles
         dirs = config.reload_dir or [os.getcwd()]
