@@ -129,6 +129,15 @@ class AcceptThread:
         except (OSError, RuntimeError) as exc:  # the client left before the loop took it
             logger.debug("an accepted connection could not be served: %s", exc)
             conn.close()
+        except NotImplementedError:  # the loop cannot take a socket accepted elsewhere
+            conn.close()
+            if not self._closing:
+                logger.error(
+                    "%s has no connect_accepted_socket: it cannot serve a listener shared "
+                    "this way; use another --loop",
+                    type(self._loop).__qualname__,
+                )
+                self.close()
 
     def _done(self) -> None:
         if not self._finished.done():

@@ -292,6 +292,13 @@ class Server:
             self.listeners.append(listener)
         except OSError as exc:
             raise bind_error(exc, config) from None
+        except NotImplementedError:
+            if not tls:
+                raise
+            raise ConfigError(
+                f"{loops.describe(loop)} cannot serve TLS: its create_server takes no ssl",
+                hint="use another --loop with --ssl-certfile (asyncio, uvloop, ...)",
+            ) from None
         self._learn_port()
 
     def _learn_port(self) -> None:
