@@ -28,14 +28,7 @@ CURL = shutil.which("curl")
 
 @pytest.fixture(scope="module")
 def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tls_files.prepared()
-    if directory is None:
-        pytest.importorskip(
-            "trustme", reason="trustme (cryptography) does not import here", exc_type=ImportError
-        )
-        directory = tmp_path_factory.mktemp("tls")
-        tls_files.write(directory)
-    return directory
+    return tls_files.directory(tmp_path_factory)
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")

@@ -52,14 +52,7 @@ class Certificates:
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    directory = tls_files.prepared()
-    if directory is None:
-        pytest.importorskip(
-            "trustme", reason="trustme (cryptography) does not import here", exc_type=ImportError
-        )
-        directory = tmp_path_factory.mktemp("tls")
-        tls_files.write(directory)
-    return Certificates(directory)
+    return Certificates(tls_files.directory(tmp_path_factory))
 
 
 @contextlib.contextmanager

@@ -11,8 +11,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["FILES", "prepared", "write"]
+if TYPE_CHECKING:
+    import pytest
+
+__all__ = ["FILES", "directory", "prepared", "write"]
 
 FILES = ("ca.pem", "server.pem", "server.key", "server-chain.pem", "client.pem")
 
@@ -41,6 +45,23 @@ def prepared() -> Path | None:
         return None
     directory = Path(value)
     return directory if all((directory / name).is_file() for name in FILES) else None
+
+
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TLS files for a test module: the prepared ones, else made here with trustme;
+    the test is skipped where neither can be had. (pytest is imported here, not above:
+    platforms/wine.sh runs this module with a Python that has only trustme.)"""
+    import pytest
+
+    found = prepared()
+    if found is not None:
+        return found
+    pytest.importorskip(
+        "trustme", reason="trustme (cryptography) does not import here", exc_type=ImportError
+    )
+    made = tmp_path_factory.mktemp("tls")
+    write(made)
+    return made
 
 
 if __name__ == "__main__":

@@ -296,7 +296,7 @@ class Supervisor:
                     rss / 1024 / 1024,
                     limit,
                 )
-                self._replace(worker)
+                self._replace_all([worker])
         elif name == "ready":
             worker.last_pong = time.monotonic()
             worker.loop_class = event.get("loop_class")
@@ -424,11 +424,9 @@ class Supervisor:
                 worker.send("ping", n=number)
         self._later(max(0.05, min(1.0, timeout / 4)), self._heartbeat)
 
-    def _replace(self, worker: WorkerProcess) -> None:
-        """Start a new worker in ``worker``'s slot; retire the old one once it serves."""
-        self._replace_all([worker])
-
     def _replace_all(self, olds: list[WorkerProcess]) -> None:
+        """Start a new worker in each of ``olds``' slots in turn; retire each old one once
+        its successor serves."""
         if self._rolling is not None and not self._rolling.done():
             logger.info("a rolling restart is under way: not starting another")
             return
