@@ -1,4 +1,6 @@
-"""The h11 adapter: h11 parses and writes; this maps its events and errors.
+"""The h11 adapter: h11 parses, this maps its events and errors; responses are written
+by :class:`~xloop.http.response.ResponseWriter`, as for httptools and zttp (h11's own writer
+cost as much as its parser, for the same validated bytes).
 
 h11 accepts some bytes that llhttp refuses; what the adapter checks itself so that both
 parsers give one verdict: control characters, bare LF line ends and obs-fold in the raw
@@ -11,13 +13,12 @@ them, so that a head with two faults gets one answer too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Final
 
 import h11
 
 from .chunked import ChunkedChecker
-from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request, ResponseError
+from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from .head import (
     Limits,
     check_head,
@@ -26,13 +27,7 @@ from .head import (
     status_for_version,
     version_status_from_line,
 )
-from .response import (
-    DefaultHeaders,
-    checked_status,
-    connection_tokens,
-    error_response,
-    status_line,
-)
+from .response import DefaultHeaders, ResponseWriter, connection_tokens
 
 __all__ = ["H11Connection"]
 
@@ -50,8 +45,9 @@ _LLHTTP_VERSIONS: Final = frozenset(("1.1", "1.0", "2.0", "0.9"))
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
 
 
-class H11Connection:
-    """:class:`xloop.http.base.HTTPConnection` on h11."""
+class H11Connection(ResponseWriter):
+    """:class:`xloop.http.base.HTTPConnection` on h11: h11 reads the requests,
+    :class:`~xloop.http.response.ResponseWriter` writes the responses."""
 
     __slots__ = (
         "_chunks",
@@ -59,24 +55,25 @@ class H11Connection:
         "_failed",
         "_in_body",
         "_limits",
-        "_no_body",
         "_recent",
         "_saw_newline",
         "keep_alive",
     )
 
     def __init__(self, limits: Limits | None = None) -> None:
+        super().__init__()
         self._limits = limits or Limits()
-        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head)
+        self._conn = self._new_h11()
         self._failed = False
-        self._no_body = False
         #: Raw bytes not yet matched to a request head; not kept while a body is read
         #: (refilled from h11's buffer at the end of each message).
         self._recent = bytearray()
         self._in_body = False
         self._saw_newline = False  # in the head being received: the request line ended
         self._chunks: ChunkedChecker | None = None  # the chunked body being received
-        self.keep_alive = True
+
+    def _new_h11(self) -> h11.Connection:
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_head)
 
     @property
     def buffered(self) -> int:
@@ -105,7 +102,14 @@ class H11Connection:
     def start_next_cycle(self) -> list[Event]:
         if self._failed:
             return []
-        self._conn.start_next_cycle()
+        # h11 parses, the response writer writes: h11's server side never saw the
+        # response, so a fresh h11 connection reads on from the bytes the last one held.
+        held, closed = self._conn.trailing_data
+        conn = self._conn = self._new_h11()
+        if held:
+            conn.receive_data(bytes(held))
+        if closed:
+            conn.receive_data(b"")
         return self._pull()
 
     def _pull(self) -> list[Event]:
@@ -274,73 +278,6 @@ class H11Connection:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def begin_response(self, request: Request) -> None:
-        self._no_body = request.method == "HEAD"
-
-    def informational_continue(self) -> bytes:
-        data = self._conn.send(h11.InformationalResponse(status_code=100, headers=[]))
-        return data or b""
-
-    def response_head(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        defaults: DefaultHeaders,
-        body_length: int | None,
-        close: bool,
-    ) -> bytes:
-        status = checked_status(status)
-        items = list(defaults.items)
-        has_length = False
-        for name, value in headers:
-            if type(name) is not bytes or type(value) is not bytes:
-                raise ResponseError(f"response header must be bytes: {name!r}: {value!r}")
-            if name.lower() == b"content-length":
-                has_length = True
-            items.append((name, value))
-        if status in {204, 304}:
-            self._no_body = True
-            body_length = None
-        if body_length is not None and not has_length and not (self._no_body and not body_length):
-            items.append((b"content-length", b"%d" % body_length))
-        if close:
-            items.append((b"connection", b"close"))
-        try:
-            reason = status_line(status)[13:-2]
-            data = self._conn.send(h11.Response(status_code=status, headers=items, reason=reason))
-        except h11.LocalProtocolError as exc:
-            raise ResponseError(str(exc)) from None
-        self.keep_alive = self._conn.our_state is not h11.MUST_CLOSE
-        return data or b""
-
-    def response_whole(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        defaults: DefaultHeaders,
-        body: bytes,
-        close: bool,
-    ) -> bytes:
-        head = self.response_head(status, headers, defaults, len(body), close)
-        return head + self.response_body(body) + self.response_end()
-
-    def response_body(self, data: bytes) -> bytes:
-        if self._no_body or not data:
-            return b""
-        try:
-            return self._conn.send(h11.Data(data=data)) or b""
-        except h11.LocalProtocolError as exc:
-            raise ResponseError(str(exc)) from None
-
-    def response_end(self) -> bytes:
-        try:
-            data = self._conn.send(h11.EndOfMessage()) or b""
-        except h11.LocalProtocolError as exc:
-            raise ResponseError(str(exc)) from None
-        self.keep_alive = self._conn.our_state is h11.DONE
-        return data
-
     def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
-        self.keep_alive = False
         self._failed = True
-        return error_response(status, defaults)
+        return super().error_response(status, defaults)

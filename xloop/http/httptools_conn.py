@@ -27,7 +27,6 @@ from .response import ResponseWriter, connection_tokens
 
 __all__ = ["HttptoolsConnection"]
 
-_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _OWS: Final = (b" ", b"\t")
 _SPECIAL: Final = frozenset(
     (
@@ -400,6 +399,3 @@ class HttptoolsConnection(ResponseWriter):
     def take_upgrade_data(self) -> bytes:
         data, self._upgrade_data = self._upgrade_data, b""
         return data
-
-    def informational_continue(self) -> bytes:
-        return _CONTINUE

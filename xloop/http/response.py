@@ -1,4 +1,4 @@
-"""Response serialization for HTTP/1.1 (used by the httptools adapter; h11 writes its own).
+"""Response serialization for HTTP/1.1, one writer for every parser's adapter.
 
 Kept deliberately small and allocation-light: a cached status line, one pass over the
 application's headers that validates and frames at the same time, and a single ``join``.
@@ -34,6 +34,8 @@ _DIGITS: Final = re.compile(rb"[0-9]+").fullmatch
 _CR: Final = ord("\r")
 _LF: Final = ord("\n")
 _NUL: Final = 0
+
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 NO_BODY: Final = 0
 CONTENT_LENGTH: Final = 1
@@ -148,6 +150,10 @@ class ResponseWriter:
         self._head_method = request.method == "HEAD"
         self._http11 = request.http_version == "1.1"
         self._request_keep_alive = request.keep_alive
+
+    def informational_continue(self) -> bytes:
+        """The interim response to ``Expect: 100-continue``."""
+        return _CONTINUE
 
     def response_head(
         self,

@@ -37,7 +37,6 @@ from .response import ResponseWriter, connection_tokens
 
 __all__ = ["ZttpConnection"]
 
-_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _END_OF_HEAD: Final = b"\r\n\r\n"
 _SIZE_LIMIT: Final = "message exceeded configured size limit"
 #: zttp's longest line (fixed: its ``max_line``); a longer request line is what it refused.
@@ -357,6 +356,3 @@ class ZttpConnection(ResponseWriter):
         self._failed = True
         data, self._raw = bytes(self._raw), b""
         return data
-
-    def informational_continue(self) -> bytes:
-        return _CONTINUE
