@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 from .events import ProtocolError
@@ -54,7 +55,7 @@ class Limits:
     #: bytes received pass it.
     max_body_size: int | None = None
 
-    @property
+    @cached_property  # read per request: an attribute after the first time
     def max_head(self) -> int:
         """Bytes a complete head may take, line and fields, with slack for line endings."""
         return self.max_request_line + self.max_header_bytes + 4 * self.max_header_count + 64

@@ -307,11 +307,20 @@ class Connection(asyncio.Protocol):
         self.cycle = None
         if self.closed or self.closing:
             return
-        if not self.http.keep_alive or self.state.shutting_down:
+        state = self.state
+        if not self.http.keep_alive or state.shutting_down:
             self.close()
             return
-        self._go_idle()
-        self._next_request()
+        self.idle_since = now = self.loop.time()  # _go_idle and _next_request, inline
+        state.idle.add(self, now)
+        if self._handling:
+            self._next_pending = True  # _handle's loop takes it when the walk returns
+            return
+        events = self._take_next()
+        if events:
+            # Called from the previous app's task: its context must not leak into the
+            # next request's task.
+            self._context.copy().run(self._handle, events)
 
     def app_returned(self, cycle: Cycle) -> None:
         """``cycle``'s app returned: an idle connection keeps no finished task (about 430
@@ -419,7 +428,9 @@ class Connection(asyncio.Protocol):
                     self.task = None if task.done() else task  # done: the app ran to its end
                 else:
                     self.task = self.loop.create_task(coro)
-                state.request_started()
+                state.total_requests += 1
+                if state.limit_max_requests is not None:
+                    state.count_towards_limit()
             elif kind is Body:
                 if self.cycle is not None:
                     self._body_at = self.loop.time()
