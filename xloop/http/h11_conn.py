@@ -83,6 +83,20 @@ class H11Connection(ResponseWriter):
     def head_pending(self) -> bool:
         return bool(self._conn.trailing_data[0].strip(b"\r\n"))
 
+    @property
+    def reusable(self) -> bool:
+        # start_next_cycle made a fresh h11 connection: reusable when it holds nothing.
+        held, closed = self._conn.trailing_data
+        return (
+            self.keep_alive
+            and not self._failed
+            and not held
+            and not closed
+            and not self._recent
+            and not self._in_body
+            and self._chunks is None
+        )
+
     def receive_data(self, data: bytes) -> list[Event]:
         if self._failed:
             return []

@@ -132,6 +132,18 @@ class HttptoolsConnection(ResponseWriter):
     def head_pending(self) -> bool:
         return self._in_head and self._began_message
 
+    @property
+    def reusable(self) -> bool:
+        # llhttp is between messages: it starts the next one afresh (any message's
+        # per-request state is reset in on_message_begin).
+        return (
+            self.keep_alive
+            and not self._failed
+            and not self._blocked
+            and self._held is None
+            and not self._began_message
+        )
+
     def receive_data(self, data: bytes) -> list[Event]:
         out = self._out = []
         if self._pending_method_error:

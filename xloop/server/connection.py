@@ -36,7 +36,6 @@ a client that reads none of it for ``--timeout-send`` is dropped).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import socket
 import sys
@@ -55,6 +54,9 @@ __all__ = ["Connection"]
 
 LINGER_SECONDS: Final = 2.0  # after an error response: how long to drain the client
 LINGER_BYTES: Final = 1 << 20  # ... and how much of it
+#: The most sans-IO connections a server keeps from its idle connections for the next ones
+#: that send bytes (about 1 KiB each); past it they are dropped, and made anew when needed.
+SPARE_HTTP: Final = 1024
 _EAGER: Final = sys.version_info >= (3, 12)
 
 
@@ -64,7 +66,6 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "_body_at",
         "_body_timer",
-        "_context",
         "_drain_waiter",
         "_handling",
         "_linger_timer",
@@ -97,7 +98,9 @@ class Connection(asyncio.Protocol):
     def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
         self.state = state
         self.loop = loop
-        self.http: HTTPConnection = state.http_factory()
+        #: The sans-IO connection while a request is under way or part of one has come;
+        #: None while idle (the server keeps it for the next connection that sends bytes).
+        self.http: HTTPConnection | None = None
         self.transport: asyncio.Transport | None = None
         self.cycle: Cycle | None = None
         self.task: asyncio.Task[None] | None = None
@@ -122,7 +125,6 @@ class Connection(asyncio.Protocol):
         self._upgraded: WebSocket | None = None
         self._lingered = 0
         self._linger_timer: asyncio.TimerHandle | None = None
-        self._context = contextvars.copy_context()
         self._drain_waiter: asyncio.Future[None] | None = None
         self._handling = False  # inside _handle: the next request waits for its loop
         self._next_pending = False  # ... which then takes it
@@ -143,12 +145,11 @@ class Connection(asyncio.Protocol):
         state.total_connections += 1
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
-            self.client = (str(peer[0]), int(peer[1]))
-        sock = transport.get_extra_info("sockname")
-        if isinstance(sock, tuple) and len(sock) >= 2:
-            self.server = (str(sock[0]), int(sock[1]))
-        elif isinstance(sock, str) and sock:
-            self.server = (sock, None)
+            if len(peer) == 2 and type(peer[0]) is str and type(peer[1]) is int:
+                self.client = peer  # (host, port) already (IPv4): the loop's own, no copy
+            else:
+                self.client = (str(peer[0]), int(peer[1]))
+        self.server = state.server_address(transport.get_extra_info("sockname"))
         if transport.get_extra_info("sslcontext") is not None:
             self.scheme = "https"
         proxy = state.proxy
@@ -166,7 +167,10 @@ class Connection(asyncio.Protocol):
             if self._lingered > LINGER_BYTES and self.transport is not None:
                 self.transport.close()
             return
-        events = self.http.receive_data(data)
+        http = self.http
+        if http is None:
+            http = self._attach_http()
+        events = http.receive_data(data)
         cycle = self.cycle
         if cycle is not None and cycle.body_received and not self.read_paused:
             # Pipelined bytes behind a response still being produced: stop reading until
@@ -181,7 +185,8 @@ class Connection(asyncio.Protocol):
         self.eof = True
         if self._lingering:
             return False  # the client is done too: close
-        events = self.http.receive_data(b"")
+        http = self.http
+        events = http.receive_data(b"") if http is not None else None  # None: between requests
         if events:
             self._handle(events)
         cycle = self.cycle
@@ -308,7 +313,7 @@ class Connection(asyncio.Protocol):
         if self.closed or self.closing:
             return
         state = self.state
-        if not self.http.keep_alive or state.shutting_down:
+        if not cycle.http.keep_alive or state.shutting_down:
             self.close()
             return
         self.idle_since = now = self.loop.time()  # _go_idle and _next_request, inline
@@ -319,8 +324,8 @@ class Connection(asyncio.Protocol):
         events = self._take_next()
         if events:
             # Called from the previous app's task: its context must not leak into the
-            # next request's task.
-            self._context.copy().run(self._handle, events)
+            # next request's task, which starts from the server's.
+            state.context.copy().run(self._handle, events)
 
     def app_returned(self, cycle: Cycle) -> None:
         """``cycle``'s app returned: an idle connection keeps no finished task (about 430
@@ -342,8 +347,8 @@ class Connection(asyncio.Protocol):
         events = self._take_next()
         if events:
             # Called from the previous app's task: its context must not leak into the
-            # next request's task.
-            self._context.copy().run(self._handle, events)
+            # next request's task, which starts from the server's.
+            self.state.context.copy().run(self._handle, events)
 
     def _take_next(self) -> list[Event]:
         """The next pipelined request's events; none while the client is not reading
@@ -353,11 +358,16 @@ class Connection(asyncio.Protocol):
             self.pause_reading()
             self._next_on_resume = True
             return []
-        events = self.http.start_next_cycle()
+        http = self.http
+        assert http is not None  # it served the response that just ended
+        events = http.start_next_cycle()
         if self.read_paused:
             self.resume_reading()
-        if not events and self.eof:
-            self.close()
+        if not events:
+            if self.eof:
+                self.close()
+            elif http.reusable:
+                self._detach_http(http)
         return events
 
     def _handle(self, events: list[Event]) -> None:
@@ -396,7 +406,7 @@ class Connection(asyncio.Protocol):
                     return False
                 state = self.state
                 self.idle_since = None
-                self.http.begin_response(request)
+                cycle.http.begin_response(request)
                 self.cycle = cycle
                 previous = self.task
                 if previous is not None and not previous.done():
@@ -475,7 +485,9 @@ class Connection(asyncio.Protocol):
             transport.set_protocol(websocket)
         except NotImplementedError:  # this connection forwards to it instead
             self._upgraded = websocket
-        websocket.start(self.http.take_upgrade_data())
+        http = self.http
+        assert http is not None  # it read the request
+        websocket.start(http.take_upgrade_data())
         return True
 
     def _protocol_error(self, error: ProtocolError) -> None:
@@ -485,7 +497,9 @@ class Connection(asyncio.Protocol):
             self.close()  # a response is under way: it cannot be replaced
             return
         if self.transport is not None and not self.closed:
-            self.transport.write(self.http.error_response(error.status, self.state.defaults))
+            http = self.http
+            assert http is not None  # the bad bytes came through it (a 408: part of a head)
+            self.transport.write(http.error_response(error.status, self.state.defaults))
             if error_logger.isEnabledFor(logging.DEBUG):
                 error_logger.debug("bad request from %s: %s", format_client(self.client), error)
         self._linger()
@@ -521,10 +535,27 @@ class Connection(asyncio.Protocol):
         self.idle_since = now = self.loop.time()
         self.state.idle.add(self, now)
 
+    def _attach_http(self) -> HTTPConnection:
+        """The first bytes of a request on an idle connection: take a sans-IO connection,
+        one the server keeps from an idle connection, else a new one."""
+        spare = self.state.spare_http
+        http = self.http = spare.pop() if spare else self.state.http_factory()
+        return http
+
+    def _detach_http(self, http: HTTPConnection) -> None:
+        """Idle, nothing of a next request received: give the sans-IO connection back to
+        the server for the next connection that sends bytes (an idle keep-alive
+        connection then costs no parser)."""
+        self.http = None
+        spare = self.state.spare_http
+        if len(spare) < SPARE_HTTP:
+            spare.append(http)
+
     def idle_deadline(self, since: float) -> float:
         """When the idle period begun at ``since`` ends (:class:`~.idle.IdleQueue`)."""
         state = self.state
-        if self.http.head_pending:
+        http = self.http
+        if http is not None and http.head_pending:
             return since + state.timeout_request_header
         return since + state.timeout_keep_alive
 
@@ -532,7 +563,8 @@ class Connection(asyncio.Protocol):
         """The idle deadline passed: 408 if part of a request head came, else close."""
         if self.closed or self.closing:
             return
-        if self.http.head_pending:
+        http = self.http
+        if http is not None and http.head_pending:
             self._timed_out(408, "request head not received in time")
         else:
             self.close()

@@ -48,7 +48,7 @@ class CycleConnection(Protocol):
 
     loop: asyncio.AbstractEventLoop
     state: ServerState
-    http: HTTPConnection
+    http: HTTPConnection | None  # None while idle, between requests
     transport: asyncio.Transport | None
     client: tuple[str, int] | None
     server: tuple[str, int | None] | None
@@ -105,7 +105,9 @@ class Cycle:
 
     def __init__(self, connection: CycleConnection, request: Request) -> None:
         self.connection = connection
-        self.http = connection.http
+        http = connection.http
+        assert http is not None  # the request came through it
+        self.http = http
         self.state = state = connection.state
         self.request = request
         self.scope = build_scope(connection, request)  # ValueError: a target we cannot take

@@ -8,6 +8,7 @@ connections tell the server about themselves without calling back into it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -54,8 +55,15 @@ class ServerState:
     ) -> None:
         self.config = config
         self.app = app
-        #: A new sans-IO HTTP/1.1 connection (h11 or httptools) per client connection.
+        #: A new sans-IO HTTP/1.1 connection (h11, httptools or zttp), for a client connection
+        #: that sends bytes when ``spare_http`` is empty.
         self.http_factory = http_factory
+        #: Sans-IO connections given back by connections gone idle with nothing of a next
+        #: request received (``HTTPConnection.reusable``): an idle connection holds none.
+        self.spare_http: list[HTTPConnection] = []
+        #: The context the server runs in: each pipelined request starts from a copy of it
+        #: (one per server, not per connection).
+        self.context = contextvars.copy_context()
         self.lifespan_state = lifespan_state
         # Read per request: plain attributes, not lookups through config.
         self.root_path = config.root_path
@@ -100,6 +108,7 @@ class ServerState:
             asyncio.get_running_loop(), (self.timeout_keep_alive, self.timeout_request_header)
         )
 
+        self._server_addresses: dict[object, tuple[str, int | None]] = {}
         self._extra = config.extra_headers()
         #: The server/date/extra headers; the server refreshes the date every second.
         self.defaults = DefaultHeaders(self._extra)
@@ -114,6 +123,23 @@ class ServerState:
             items.append((b"date", formatdate(now, usegmt=True).encode("ascii")))
         items.extend(self._extra)
         self.defaults = DefaultHeaders(items)
+
+    def server_address(self, sockname: object) -> tuple[str, int | None] | None:
+        """The scope's ``server`` for a connection's local socket name: one tuple per
+        local address, shared by the connections that came in on it."""
+        if not isinstance(sockname, (tuple, str)):
+            return None
+        known = self._server_addresses.get(sockname)
+        if known is None:
+            if isinstance(sockname, tuple) and len(sockname) >= 2:
+                known = (str(sockname[0]), int(sockname[1]))
+            elif isinstance(sockname, str) and sockname:
+                known = (sockname, None)
+            else:
+                return None
+            if len(self._server_addresses) < 64:  # a server listens on few addresses
+                self._server_addresses[sockname] = known
+        return known
 
     def request_started(self) -> None:
         """Count one more request (its cycle counts ``active`` up and down); the HTTP

@@ -78,7 +78,9 @@ class WebSocket(asyncio.Protocol):
         self.transport = connection.transport
         #: The answers in plain HTTP before accept (403, 500, a denial response); released
         #: once accepted.
-        self.denial: Denial | None = Denial(connection.http, request)
+        http = connection.http
+        assert http is not None  # the upgrade request came through it
+        self.denial: Denial | None = Denial(http, request)
         self.request = request
         self.client = connection.client
         self.scope: dict[str, Any] = build_scope(connection, request)  # ValueError: bad target
