@@ -86,9 +86,11 @@ class H11Connection(ResponseWriter):
     @property
     def reusable(self) -> bool:
         # start_next_cycle made a fresh h11 connection: reusable when it holds nothing.
-        held, closed = self._conn.trailing_data
+        conn = self._conn
+        held, closed = conn.trailing_data
         return (
             self.keep_alive
+            and conn.their_state is h11.IDLE
             and not self._failed
             and not held
             and not closed

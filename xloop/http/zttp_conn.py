@@ -111,8 +111,9 @@ class ZttpConnection(ResponseWriter):
             and not self._eof
             and not self._blocked
             and self._classifier is None
-            and self._state == _HEAD
             and not self._raw
+            # (a body framed by Content-Length that ended with a read stays _LENGTH, at 0)
+            and (self._state == _HEAD or (self._state == _LENGTH and not self._left))
         )
 
     def receive_data(self, data: bytes) -> list[Event]:
