@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import sys
 from typing import TYPE_CHECKING, Final, cast
 
 from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from ..logs import error_logger
 from .cycle import Cycle, format_client, service_unavailable
+from .left_open import shut_if_left_open
 from .websocket import WebSocket
 
 if TYPE_CHECKING:
@@ -54,9 +54,6 @@ __all__ = ["Connection"]
 
 LINGER_SECONDS: Final = 2.0  # after an error response: how long to drain the client
 LINGER_BYTES: Final = 1 << 20  # ... and how much of it
-#: The most sans-IO connections a server keeps from its idle connections for the next ones
-#: that send bytes (about 1 KiB each); past it they are dropped, and made anew when needed.
-SPARE_HTTP: Final = 1024
 _EAGER: Final = sys.version_info >= (3, 12)
 
 
@@ -98,9 +95,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
         self.state = state
         self.loop = loop
-        #: The sans-IO connection while a request is under way or part of one has come;
-        #: None while idle (the server keeps it for the next connection that sends bytes).
-        self.http: HTTPConnection | None = None
+        self.http: HTTPConnection | None = None  # None while idle: see ServerState.spare_http
         self.transport: asyncio.Transport | None = None
         self.cycle: Cycle | None = None
         self.task: asyncio.Task[None] | None = None
@@ -168,8 +163,8 @@ class Connection(asyncio.Protocol):
                 self.transport.close()
             return
         http = self.http
-        if http is None:
-            http = self._attach_http()
+        if http is None:  # the first bytes since the connection went idle
+            http = self.http = self.state.take_http()
         events = http.receive_data(data)
         cycle = self.cycle
         if cycle is not None and cycle.body_received and not self.read_paused:
@@ -185,8 +180,7 @@ class Connection(asyncio.Protocol):
         self.eof = True
         if self._lingering:
             return False  # the client is done too: close
-        http = self.http
-        events = http.receive_data(b"") if http is not None else None  # None: between requests
+        events = self.http.receive_data(b"") if self.http is not None else None  # (or idle)
         if events:
             self._handle(events)
         cycle = self.cycle
@@ -229,7 +223,7 @@ class Connection(asyncio.Protocol):
     def _after_lost(self) -> None:
         transport = self.transport
         if self.client is not None and transport is not None:
-            self.loop.call_soon(_shut_if_left_open, transport, self.client)
+            self.loop.call_soon(shut_if_left_open, transport, self.client)
         # Nothing here refers back to the transport: rloop 0.5 closes the socket only when
         # its transport is freed, which a cycle through this object would leave to the gc.
         self.transport = self._upgraded = None
@@ -366,8 +360,9 @@ class Connection(asyncio.Protocol):
         if not events:
             if self.eof:
                 self.close()
-            elif http.reusable:
-                self._detach_http(http)
+            elif http.reusable:  # idle with nothing of a next request: no parser kept
+                self.http = None
+                self.state.give_back_http(http)
         return events
 
     def _handle(self, events: list[Event]) -> None:
@@ -485,9 +480,8 @@ class Connection(asyncio.Protocol):
             transport.set_protocol(websocket)
         except NotImplementedError:  # this connection forwards to it instead
             self._upgraded = websocket
-        http = self.http
-        assert http is not None  # it read the request
-        websocket.start(http.take_upgrade_data())
+        assert self.http is not None  # it read the request
+        websocket.start(self.http.take_upgrade_data())
         return True
 
     def _protocol_error(self, error: ProtocolError) -> None:
@@ -497,9 +491,8 @@ class Connection(asyncio.Protocol):
             self.close()  # a response is under way: it cannot be replaced
             return
         if self.transport is not None and not self.closed:
-            http = self.http
-            assert http is not None  # the bad bytes came through it (a 408: part of a head)
-            self.transport.write(http.error_response(error.status, self.state.defaults))
+            assert self.http is not None  # the bad bytes came through it (408: a head begun)
+            self.transport.write(self.http.error_response(error.status, self.state.defaults))
             if error_logger.isEnabledFor(logging.DEBUG):
                 error_logger.debug("bad request from %s: %s", format_client(self.client), error)
         self._linger()
@@ -535,27 +528,10 @@ class Connection(asyncio.Protocol):
         self.idle_since = now = self.loop.time()
         self.state.idle.add(self, now)
 
-    def _attach_http(self) -> HTTPConnection:
-        """The first bytes of a request on an idle connection: take a sans-IO connection,
-        one the server keeps from an idle connection, else a new one."""
-        spare = self.state.spare_http
-        http = self.http = spare.pop() if spare else self.state.http_factory()
-        return http
-
-    def _detach_http(self, http: HTTPConnection) -> None:
-        """Idle, nothing of a next request received: give the sans-IO connection back to
-        the server for the next connection that sends bytes (an idle keep-alive
-        connection then costs no parser)."""
-        self.http = None
-        spare = self.state.spare_http
-        if len(spare) < SPARE_HTTP:
-            spare.append(http)
-
     def idle_deadline(self, since: float) -> float:
         """When the idle period begun at ``since`` ends (:class:`~.idle.IdleQueue`)."""
         state = self.state
-        http = self.http
-        if http is not None and http.head_pending:
+        if self.http is not None and self.http.head_pending:
             return since + state.timeout_request_header
         return since + state.timeout_keep_alive
 
@@ -563,8 +539,7 @@ class Connection(asyncio.Protocol):
         """The idle deadline passed: 408 if part of a request head came, else close."""
         if self.closed or self.closing:
             return
-        http = self.http
-        if http is not None and http.head_pending:
+        if self.http is not None and self.http.head_pending:
             self._timed_out(408, "request head not received in time")
         else:
             self.close()
@@ -620,20 +595,3 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
         if self.task is not None and not self.task.done():
             self.task.cancel()
-
-
-def _shut_if_left_open(transport: asyncio.BaseTransport, client: tuple[str, int]) -> None:
-    """Shut down a socket its loop reported lost but left open (rloop 0.5 calls
-    ``connection_lost`` and keeps the socket, so the client never sees the close).
-
-    Run one loop turn after ``connection_lost``, when every other loop has closed it: a
-    closed socket raises, and a descriptor number taken by a new connection answers with
-    another peer; only this very connection, still open, is shut down.
-    """
-    try:
-        sock = transport.get_extra_info("socket")
-        if sock is None or tuple(sock.getpeername()[:2]) != client:
-            return
-        sock.shutdown(socket.SHUT_RDWR)
-    except (OSError, ValueError, TypeError, AttributeError):
-        return
