@@ -11,7 +11,7 @@ reads the response and keeps them open (keep-alive, idle). Printed:
   frame of its own, such as uvloop's transport and libuv handle, shows at the last Python
   line on the stack: ``runners.py``). ``benchmarks/idle_memory.py`` measures the RSS;
 - ``sys.getsizeof`` of the objects one idle connection holds (its protocol object, its
-  sans-IO connection if it has one, the transport and what hangs from it).
+  sans-IO connection, the transport and what hangs from it).
 """
 
 from __future__ import annotations
@@ -121,13 +121,12 @@ def deep_sizes(connection: Any) -> Iterator[tuple[str, int]]:
     includes the items no other object shares)."""
     yield type(connection).__qualname__, sys.getsizeof(connection)
     http = connection.http
-    if http is not None:
-        yield f"  .http: {type(http).__qualname__}", sys.getsizeof(http)
-        for name in sorted(_slots(type(http))):
-            value = getattr(http, name, None)
-            size = _own_size(value)
-            if size:
-                yield f"    .http.{name}: {type(value).__qualname__}", size
+    yield f"  .http: {type(http).__qualname__}", sys.getsizeof(http)
+    for name in sorted(_slots(type(http))):
+        value = getattr(http, name, None)
+        size = _own_size(value)
+        if size:
+            yield f"    .http.{name}: {type(value).__qualname__}", size
     for name in ("client", "server", "idle_since"):
         value = getattr(connection, name, None)
         if value is not None:
@@ -197,7 +196,6 @@ def main() -> int:
     assert state is not None
     connection = next(iter(state.connections))
     sizes = list(deep_sizes(connection))
-    spare = len(state.spare_http)
     release(client)
     server.request_shutdown()
 
@@ -205,7 +203,7 @@ def main() -> int:
     traced = sum(stat.size_diff for stat in stats)
     print(
         f"{args.loop}/{args.http}: {count} idle connections, Python heap +{traced / count:.0f} B "
-        f"each (tracemalloc; the server keeps {spare} spare sans-IO connections)"
+        "each (tracemalloc)"
     )
     print(f"{'B/conn':>7} {'blocks/conn':>11}  allocated at (most recent call last)")
     for stat in stats[: args.top]:

@@ -54,12 +54,6 @@ class HTTPConnection(Protocol):
         """Between requests: part of the next request's head has arrived (its clock is the
         request-header timeout, not the keep-alive one)."""
 
-    @property
-    def reusable(self) -> bool:
-        """After ``start_next_cycle`` released nothing: kept alive, nothing failed, nothing
-        of a next request received or held. Such a connection is as a new one is, and
-        the server hands it to another client connection (an idle one keeps none)."""
-
     def take_upgrade_data(self) -> bytes:
         """After a request with ``upgrade`` set: the bytes received behind its head, which
         belong to the new protocol. The connection parses no more HTTP after it."""

@@ -63,7 +63,9 @@ class H11Connection(ResponseWriter):
     def __init__(self, limits: Limits | None = None) -> None:
         super().__init__()
         self._limits = limits or Limits()
-        self._conn = self._new_h11()
+        #: None between requests when nothing of the next one came: made with its first
+        #: bytes (an idle keep-alive connection holds no h11 state, about 1 KiB).
+        self._conn: h11.Connection | None = None
         self._failed = False
         #: Raw bytes not yet matched to a request head; not kept while a body is read
         #: (refilled from h11's buffer at the end of each message).
@@ -77,27 +79,12 @@ class H11Connection(ResponseWriter):
 
     @property
     def buffered(self) -> int:
-        return len(self._conn.trailing_data[0])
+        return 0 if self._conn is None else len(self._conn.trailing_data[0])
 
     @property
     def head_pending(self) -> bool:
-        return bool(self._conn.trailing_data[0].strip(b"\r\n"))
-
-    @property
-    def reusable(self) -> bool:
-        # start_next_cycle made a fresh h11 connection: reusable when it holds nothing.
         conn = self._conn
-        held, closed = conn.trailing_data
-        return (
-            self.keep_alive
-            and conn.their_state is h11.IDLE
-            and not self._failed
-            and not held
-            and not closed
-            and not self._recent
-            and not self._in_body
-            and self._chunks is None
-        )
+        return conn is not None and bool(conn.trailing_data[0].strip(b"\r\n"))
 
     def receive_data(self, data: bytes) -> list[Event]:
         if self._failed:
@@ -112,25 +99,32 @@ class H11Connection(ResponseWriter):
                 if not self._saw_newline and _LF in data:
                     self._saw_newline = True
                 self._recent += data
-        self._conn.receive_data(data)
-        return self._pull()
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._new_h11()
+        conn.receive_data(data)
+        return self._pull(conn)
 
     def start_next_cycle(self) -> list[Event]:
         if self._failed:
             return []
         # h11 parses, the response writer writes: h11's server side never saw the
         # response, so a fresh h11 connection reads on from the bytes the last one held.
+        if self._conn is None:
+            return []
         held, closed = self._conn.trailing_data
+        if not held and not closed:
+            self._conn = None  # the next request's bytes make it
+            return []
         conn = self._conn = self._new_h11()
         if held:
             conn.receive_data(bytes(held))
         if closed:
             conn.receive_data(b"")
-        return self._pull()
+        return self._pull(conn)
 
-    def _pull(self) -> list[Event]:
+    def _pull(self, conn: h11.Connection) -> list[Event]:
         out: list[Event] = []
-        conn = self._conn
         while True:
             try:
                 event = conn.next_event()
@@ -159,7 +153,7 @@ class H11Connection(ResponseWriter):
                     self._saw_newline = _LF in self._recent
                 return out
             elif event_type is h11.Request:
-                request = self._request(event)  # type: ignore[arg-type]
+                request = self._request(event, conn)  # type: ignore[arg-type]
                 out.append(request)
                 if type(request) is ProtocolError:
                     self._failed = True
@@ -174,7 +168,7 @@ class H11Connection(ResponseWriter):
             else:  # ConnectionClosed: the server sees EOF itself
                 return out
 
-    def _request(self, event: h11.Request) -> Request | ProtocolError:
+    def _request(self, event: h11.Request, conn: h11.Connection) -> Request | ProtocolError:
         """Check the head h11 parsed, in the order the httptools adapter finds faults.
 
         First what llhttp refuses while it reads (a target it cannot read, a version it
@@ -251,7 +245,7 @@ class H11Connection(ResponseWriter):
             version,
             headers,
             keep_alive,
-            expect and has_body and self._conn.they_are_waiting_for_100_continue,
+            expect and has_body and conn.they_are_waiting_for_100_continue,
             forwarded,
             websocket and connection_upgrade and event.method == b"GET" and not has_body,
         )
@@ -290,7 +284,7 @@ class H11Connection(ResponseWriter):
     def take_upgrade_data(self) -> bytes:
         # h11 pauses after an upgrade request: what it holds is the new protocol's.
         self._failed = True
-        return bytes(self._conn.trailing_data[0])
+        return b"" if self._conn is None else bytes(self._conn.trailing_data[0])
 
     # -- sending ---------------------------------------------------------------------------
 

@@ -45,6 +45,9 @@ _VERSION_ERRORS: Final = ("Invalid HTTP version", "Invalid major version", "Inva
 #: argument as an int, and the TypeError raised and cleared inside costs ten times more.
 _HASH: Final = ord("#")
 _SLASH: Final = ord("/")
+#: ``_headers`` between a head and the next: never appended to (on_header takes a field
+#: only inside a head, which on_message_begin starts with a list of its own).
+_NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []
 
 
 class _Refuse(Exception):
@@ -131,18 +134,6 @@ class HttptoolsConnection(ResponseWriter):
     @property
     def head_pending(self) -> bool:
         return self._in_head and self._began_message
-
-    @property
-    def reusable(self) -> bool:
-        # llhttp is between messages: it starts the next one afresh (any message's
-        # per-request state is reset in on_message_begin).
-        return (
-            self.keep_alive
-            and not self._failed
-            and not self._blocked
-            and self._held is None
-            and not self._began_message
-        )
 
     def receive_data(self, data: bytes) -> list[Event]:
         out = self._out = []
@@ -383,6 +374,10 @@ class HttptoolsConnection(ResponseWriter):
             self._forwarded,
             upgrade,
         )
+        # The request holds its head now: kept here too, it would stay for the connection's
+        # idle life after the request is gone (on_message_begin starts the next one's).
+        self._headers = _NO_HEADERS
+        self._url = b""
         if self._blocked:
             self._emit(request)
         else:

@@ -95,7 +95,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
         self.state = state
         self.loop = loop
-        self.http: HTTPConnection | None = None  # None while idle: see ServerState.spare_http
+        self.http: HTTPConnection = state.http_factory()
         self.transport: asyncio.Transport | None = None
         self.cycle: Cycle | None = None
         self.task: asyncio.Task[None] | None = None
@@ -162,10 +162,7 @@ class Connection(asyncio.Protocol):
             if self._lingered > LINGER_BYTES and self.transport is not None:
                 self.transport.close()
             return
-        http = self.http
-        if http is None:  # the first bytes since the connection went idle
-            http = self.http = self.state.take_http()
-        events = http.receive_data(data)
+        events = self.http.receive_data(data)
         cycle = self.cycle
         if cycle is not None and cycle.body_received and not self.read_paused:
             # Pipelined bytes behind a response still being produced: stop reading until
@@ -180,7 +177,7 @@ class Connection(asyncio.Protocol):
         self.eof = True
         if self._lingering:
             return False  # the client is done too: close
-        events = self.http.receive_data(b"") if self.http is not None else None  # (or idle)
+        events = self.http.receive_data(b"")
         if events:
             self._handle(events)
         cycle = self.cycle
@@ -307,7 +304,7 @@ class Connection(asyncio.Protocol):
         if self.closed or self.closing:
             return
         state = self.state
-        if not cycle.http.keep_alive or state.shutting_down:
+        if not self.http.keep_alive or state.shutting_down:
             self.close()
             return
         self.idle_since = now = self.loop.time()  # _go_idle and _next_request, inline
@@ -352,17 +349,11 @@ class Connection(asyncio.Protocol):
             self.pause_reading()
             self._next_on_resume = True
             return []
-        http = self.http
-        assert http is not None  # it served the response that just ended
-        events = http.start_next_cycle()
+        events = self.http.start_next_cycle()
         if self.read_paused:
             self.resume_reading()
-        if not events:
-            if self.eof:
-                self.close()
-            elif http.reusable:  # idle with nothing of a next request: no parser kept
-                self.http = None
-                self.state.give_back_http(http)
+        if not events and self.eof:
+            self.close()
         return events
 
     def _handle(self, events: list[Event]) -> None:
@@ -401,7 +392,7 @@ class Connection(asyncio.Protocol):
                     return False
                 state = self.state
                 self.idle_since = None
-                cycle.http.begin_response(request)
+                self.http.begin_response(request)
                 self.cycle = cycle
                 previous = self.task
                 if previous is not None and not previous.done():
@@ -480,7 +471,6 @@ class Connection(asyncio.Protocol):
             transport.set_protocol(websocket)
         except NotImplementedError:  # this connection forwards to it instead
             self._upgraded = websocket
-        assert self.http is not None  # it read the request
         websocket.start(self.http.take_upgrade_data())
         return True
 
@@ -491,7 +481,6 @@ class Connection(asyncio.Protocol):
             self.close()  # a response is under way: it cannot be replaced
             return
         if self.transport is not None and not self.closed:
-            assert self.http is not None  # the bad bytes came through it (408: a head begun)
             self.transport.write(self.http.error_response(error.status, self.state.defaults))
             if error_logger.isEnabledFor(logging.DEBUG):
                 error_logger.debug("bad request from %s: %s", format_client(self.client), error)
@@ -531,7 +520,7 @@ class Connection(asyncio.Protocol):
     def idle_deadline(self, since: float) -> float:
         """When the idle period begun at ``since`` ends (:class:`~.idle.IdleQueue`)."""
         state = self.state
-        if self.http is not None and self.http.head_pending:
+        if self.http.head_pending:
             return since + state.timeout_request_header
         return since + state.timeout_keep_alive
 
@@ -539,7 +528,7 @@ class Connection(asyncio.Protocol):
         """The idle deadline passed: 408 if part of a request head came, else close."""
         if self.closed or self.closing:
             return
-        if self.http is not None and self.http.head_pending:
+        if self.http.head_pending:
             self._timed_out(408, "request head not received in time")
         else:
             self.close()

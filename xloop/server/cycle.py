@@ -48,7 +48,7 @@ class CycleConnection(Protocol):
 
     loop: asyncio.AbstractEventLoop
     state: ServerState
-    http: HTTPConnection | None  # None while idle, between requests
+    http: HTTPConnection
     transport: asyncio.Transport | None
     client: tuple[str, int] | None
     server: tuple[str, int | None] | None
@@ -105,9 +105,7 @@ class Cycle:
 
     def __init__(self, connection: CycleConnection, request: Request) -> None:
         self.connection = connection
-        http = connection.http
-        assert http is not None  # the request came through it
-        self.http = http
+        self.http = connection.http
         self.state = state = connection.state
         self.request = request
         self.scope = build_scope(connection, request)  # ValueError: a target we cannot take

@@ -12,7 +12,7 @@ import contextvars
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from ..access import AccessFormat
@@ -28,11 +28,7 @@ if TYPE_CHECKING:
     from ..types import ASGIApp
     from ..ws import WebSocketEngine
 
-__all__ = ["SPARE_HTTP", "OpenConnection", "ServerState"]
-
-#: The most spare sans-IO connections a server keeps (about 1 KiB each), more than the
-#: requests a worker has under way at once; past it they are dropped and made anew.
-SPARE_HTTP: Final = 1024
+__all__ = ["OpenConnection", "ServerState"]
 
 
 class OpenConnection(Protocol):
@@ -59,13 +55,8 @@ class ServerState:
     ) -> None:
         self.config = config
         self.app = app
-        #: A new sans-IO HTTP/1.1 connection (h11, httptools or zttp), for a client connection
-        #: that sends bytes when ``spare_http`` is empty.
+        #: A new sans-IO HTTP/1.1 connection (h11, httptools or zttp) per client connection.
         self.http_factory = http_factory
-        #: Sans-IO connections given back by connections gone idle with nothing of a next
-        #: request received (``HTTPConnection.reusable``): an idle keep-alive connection
-        #: holds none, and the next connection that sends bytes takes one from here.
-        self.spare_http: list[HTTPConnection] = []
         #: The context the server runs in: each pipelined request starts from a copy of it
         #: (one per server, not per connection).
         self.context = contextvars.copy_context()
@@ -128,17 +119,6 @@ class ServerState:
             items.append((b"date", formatdate(now, usegmt=True).encode("ascii")))
         items.extend(self._extra)
         self.defaults = DefaultHeaders(items)
-
-    def take_http(self) -> HTTPConnection:
-        """A sans-IO connection for a client connection that sends bytes: a spare one,
-        else a new one."""
-        spare = self.spare_http
-        return spare.pop() if spare else self.http_factory()
-
-    def give_back_http(self, http: HTTPConnection) -> None:
-        """``http`` is reusable (its connection went idle): keep it, up to ``SPARE_HTTP``."""
-        if len(self.spare_http) < SPARE_HTTP:
-            self.spare_http.append(http)
 
     def server_address(self, sockname: object) -> tuple[str, int | None] | None:
         """The scope's ``server`` for a connection's local socket name: one tuple per

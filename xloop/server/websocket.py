@@ -78,9 +78,7 @@ class WebSocket(asyncio.Protocol):
         self.transport = connection.transport
         #: The answers in plain HTTP before accept (403, 500, a denial response); released
         #: once accepted.
-        http = connection.http
-        assert http is not None  # the upgrade request came through it
-        self.denial: Denial | None = Denial(http, request)
+        self.denial: Denial | None = Denial(connection.http, request)
         self.request = request
         self.client = connection.client
         self.scope: dict[str, Any] = build_scope(connection, request)  # ValueError: bad target

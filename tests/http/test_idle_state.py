@@ -1,0 +1,73 @@
+"""Between requests an adapter keeps nothing of the request it released: an idle keep-alive
+connection must not hold its last request's head (its headers, its target) for its idle life."""
+
+from __future__ import annotations
+
+import gc
+from typing import TYPE_CHECKING
+
+import pytest
+
+from xloop.http import END_OF_MESSAGE
+
+from ._support import requests_of, respond
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from xloop.http import HTTPConnection
+
+    Factory = Callable[[], HTTPConnection]
+
+
+def held_by(conn: HTTPConnection) -> list[object]:
+    """What the adapter refers to, and what its lists, tuples and dicts refer to."""
+    found: list[object] = []
+    for value in gc.get_referents(conn):
+        found.append(value)
+        if isinstance(value, (list, tuple, dict)):
+            found += gc.get_referents(value)
+    return found
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"GET /idle?x=1 HTTP/1.1\r\nHost: a\r\nX-Header: value\r\n\r\n", id="get"),
+        pytest.param(
+            b"POST /idle HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n",
+            id="chunked",
+        ),
+    ],
+)
+def test_an_idle_connection_keeps_nothing_of_its_last_request(
+    conn_factory: Factory, raw: bytes
+) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(raw)
+    assert events[-1] is END_OF_MESSAGE
+    (request,) = requests_of(events)
+    respond(conn, request)
+    assert conn.start_next_cycle() == []
+    held = held_by(conn)
+    assert not any(item is request.headers for item in held)
+    assert not any(item is request.target for item in held)
+    assert not any(item is request for item in held)
+    # and it serves the next request as before
+    (following,) = requests_of(conn.receive_data(b"GET /next HTTP/1.1\r\nHost: b\r\n\r\n"))
+    assert (following.target, following.headers) == (b"/next", [(b"host", b"b")])
+
+
+def test_the_shared_empty_head_stays_empty() -> None:
+    pytest.importorskip("httptools")
+    from xloop.http import httptools_conn
+
+    conn = httptools_conn.HttptoolsConnection()
+    pieces = [b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"POST / HTTP/1.1\r\nHost: a\r\n"]
+    pieces += [b"Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-T: 1\r\n\r\n"]
+    for piece in pieces:
+        for event in conn.receive_data(piece):
+            if event is END_OF_MESSAGE:
+                conn.start_next_cycle()
+    assert httptools_conn._NO_HEADERS == []
