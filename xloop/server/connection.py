@@ -406,7 +406,9 @@ class Connection(asyncio.Protocol):
                 while index < count:
                     following = events[index]
                     if following is END_OF_MESSAGE:
-                        cycle.end_of_body()
+                        # end_of_body, inline: nothing waits on a cycle whose app has
+                        # not started, and its response has not ended
+                        cycle.body_received = True
                     elif type(following) is Body:
                         cycle.feed(following.data)
                     else:
