@@ -311,16 +311,9 @@ class Connection(asyncio.Protocol):
         if not self.http.keep_alive or state.shutting_down:
             self.close()
             return
-        self.idle_since = now = self.loop.time()  # _go_idle and _next_request, inline
+        self.idle_since = now = self.loop.time()  # _go_idle, inline
         state.idle.add(self, now)
-        if self._handling:
-            self._next_pending = True  # _handle's loop takes it when the walk returns
-            return
-        events = self._take_next()
-        if events:
-            # Called from the previous app's task: its context must not leak into the
-            # next request's task.
-            self._context.copy().run(self._handle, events)
+        self._next_request()
 
     def app_returned(self, cycle: Cycle) -> None:
         """``cycle``'s app returned: an idle connection keeps no finished task (about 430
