@@ -29,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,10 @@ def _count_modules(row: Row, env: dict[str, str]) -> int | None:
     """How many modules the command imports: one ``-X importtime`` line each."""
     module = Path(row.argv[0]).stem
     argv = [row.python, "-X", "importtime", "-m", module, *row.argv[1:]]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory() as elsewhere:  # not the current directory's package
+        done = subprocess.run(
+            argv, env=env, cwd=elsewhere, capture_output=True, text=True, check=False
+        )
     if done.returncode != 0:
         return None
     return sum(1 for line in done.stderr.splitlines() if line.startswith("import time:")) - 1

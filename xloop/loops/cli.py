@@ -1,22 +1,22 @@
 """The body of ``xloop which-loop``: tables for people, JSON for machines.
 
 The command is registered by :mod:`xloop.cli` with the options :class:`WhichLoopOptions`
-declares (``--loop`` and ``--selector`` are ``xloop serve``'s own declarations); this module
-only renders. Bad input raises :mod:`xloop.errors` errors, which the CLI layer prints as
-one line and turns into the error's exit code.
+declares (``--loop``, ``--selector`` and ``--workers`` are ``xloop serve``'s own
+declarations, :mod:`xloop.loops.declared`); this module only reports: JSON here, the
+tables in :mod:`xloop.loops.render` (rich is imported only for them). Bad input raises
+:mod:`xloop.errors` errors, which the CLI layer prints as one line and turns into the
+error's exit code.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from xloop.config import Config
 from xloop.errors import ConfigError
 from xloop.loops import resolve
+from xloop.loops.declared import LoopOptions
 from xloop.loops.inspect import inspect_all, inspect_choice
-from xloop.loops.workers import worker_plan
 from xloop.options import borrow, option
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ class WhichLoopOptions:
     """The options of ``xloop which-loop``. Names are checked by :func:`resolve`, which says
     what is available here."""
 
-    loop: str = borrow(Config, "loop")
-    selector: str = borrow(Config, "selector")
+    loop: str = borrow(LoopOptions, "loop")
+    selector: str = borrow(LoopOptions, "selector")
     all_: bool = option("Every backend name: available, or why not.", default=False, flag="--all")
     as_json: bool = option(
         "JSON for programs (schema xloop.which-loop/1).", default=False, flag="--json"
@@ -55,7 +55,7 @@ class WhichLoopOptions:
         default=False,
     )
     workers: int | None = borrow(
-        Config,
+        LoopOptions,
         "workers",
         help="Say the plan of `xloop serve --workers N` with this loop: the loop each worker "
         "runs, how the workers share the listener, the socket cap per worker.",
@@ -112,10 +112,14 @@ def which_loop(
         if app is not None:
             report["advice"] = _advice(app, choice.factory, report["loop_class"])
         if workers is not None:
+            from xloop.loops.workers import worker_plan
+
             plan = worker_plan(loop, selector, workers)
             report["workers"] = plan.as_dict()
 
     if as_json:
+        import json
+
         print(json.dumps(report, indent=2))
         return
     from xloop.loops import render
@@ -135,6 +139,8 @@ def _print_trace(loop: str, selector: str, as_json: bool) -> None:
                 {"depth": s.depth, "call": s.name, "where": s.where, "note": s.note} for s in steps
             ],
         }
+        import json
+
         print(json.dumps(record, indent=2))
         return
     from xloop.loops import render

@@ -34,7 +34,7 @@ def print_report(
     plan: WorkerPlan | None,
 ) -> None:
     """The tables of a report of :func:`xloop.loops.cli.which_loop`."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False, emoji=False)
     if all_:
         print_all(console, report)
         columns = {e["name"]: e["capabilities"] for e in report["backends"] if "capabilities" in e}
@@ -63,7 +63,7 @@ def print_workers(console: Console, plan: WorkerPlan, loop_class: str) -> None:
 
 
 def print_trace(described: str, steps: Sequence[Step]) -> None:
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False, emoji=False)
     console.print(Text(f"one connection, one request, one write on {described}:"))
     for step in steps:
         line = Text("  " * step.depth + step.name)
