@@ -10,7 +10,8 @@ B C A, ...) so that a slow moment of a shared machine falls on all of them. The 
 gives the median, the spread (min..max), the ratio of the median to
 ``uvicorn --version`` (where uvicorn is installed) and the number of modules the command
 imports (``python -X importtime -m NAME ...``, counted once: a figure that does not move
-with the machine's load).
+with the machine's load). ``--instructions`` adds the instructions each command executes,
+counted once under valgrind's callgrind, and their ratio to ``uvicorn --version``'s.
 
 The first word of a command is looked up in each ``--bin`` directory (default: the one
 holding this interpreter), and a row is made per directory: two installs of xloop can be
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -52,6 +54,7 @@ class Row:
     """The interpreter that runs the command's package (for the import count)."""
     times: list[float] = field(default_factory=list)
     modules: int | None = None
+    instructions: int | None = None
 
 
 def _environment() -> dict[str, str]:
@@ -111,11 +114,21 @@ def _count_modules(row: Row, env: dict[str, str]) -> int | None:
     return sum(1 for line in done.stderr.splitlines() if line.startswith("import time:")) - 1
 
 
-def measure(rows: list[Row], runs: int) -> None:
+def _count_instructions(row: Row, env: dict[str, str]) -> int | None:
+    """The instructions the command executes, counted by valgrind's callgrind."""
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}", *row.argv]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    return int(found.group(1)) if done.returncode == 0 and found else None
+
+
+def measure(rows: list[Row], runs: int, instructions: bool) -> None:
     env = _environment()
     for row in rows:  # untimed: writes missing bytecode caches, warms the file cache
         _run(row.argv, env)
         row.modules = _count_modules(row, env)
+        if instructions:
+            row.instructions = _count_instructions(row, env)
     for round_ in range(runs):
         turn = rows[round_ % len(rows) :] + rows[: round_ % len(rows)]
         for row in turn:
@@ -125,18 +138,25 @@ def measure(rows: list[Row], runs: int) -> None:
 def table(rows: list[Row]) -> str:
     reference = next((row for row in rows if row.label == REFERENCE), None)
     base = statistics.median(reference.times) if reference else None
+    base_count = reference.instructions if reference else None
+    counted = any(row.instructions is not None for row in rows)
     width = max(len(row.label) for row in rows)
     ratio_head = f"x {REFERENCE}" if base else ""
-    lines = [f"{'command':<{width}}  {'median':>8}  {'min..max':>14}  {ratio_head:>20}  modules"]
+    head = f"{'command':<{width}}  {'median':>8}  {'min..max':>14}  {ratio_head:>20}  modules"
+    lines = [head + ("  instructions      ratio" if counted else "")]
     for row in rows:
         median = statistics.median(row.times) * 1000
         low, high = min(row.times) * 1000, max(row.times) * 1000
         ratio = f"{median / (base * 1000):.2f}x" if base else ""
         modules = "?" if row.modules is None else str(row.modules)
         spread = f"{low:.0f}..{high:.0f} ms"
-        lines.append(
-            f"{row.label:<{width}}  {median:>5.0f} ms  {spread:>14}  {ratio:>20}  {modules:>7}"
-        )
+        line = f"{row.label:<{width}}  {median:>5.0f} ms  {spread:>14}  {ratio:>20}  {modules:>7}"
+        if counted:
+            count = row.instructions
+            line += f"  {count / 1e6:>8.0f} M" if count is not None else f"  {'?':>10}"
+            if count is not None and base_count:
+                line += f"  {count / base_count:>8.2f}x"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -153,7 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL=DIR",
         help="look the commands up in DIR (repeatable: one row per directory)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each command's instructions once, with valgrind's callgrind "
+        "(slow: seconds per command; a figure the machine's load does not move)",
+    )
     options = parser.parse_args(argv)
+    if options.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind on PATH")
     if options.runs < 1:
         parser.error("--runs must be at least 1")
     bins = []
@@ -165,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = _rows(options.commands or list(DEFAULT_COMMANDS), bins)
     if not rows:
         parser.error("no command found")
-    measure(rows, options.runs)
+    measure(rows, options.runs, options.instructions)
     print(f"{options.runs} runs each, wall clock, one process per run")
     print(table(rows))
     return 0
