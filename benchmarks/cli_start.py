@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         label, sep, directory = item.partition("=")
         if not sep or not Path(directory).is_dir():
             parser.error(f"--bin {item}: give LABEL=DIR, DIR a directory")
-        bins.append((label, Path(directory)))
+        bins.append((label, Path(directory).absolute()))
     rows = _rows(options.commands or list(DEFAULT_COMMANDS), bins)
     if not rows:
         parser.error("no command found")
