@@ -27,10 +27,13 @@ SERVER_AND_COMPARE = ("xloop.server", "xloop.http", "xloop.ws", "xloop.compare")
 
 def imported(argv: list[str], cwd: Path) -> set[str]:
     """The modules ``xloop ARGV`` imports, in a process of its own."""
+    env = clean_env({"COLUMNS": "100"})
+    for name in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG"):
+        env.pop(name, None)  # coverage, started in the process, would import more
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "xloop", *argv],
         cwd=cwd,
-        env=clean_env({"COLUMNS": "100"}),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
