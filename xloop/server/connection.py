@@ -307,12 +307,10 @@ class Connection(asyncio.Protocol):
         self.cycle = None
         if self.closed or self.closing:
             return
-        state = self.state
-        if not self.http.keep_alive or state.shutting_down:
+        if not self.http.keep_alive or self.state.shutting_down:
             self.close()
             return
-        self.idle_since = now = self.loop.time()  # _go_idle, inline
-        state.idle.add(self, now)
+        self._go_idle()
         self._next_request()
 
     def app_returned(self, cycle: Cycle) -> None:
@@ -399,9 +397,7 @@ class Connection(asyncio.Protocol):
                 while index < count:
                     following = events[index]
                     if following is END_OF_MESSAGE:
-                        # end_of_body, inline: nothing waits on a cycle whose app has
-                        # not started, and its response has not ended
-                        cycle.body_received = True
+                        cycle.body_received = True  # end_of_body: nothing waits yet
                     elif type(following) is Body:
                         cycle.feed(following.data)
                     else:
