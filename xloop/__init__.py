@@ -7,11 +7,13 @@ The public names are imported on first use (PEP 562), so ``xloop --version`` and
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
+TYPE_CHECKING = False  # not typing's: ``xloop --version`` does not import typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from .config import Config
     from .errors import (
         AppLoadError,

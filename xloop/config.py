@@ -4,6 +4,8 @@ Each option is a field of :class:`Config` declared with :func:`xloop.options.opt
 type, default, help text, valid choices and bounds. The command line (``xloop serve
 --port``), the environment (``XLOOP_PORT``) and ``xloop.run(app, port=...)`` all derive
 from that one declaration; :meth:`Config.__post_init__` validates whichever way it came in.
+``--loop``, ``--selector`` and ``--workers`` are borrowed from :mod:`xloop.loops.declared`,
+which ``xloop which-loop`` shares without importing this module.
 
 Config is data: no logging setup, no socket, no import of the app happens here.
 """
@@ -18,8 +20,9 @@ from .access import DEFAULT_FORMAT as DEFAULT_ACCESS_FORMAT
 from .access import AccessFormat
 from .errors import ConfigError
 from .http import HTTP_NAMES, Limits
-from .loops import LOOP_NAMES, SELECTOR_NAMES
-from .options import option, validate
+from .loops import LOOP_NAMES
+from .loops.declared import LOOP_PANEL, WORKERS_PANEL, LoopOptions
+from .options import borrow, option, validate
 from .ws import WS_NAMES
 
 __all__ = ["INTERFACES", "LIFESPAN_MODES", "LOG_LEVELS", "Config"]
@@ -33,12 +36,12 @@ _LIMITS = Limits()
 
 _SERVER = "Server"
 _APPLICATION = "Application"
-_LOOP = "Event loop and parser"
+_LOOP = LOOP_PANEL
 _HTTP = "HTTP"
 _WEBSOCKET = "WebSocket"
 _LIMITS_PANEL = "Limits and timeouts"
 _LOGGING = "Logging"
-_WORKERS = "Workers and reload"
+_WORKERS = WORKERS_PANEL
 _TLS = "TLS"
 
 
@@ -84,18 +87,8 @@ class Config:
         minimum=1,
         panel=_SERVER,
     )
-    loop: str = option(
-        "Event loop: auto, asyncio, selector, proactor, uvloop, winloop, rloop, rsloop, "
-        "zuvloop, or module:callable (a loop factory).",
-        default="auto",
-        panel=_LOOP,
-    )
-    selector: str = option(
-        "selectors class for the selector loop.",
-        default="auto",
-        choices=SELECTOR_NAMES,
-        panel=_LOOP,
-    )
+    loop: str = borrow(LoopOptions, "loop")
+    selector: str = borrow(LoopOptions, "selector")
     http: str = option(
         "HTTP/1.1 parser (auto: httptools if installed, else h11; zttp only by name).",
         default="auto",
@@ -322,14 +315,7 @@ class Config:
         minimum=1,
         panel=_LIMITS_PANEL,
     )
-    workers: int | None = option(
-        "Run a supervisor and this many worker processes, each serving the shared "
-        "listener on the chosen loop (restarted when they exit or hang). Default: one "
-        "process, no supervisor.",
-        default=None,
-        minimum=1,
-        panel=_WORKERS,
-    )
+    workers: int | None = borrow(LoopOptions, "workers")
     timeout_worker_healthcheck: float = option(
         "With --workers: replace a worker whose event loop has not answered the "
         "supervisor's heartbeat for this many seconds.",

@@ -66,7 +66,7 @@ def test_every_command_is_generated_from_its_declarations() -> None:
     assert set(commands) == {"serve", "compare", "report", "which-loop"}
     assert set(cli.COMMANDS) == set(commands)
     for name, command in commands.items():
-        assert undeclared(command, cli.COMMANDS[name]) == [], name
+        assert undeclared(command, cli.COMMANDS[name].declarations()) == [], name
 
 
 def test_compare_and_report_share_the_output_declarations() -> None:

@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from typing import TYPE_CHECKING, Final, cast
 
 from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from ..logs import error_logger
 from .cycle import Cycle, format_client, service_unavailable
-from .left_open import shut_if_left_open
 from .websocket import WebSocket
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ class Connection(asyncio.Protocol):
     def _after_lost(self) -> None:
         transport = self.transport
         if self.client is not None and transport is not None:
-            self.loop.call_soon(shut_if_left_open, transport, self.client)
+            self.loop.call_soon(_shut_if_left_open, transport, self.client)
         # Nothing here refers back to the transport: rloop 0.5 closes the socket only when
         # its transport is freed, which a cycle through this object would leave to the gc.
         self.transport = self._upgraded = None
@@ -303,20 +303,11 @@ class Connection(asyncio.Protocol):
         self.cycle = None
         if self.closed or self.closing:
             return
-        state = self.state
-        if not self.http.keep_alive or state.shutting_down:
+        if not self.http.keep_alive or self.state.shutting_down:
             self.close()
             return
-        self.idle_since = now = self.loop.time()  # _go_idle and _next_request, inline
-        state.idle.add(self, now)
-        if self._handling:
-            self._next_pending = True  # _handle's loop takes it when the walk returns
-            return
-        events = self._take_next()
-        if events:
-            # Called from the previous app's task: its context must not leak into the
-            # next request's task, which starts from the server's.
-            state.context.copy().run(self._handle, events)
+        self._go_idle()
+        self._next_request()
 
     def app_returned(self, cycle: Cycle) -> None:
         """``cycle``'s app returned: an idle connection keeps no finished task (about 430
@@ -402,7 +393,7 @@ class Connection(asyncio.Protocol):
                 while index < count:
                     following = events[index]
                     if following is END_OF_MESSAGE:
-                        cycle.end_of_body()
+                        cycle.body_received = True  # end_of_body: nothing waits yet
                     elif type(following) is Body:
                         cycle.feed(following.data)
                     else:
@@ -584,3 +575,20 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+
+def _shut_if_left_open(transport: asyncio.BaseTransport, client: tuple[str, int]) -> None:
+    """Shut down a socket its loop reported lost but left open (rloop 0.5 calls
+    ``connection_lost`` and keeps the socket, so the client never sees the close).
+
+    Run one loop turn after ``connection_lost``, when every other loop has closed it: a
+    closed socket raises, and a descriptor number taken by a new connection answers with
+    another peer; only this very connection, still open, is shut down.
+    """
+    try:
+        sock = transport.get_extra_info("socket")
+        if sock is None or tuple(sock.getpeername()[:2]) != client:
+            return
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
