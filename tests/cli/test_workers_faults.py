@@ -40,8 +40,7 @@ pytestmark = pytest.mark.skipif(loops.IS_WINDOWS, reason="POSIX signals drive th
 #: PID_APP, whose import fails while a file ``broken`` exists and waits while a file
 #: ``hold`` exists (a worker that cannot start, one that is slow to), and whose ``/exit``
 #: ends the worker process with exit code 0, without a word to the supervisor.
-FAULTY_APP = (
-    """\
+FAULTY_APP = """\
 import os
 import time
 from pathlib import Path
@@ -52,11 +51,9 @@ for _ in range(6000):  # at most a minute
     time.sleep(0.01)
 if Path('broken').exists():
     raise ImportError('broken on purpose')
-"""
-    + PID_APP.replace(
-        "    if scope['path'] == '/block':",
-        "    if scope['path'] == '/exit':\n        os._exit(0)\n    if scope['path'] == '/block':",
-    )
+""" + PID_APP.replace(
+    "    if scope['path'] == '/block':",
+    "    if scope['path'] == '/exit':\n        os._exit(0)\n    if scope['path'] == '/block':",
 )
 
 
