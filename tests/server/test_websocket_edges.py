@@ -52,7 +52,7 @@ class Gate:
 # -- ASGI messages out of place ----------------------------------------------------------------
 
 #: (the app's messages after websocket.connect, what the client gets, what is logged)
-OUT_OF_PLACE = {
+OUT_OF_PLACE: dict[str, tuple[list[dict[str, Any]], int, str]] = {
     "accept-twice": (
         [ACCEPT, ACCEPT],
         1011,
@@ -234,7 +234,11 @@ def test_a_client_that_reads_late_gets_every_message(backend: Backend, engine: s
             await send({"type": "websocket.send", "bytes": bytes([n]) * size})
         await send({"type": "websocket.send", "text": "done"})
 
-    options = {"ws": engine, "ws_per_message_deflate": False, "timeout_send": TIMEOUT}
+    options: dict[str, Any] = {
+        "ws": engine,
+        "ws_per_message_deflate": False,
+        "timeout_send": TIMEOUT,
+    }
     with serving(app, backend, **options) as server, RawWebSocket(server.port) as ws:
         ws.handshake()
         websocket = only_connection(server)
@@ -293,7 +297,7 @@ def test_a_websocket_in_its_handshake_at_shutdown(
             await send(ACCEPT)
             told.append(await receive())
 
-    options = {"ws": engine, "timeout_graceful_shutdown": TIMEOUT}
+    options: dict[str, Any] = {"ws": engine, "timeout_graceful_shutdown": TIMEOUT}
     with serving(app, backend, **options) as server:
         with RawWebSocket(server.port) as ws:
             responses: list[Any] = []
@@ -335,7 +339,7 @@ def test_an_app_that_ignores_the_shutdown_is_cancelled_at_its_bound(
             cancelled.set()
             raise
 
-    options = {"ws": engine, "timeout_graceful_shutdown": 0.2}
+    options: dict[str, Any] = {"ws": engine, "timeout_graceful_shutdown": 0.2}
     with serving(app, backend, **options) as server, RawWebSocket(server.port) as ws:
         ws.answer_pings = False  # nor the close frame: the connection stays until the bound
         ws.handshake()
