@@ -175,6 +175,14 @@ def test_a_rolling_restart_whose_new_worker_cannot_start_leaves_the_old_one(
             STARTUP_TIMEOUT,
         )
         assert int(line.group(2)) not in workers
+        # why, once, and no retry: the old worker keeps its slot
+        server.process.wait_for(
+            re.compile(
+                rf"worker \d \[{line.group(2)}\] could not start: importing 'faulty' raised "
+                r"ImportError: broken on purpose$"
+            )
+        )
+        assert "trying again" not in server.process.log, server.process.log
         assert server.worker("exited", pid=int(line.group(2)))["code"] == 3
         # the old workers serve on, both of them and only them, and no worker is retried
         assert serving_pids(port, workers) == workers
