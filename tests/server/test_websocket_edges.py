@@ -349,3 +349,17 @@ def test_an_app_that_ignores_the_shutdown_is_cancelled_at_its_bound(
         ws.wait_eof()
     assert cancelled.is_set()
     assert not errors(caplog)
+
+
+def test_a_refused_handshake_says_why_at_debug_level(
+    backend: Backend, engine: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="xloop.error")
+    with serving(Echo(), backend, ws=engine, log_level="debug") as server:
+        response, _ = _http_answer(server, upgrade_request(key="not a key"))
+    assert response.status == 400
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any(
+        re.fullmatch(r"bad WebSocket handshake from 127\.0\.0\.1:\d+: .*Sec-WebSocket-Key.*", m)
+        for m in said
+    ), said
