@@ -104,17 +104,14 @@ class _Recorder:
         self.steps: list[Step] = []
         self.depths: dict[FrameType, int] = {}
 
-    def _depth(self, frame: FrameType | None) -> int:
-        if frame is None:
-            return 0
-        known = self.depths.get(frame)
-        return known if known is not None else 0
+    def _depth(self, frame: FrameType) -> int:
+        return self.depths.get(frame, 0)
 
     def __call__(self, frame: FrameType, parent: FrameType | None, event: str, arg: Any) -> None:
         """One event of the profile hook; ``parent`` was ``frame.f_back`` at that moment
         (a coroutine's caller changes from one resumption to the next)."""
         if event == "call":
-            depth = self._depth(parent) + 1 if parent in self.depths else 0
+            depth = self.depths[parent] + 1 if parent in self.depths else 0
             self.depths[frame] = depth
             filename = frame.f_code.co_filename.replace("\\", "/").rsplit("/", 1)[-1]
             name = _qualname(frame)
