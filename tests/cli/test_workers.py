@@ -155,6 +155,7 @@ def test_a_killed_worker_is_replaced_at_once_and_only_its_requests_fail(
         assert not wrong, wrong
         assert not load.bad_status
         server.process.wait_for(f"worker {number[victim]} [{victim}] died (signal SIGKILL)")
+        assert server.process.stop() == 0, server.process.describe()
         print(
             f"killed worker replaced in {replaced_in:.3f} s; {load.total} requests, "
             f"{len(load.failures)} cut on the killed worker"

@@ -44,6 +44,12 @@ def test_the_selector_loop_walk_in_the_order_it_ran() -> None:
     write = steps[names.index("_SelectorSocketTransport.write")]
     assert write.where == "asyncio.selector_events"
     assert not any(step.note for step in steps)  # Python sees the whole stdlib loop
+    # where Python ends: the socket's own calls, the read and the write among them
+    native = [step.name for step in steps if step.where == "native (socket)"]
+    assert native.index("socket.recv") < native.index("socket.send"), native
+    read = steps[names.index("_SelectorSocketTransport._read_ready__data_received")]
+    recv = next(step for step in steps if step.name == "socket.recv")
+    assert recv.depth == read.depth + 1  # called by the transport's read
 
 
 @pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")

@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,36 @@ def test_missing_files_and_bad_ciphers_are_one_line_errors(
         ssl_context(
             Config(ssl_cert_reqs=2, ssl_ca_certs=str(tmp_path / "none.pem"), **certs.options())
         )
+
+
+def test_a_websocket_over_tls(backend: Backend, certs: Certificates) -> None:
+    """wss: the scope says so, messages go both ways, and a close ends the connection (TLS
+    cannot half-close: the server closes it once the closing handshake is done)."""
+    pytest.importorskip("websockets")
+    from websockets.sync.client import connect
+
+    told: list[tuple[str, dict[str, Any]]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        await send({"type": "websocket.send", "text": message["text"].upper()})
+        told.append((scope["scheme"], await receive()))
+
+    with tls_serving(app, backend, **certs.options()) as server:
+        context = ssl.create_default_context(cafile=str(certs.ca_file))
+        url = f"wss://127.0.0.1:{server.port}/"
+        with connect(url, ssl=context, open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            ws.send("over tls")
+            assert ws.recv(timeout=TIMEOUT) == "OVER TLS"
+            ws.close(1000, "bye")
+        state = server.server.state
+        assert state is not None
+        deadline = time.monotonic() + TIMEOUT
+        while state.connections and time.monotonic() < deadline:
+            time.sleep(0.002)  # the server's side of the close, read across threads
+        assert not state.connections
+    assert told == [("wss", {"type": "websocket.disconnect", "code": 1000, "reason": "bye"})]

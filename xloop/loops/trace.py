@@ -104,16 +104,14 @@ class _Recorder:
         self.steps: list[Step] = []
         self.depths: dict[FrameType, int] = {}
 
-    def _depth(self, frame: FrameType | None) -> int:
-        if frame is None:
-            return 0
-        known = self.depths.get(frame)
-        return known if known is not None else 0
+    def _depth(self, frame: FrameType) -> int:
+        return self.depths.get(frame, 0)
 
-    def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
+    def __call__(self, frame: FrameType, parent: FrameType | None, event: str, arg: Any) -> None:
+        """One event of the profile hook; ``parent`` was ``frame.f_back`` at that moment
+        (a coroutine's caller changes from one resumption to the next)."""
         if event == "call":
-            parent = frame.f_back
-            depth = self._depth(parent) + 1 if parent in self.depths else 0
+            depth = self.depths[parent] + 1 if parent in self.depths else 0
             self.depths[frame] = depth
             filename = frame.f_code.co_filename.replace("\\", "/").rsplit("/", 1)[-1]
             name = _qualname(frame)
@@ -154,7 +152,11 @@ async def _walk(recorder: _Recorder) -> None:
                 "compiled: Python sees no calls inside",
             )
         )
-    sys.setprofile(recorder)
+    # The hook only keeps each event; the recorder reads them once the walk is over: the
+    # hook stays cheap, and the recorder runs where a tracer (coverage) can see it, which
+    # no code called from a profile hook is.
+    events: list[tuple[FrameType, FrameType | None, str, Any]] = []
+    sys.setprofile(lambda frame, event, arg: events.append((frame, frame.f_back, event, arg)))
     try:
         server = await loop.create_server(lambda: TraceProtocol(done), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -164,6 +166,9 @@ async def _walk(recorder: _Recorder) -> None:
         await asyncio.wait_for(done, 10.0)
     finally:
         sys.setprofile(None)
+    for event in events:
+        recorder(*event)
+    events.clear()  # the frames, and what their locals hold
     client.join(10.0)
     server.close()
     await server.wait_closed()
@@ -196,9 +201,7 @@ def trace(loop: str = "auto", selector: str = "auto") -> tuple[str, list[Step]]:
 
 def _fold(steps: list[Step]) -> list[Step]:
     """Depths relative to the shallowest step; a run of identical lines said once."""
-    if not steps:
-        return steps
-    base = min(step.depth for step in steps)
+    base = min((step.depth for step in steps), default=0)
     folded: list[Step] = []
     for original in steps:
         step = Step(original.depth - base, original.name, original.where, original.note)

@@ -111,6 +111,8 @@ class Supervisor:
         self._pings = itertools.count(1)
         self._timers: set[asyncio.TimerHandle] = set()
         self._rolling: asyncio.Task[None] | None = None
+        self._successor: WorkerProcess | None = None
+        """The new worker a rolling restart waits for."""
         self._watcher: Any = None
         self._spare: WorkerProcess | None = None
         # --status-fd: the supervisor's own events (xloop.status)
@@ -213,7 +215,7 @@ class Supervisor:
             plan.backend,
             plan.sharing_text,
         )
-        if plan.cap is not None:
+        if plan.cap is not None:  # pragma: windows-only
             logger.info("each worker is limited to %d sockets by select()", plan.cap)
 
     # -- workers -------------------------------------------------------------------------
@@ -371,6 +373,9 @@ class Supervisor:
         message = failure.get("message") or f"it exited ({how}) before serving"
         self.fatal_hint = failure.get("hint") or "see the worker's log above"
         message += f" (hint: {self.fatal_hint})" if self.config.reload else ""
+        if worker is self._successor:  # the rolling restart keeps the old one: no retry
+            logger.error("%s could not start: %s", worker.describe(), message)
+            return
         failures = self._start_failures.get(worker.number, 0) + 1
         self._start_failures[worker.number] = failures
         if self.config.reload:
@@ -435,19 +440,20 @@ class Supervisor:
 
     async def _roll(self, olds: list[WorkerProcess]) -> None:
         """One slot at a time: the new worker serves, then the old one drains."""
-        for old in olds:
-            if self.stopping:
-                return
+        for old in olds:  # (a stop cancels this task)
             if old.exited.is_set() or self.workers.get(old.number) is not old:
                 continue
             del self.workers[old.number]
             self.retired.add(old)
-            new = self._spawn(old.number)
+            new = self._successor = self._spawn(old.number)
             ready = asyncio.ensure_future(new.ready.wait())
             gone = asyncio.ensure_future(new.exited.wait())
-            await asyncio.wait((ready, gone), return_when=asyncio.FIRST_COMPLETED)
-            ready.cancel()
-            gone.cancel()
+            try:
+                await asyncio.wait((ready, gone), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._successor = None
+                ready.cancel()
+                gone.cancel()
             if not new.ready.is_set():
                 logger.error(
                     "rolling restart stopped: the new %s did not start; the old one serves on",
