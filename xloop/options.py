@@ -212,9 +212,12 @@ def option_specs(owner: type) -> list[OptionSpec]:
 # -- validation ------------------------------------------------------------------------------
 
 
-def validate(instance: Any) -> None:
-    """ConfigError (one line, a hint) for the first declared option ``instance`` breaks."""
+def validate(instance: Any, names: tuple[str, ...] | None = None) -> None:
+    """ConfigError (one line, a hint) for the first declared option ``instance`` breaks
+    (of ``names`` only, when given)."""
     for spec in option_specs(type(instance)):
+        if names is not None and spec.name not in names:
+            continue
         value = getattr(instance, spec.name)
         if value is None:
             continue

@@ -139,6 +139,12 @@ def _cases() -> dict[str, Case]:
             2,
             ("'bogus'", "auto, epoll, kqueue, devpoll, poll, select"),
         ),
+        "which-loop-no-workers": Case(
+            ("which-loop", "--workers", "0"), 2, ("--workers must be at least 1, got 0",)
+        ),
+        "serve-negative-workers": Case(
+            ("serve", "--workers", "-1"), 2, ("--workers must be at least 1, got -1",)
+        ),
         "bogus-lifespan": Case(("serve", "--lifespan", "bogus"), 2, ("'bogus'", "auto, on, off")),
         "negative-port": Case(("serve", "--port", "-1"), 2, ("--port", "-1"), subprocess=True),
         "unknown-option": Case(("serve", "--bogus"), 2, ("--bogus",), subprocess=True),

@@ -17,7 +17,7 @@ from xloop.errors import ConfigError
 from xloop.loops import resolve
 from xloop.loops.declared import LoopOptions
 from xloop.loops.inspect import inspect_all, inspect_choice
-from xloop.options import borrow, option
+from xloop.options import borrow, option, validate
 
 if TYPE_CHECKING:
     from xloop.loops.workers import WorkerPlan
@@ -66,6 +66,10 @@ class WhichLoopOptions:
         default=None,
         metavar="FILE",
     )
+
+    def __post_init__(self) -> None:
+        # the worker count's declared bounds (the names are checked by resolve)
+        validate(self, ("workers",))
 
 
 def which_loop(

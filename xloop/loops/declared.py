@@ -44,5 +44,6 @@ class LoopOptions:
         "process, no supervisor.",
         default=None,
         minimum=1,
+        hint="e.g. --workers 4",
         panel=WORKERS_PANEL,
     )
