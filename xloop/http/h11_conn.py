@@ -57,7 +57,6 @@ class H11Connection(ResponseWriter):
         "_limits",
         "_recent",
         "_saw_newline",
-        "keep_alive",
     )
 
     def __init__(self, limits: Limits | None = None) -> None:
