@@ -184,6 +184,25 @@ def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
 
 
+def serve_args(app: str, *extra: str, workers: int = 2) -> list[str]:
+    """``xloop serve``'s arguments for ``app`` with ``workers`` workers on a free port."""
+    return [app, "--workers", str(workers), "--port", "0", "--no-access-log", *extra]
+
+
+def both_serve(port: int, pids: set[int]) -> set[int]:
+    """Fresh connections until every pid in ``pids`` has answered one; the pids seen."""
+    seen: set[int] = set()
+
+    def answered() -> bool:
+        reply = fresh_get(port)
+        assert reply.status == 200
+        seen.add(reply.pid)
+        return pids <= seen
+
+    until(answered, STARTUP_TIMEOUT, f"every worker of {pids} answers")
+    return seen
+
+
 # -- the load client ---------------------------------------------------------------------
 
 

@@ -34,8 +34,10 @@ from ._workers import (
     Conn,
     Cut,
     Reply,
+    both_serve,
     fresh_get,
     running_load,
+    serve_args,
     supervised,
     until,
     write_pid_app,
@@ -57,24 +59,6 @@ LOOP_IDS = [b.loop for b in LOOPS]
 #: and imports the app. Coverage measuring every process makes that several times slower:
 #: there the bound is the start-up one.
 REPLACED_WITHIN = STARTUP_TIMEOUT if os.environ.get("COVERAGE_PROCESS_START") else 1.0
-
-
-def serve_args(app: str, *extra: str, workers: int = 2) -> list[str]:
-    return [app, "--workers", str(workers), "--port", "0", "--no-access-log", *extra]
-
-
-def both_serve(port: int, pids: set[int]) -> set[int]:
-    """Fresh connections until every pid in ``pids`` has answered one; the pids seen."""
-    seen: set[int] = set()
-
-    def answered() -> bool:
-        reply = fresh_get(port)
-        assert reply.status == 200
-        seen.add(reply.pid)
-        return pids <= seen
-
-    until(answered, STARTUP_TIMEOUT, f"every worker of {pids} answers")
-    return seen
 
 
 # -- serving -------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ from ._workers import (
     SIGTTIN,
     SIGTTOU,
     Conn,
+    both_serve,
     fresh_get,
+    serve_args,
     supervised,
     until,
 )
@@ -60,24 +62,6 @@ if Path('broken').exists():
 def write_faulty_app(directory: Path) -> str:
     (directory / "faulty.py").write_text(FAULTY_APP, encoding="utf-8")
     return "faulty:app"
-
-
-def serve_args(app: str, *extra: str, workers: int = 2) -> list[str]:
-    return [app, "--workers", str(workers), "--port", "0", "--no-access-log", *extra]
-
-
-def serving_pids(port: int, pids: set[int]) -> set[int]:
-    """Fresh connections until every pid in ``pids`` answered one; every pid that answered."""
-    seen: set[int] = set()
-
-    def answered() -> bool:
-        reply = fresh_get(port)
-        assert reply.status == 200
-        seen.add(reply.pid)
-        return pids <= seen
-
-    until(answered, STARTUP_TIMEOUT, f"every worker of {pids} answers")
-    return seen
 
 
 # -- crashes ---------------------------------------------------------------------------------
@@ -185,7 +169,7 @@ def test_a_rolling_restart_whose_new_worker_cannot_start_leaves_the_old_one(
         assert "trying again" not in server.process.log, server.process.log
         assert server.worker("exited", pid=int(line.group(2)))["code"] == 3
         # the old workers serve on, both of them and only them, and no worker is retried
-        assert serving_pids(port, workers) == workers
+        assert both_serve(port, workers) == workers
         (tmp_path / "broken").unlink()
         assert server.process.stop() == 0, server.process.describe()
         server.status.join(IO_TIMEOUT)  # every event read
@@ -211,7 +195,7 @@ def test_a_sighup_during_a_rolling_restart_does_not_start_another(tmp_path: Path
         serving = [e for e in server.events("worker") if e["state"] == "serving"]
         new = {e["pid"] for e in serving} - old
         assert len(new) == 2, serving  # one restart: one new worker per slot
-        assert serving_pids(port, new) == new
+        assert both_serve(port, new) == new
         assert server.process.stop() == 0, server.process.describe()
 
 
