@@ -85,12 +85,14 @@ class TraceProtocol(asyncio.Protocol):
             self.done.set_result(None)
 
 
-def _qualname(frame: FrameType) -> str:
+def _qualname(frame: FrameType, owner: object) -> str:
+    """``Class.method`` of a call: ``co_qualname`` (3.11+), else the class on the MRO of
+    ``owner``, the ``self`` the hook saw when the call began (a finished frame's locals
+    are gone)."""
     code = frame.f_code
     qualname: str | None = getattr(code, "co_qualname", None)  # 3.11+
     if qualname is not None:
         return qualname
-    owner = frame.f_locals.get("self")  # pragma: py310-only
     if owner is not None:  # pragma: py310-only
         for cls in type(owner).__mro__:
             function = cls.__dict__.get(code.co_name)
@@ -107,14 +109,17 @@ class _Recorder:
     def _depth(self, frame: FrameType) -> int:
         return self.depths.get(frame, 0)
 
-    def __call__(self, frame: FrameType, parent: FrameType | None, event: str, arg: Any) -> None:
+    def __call__(
+        self, frame: FrameType, parent: FrameType | None, event: str, arg: Any, owner: object
+    ) -> None:
         """One event of the profile hook; ``parent`` was ``frame.f_back`` at that moment
-        (a coroutine's caller changes from one resumption to the next)."""
+        (a coroutine's caller changes from one resumption to the next), ``owner`` the
+        call's ``self`` (Python 3.10 only)."""
         if event == "call":
             depth = self.depths[parent] + 1 if parent in self.depths else 0
             self.depths[frame] = depth
             filename = frame.f_code.co_filename.replace("\\", "/").rsplit("/", 1)[-1]
-            name = _qualname(frame)
+            name = _qualname(frame, owner)
             method = name.rsplit(".", 1)[-1]
             if name.startswith("TraceProtocol.") and method != "__init__":
                 note = "" if parent in self.depths else "called from native code"
@@ -155,8 +160,23 @@ async def _walk(recorder: _Recorder) -> None:
     # The hook only keeps each event; the recorder reads them once the walk is over: the
     # hook stays cheap, and the recorder runs where a tracer (coverage) can see it, which
     # no code called from a profile hook is.
-    events: list[tuple[FrameType, FrameType | None, str, Any]] = []
-    sys.setprofile(lambda frame, event, arg: events.append((frame, frame.f_back, event, arg)))
+    events: list[tuple[FrameType, FrameType | None, str, Any, object]] = []
+    if sys.version_info >= (3, 11):  # co_qualname names the method
+        sys.setprofile(
+            lambda frame, event, arg: events.append((frame, frame.f_back, event, arg, None))
+        )
+    else:  # the class comes from self, read while the call runs
+        sys.setprofile(  # pragma: py310-only
+            lambda frame, event, arg: events.append(
+                (
+                    frame,
+                    frame.f_back,
+                    event,
+                    arg,
+                    frame.f_locals.get("self") if event == "call" else None,
+                )
+            )
+        )
     try:
         server = await loop.create_server(lambda: TraceProtocol(done), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
