@@ -35,7 +35,8 @@ def imported(argv: list[str], cwd: Path) -> set[str]:
         cwd=cwd,
         env=env,
         capture_output=True,
-        text=True,
+        encoding="utf-8",  # not the locale's: rich's tables under Windows' cp1252 do not decode
+        errors="replace",
         timeout=120,
         check=False,
     )
