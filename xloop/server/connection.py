@@ -415,9 +415,7 @@ class Connection(asyncio.Protocol):
                     self.task = None if task.done() else task  # done: the app ran to its end
                 else:
                     self.task = self.loop.create_task(coro)
-                state.total_requests += 1
-                if state.limit_max_requests is not None:
-                    state.count_towards_limit()
+                state.request_started()
             elif kind is Body:
                 if self.cycle is not None:
                     self._body_at = self.loop.time()

@@ -142,8 +142,7 @@ class Cycle:
 
     def end_of_body(self) -> None:
         self.body_received = True
-        if self.waiter is not None:
-            self._wake()
+        self._wake()
         if self.response_ended:
             self.connection.finished(self)
 
@@ -278,9 +277,7 @@ class Cycle:
 
     def _send_last(self, data: bytes) -> None:
         """The last bytes of the response: end it, write them, log it, finish."""
-        if not self.response_ended:  # _end_response, inline: once per request
-            self.response_ended = True
-            self.state.active -= 1
+        self._end_response()
         connection = self.connection
         transport = connection.transport
         if transport is not None and not connection.closed:  # the per-request write: direct
@@ -301,8 +298,7 @@ class Cycle:
                 _perf_counter() - self.started if self.started else 0.0,
             )
             access_logger.info("%s", line)
-        if self.waiter is not None:
-            self._wake()
+        self._wake()
         if self.body_received or connection.closed:
             connection.finished(self)
         else:

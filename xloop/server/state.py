@@ -138,14 +138,8 @@ class ServerState:
         return known
 
     def request_started(self) -> None:
-        """Count one more request (its cycle counts ``active`` up and down); the HTTP
-        path does the same inline."""
+        """Count one more request (its cycle counts ``active`` up and down)."""
         self.total_requests += 1
-        if self.limit_max_requests is not None:
-            self.count_towards_limit()
-
-    def count_towards_limit(self) -> None:
-        """``--limit-max-requests``: ask the server to stop once the count reaches it."""
         limit = self.limit_max_requests
         if limit is not None and self.total_requests >= limit and not self.stop_requested.is_set():
             error_logger.info("maximum number of requests reached (%s); shutting down", limit)
