@@ -99,7 +99,7 @@ def _has(probe_name: str, factory: Callable[[], asyncio.AbstractEventLoop]) -> t
     def body() -> None:
         async def bounded() -> str:
             return await asyncio.wait_for(
-                capabilities.PROBES[probe_name](), capabilities.PROBE_TIMEOUT
+                capabilities.PROBES[probe_name](), capabilities.bound(probe_name)
             )
 
         try:
@@ -111,7 +111,7 @@ def _has(probe_name: str, factory: Callable[[], asyncio.AbstractEventLoop]) -> t
 
     thread = threading.Thread(target=body, name=f"probe {probe_name}", daemon=True)
     thread.start()
-    thread.join(capabilities.PROBE_TIMEOUT + 1.0)
+    thread.join(capabilities.bound(probe_name) + 1.0)
     return outcome[0] if outcome else (True, "could not tell: the probe did not finish")
 
 

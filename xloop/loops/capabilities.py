@@ -38,6 +38,9 @@ __all__ = ["PROBES", "Capability", "probe"]
 PROBE_TIMEOUT = 5.0
 #: How long a child may take to start before its first probe (Windows under Wine: seconds).
 STARTUP_TIMEOUT = 60.0
+#: The subprocess probe's bound: it starts an interpreter, which is not the loop's speed
+#: (seconds under Wine on a loaded machine).
+SPAWN_TIMEOUT = 30.0
 #: Sockets the cap probe registers at most (select() is limited to FD_SETSIZE).
 CAP_SOCKETS = 1100
 
@@ -287,20 +290,6 @@ async def _udp() -> str:
     return "a datagram sent and received"
 
 
-async def _sock_recv_into() -> str:
-    loop = asyncio.get_running_loop()
-    left, right = socket.socketpair()
-    with left, right:
-        left.setblocking(False)
-        right.setblocking(False)
-        buffer = bytearray(16)
-        await loop.sock_sendall(right, b"into")
-        size = await loop.sock_recv_into(left, buffer)
-    if bytes(buffer[:size]) != b"into":
-        raise _Outcome(FAILED, f"read {bytes(buffer[:size])!r}")
-    return "read into a caller's buffer"
-
-
 async def _eager_tasks() -> str:
     factory = getattr(asyncio, "eager_task_factory", None)
     if factory is None:
@@ -384,7 +373,7 @@ PROBES: dict[str, Callable[[], Awaitable[str]]] = {
     "start_tls": _start_tls,
     "unix_sockets": _unix,
     "udp": _udp,
-    "sock_recv_into": _sock_recv_into,
+    "sock_recv_into": transport_probes.sock_recv_into,
     "eager_tasks": _eager_tasks,
     "shutdown_default_executor": _shutdown_default_executor,
     "socket_cap": _socket_cap,
@@ -412,11 +401,16 @@ def _probe_named(name: str) -> Callable[[], Awaitable[str]]:
     return probe_function
 
 
+def bound(name: str) -> float:
+    """How long the probe ``name`` may take inside its child."""
+    return max(PROBE_TIMEOUT, SPAWN_TIMEOUT) if name == "subprocess" else PROBE_TIMEOUT
+
+
 def _run_one(name: str, factory: Callable[[], asyncio.AbstractEventLoop]) -> Capability:
     from . import run as run_on
 
     async def bounded() -> str:
-        return await asyncio.wait_for(_probe_named(name)(), PROBE_TIMEOUT)
+        return await asyncio.wait_for(_probe_named(name)(), bound(name))
 
     try:
         detail = run_on(bounded(), loop_factory=factory)
@@ -432,7 +426,7 @@ def _run_one(name: str, factory: Callable[[], asyncio.AbstractEventLoop]) -> Cap
     except NotImplementedError as exc:
         return Capability(name, NOT_IMPLEMENTED, str(exc) or "NotImplementedError")
     except (asyncio.TimeoutError, TimeoutError):
-        return Capability(name, HUNG, f"no result within {PROBE_TIMEOUT:g}s")
+        return Capability(name, HUNG, f"no result within {bound(name):g}s")
     except (ValueError, OSError) as exc:
         if name == "socket_cap":  # raised by the loop's own poll: select() refused the set
             limit = _cap_progress[0]
@@ -487,7 +481,7 @@ def _probe_batch(
             if hello is None:  # the child died, or hung, before its first probe
                 stuck = not lines.ended
             while pending and hello is not None:
-                line = lines.get(PROBE_TIMEOUT * 2 + 1.0)
+                line = lines.get(bound(pending[0]) * 2 + 1.0)
                 if line is None:  # the child ended, or said nothing in time
                     stuck = not lines.ended
                     break
@@ -508,7 +502,7 @@ def _probe_batch(
             break
         name = pending.pop(0)
         if stuck:
-            results[name] = Capability(name, HUNG, f"the loop did not answer in {PROBE_TIMEOUT:g}s")
+            results[name] = Capability(name, HUNG, f"the loop did not answer in {bound(name):g}s")
         else:
             tail = (lines.stderr_tail() or "no output").strip().splitlines()[-1:]
             results[name] = Capability(

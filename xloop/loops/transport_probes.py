@@ -23,6 +23,7 @@ __all__ = [
     "peer_reset",
     "server_close",
     "set_protocol",
+    "sock_recv_into",
     "transport_close",
     "write_in_resume_writing",
 ]
@@ -379,3 +380,17 @@ async def abort() -> str:
         writer.close()
         server.close()
     return "connection_lost at once after abort(), the buffer dropped"
+
+
+async def sock_recv_into() -> str:
+    loop = asyncio.get_running_loop()
+    left, right = socket.socketpair()
+    with left, right:
+        left.setblocking(False)
+        right.setblocking(False)
+        buffer = bytearray(16)
+        await loop.sock_sendall(right, b"into")
+        size = await loop.sock_recv_into(left, buffer)
+    if bytes(buffer[:size]) != b"into":
+        raise RuntimeError(f"read {bytes(buffer[:size])!r}")
+    return "read into a caller's buffer"
