@@ -9,8 +9,12 @@ from typing import Annotated, Any
 import pytest
 import typer
 
+from tests.server.harness import ONCE_UNDER_WINE
 from xloop import cli, options
 from xloop.options import option, option_specs
+
+# backend-independent (the default loop): once under Wine
+pytestmark = ONCE_UNDER_WINE
 
 
 def click_commands(app: typer.Typer) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.harness import ONCE_UNDER_WINE
 from xloop import __version__, loops
 from xloop import cli as xloop_cli
 
@@ -237,6 +238,7 @@ def run_main(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> Complet
     return Completed(code, captured.out, captured.err)
 
 
+@ONCE_UNDER_WINE
 @pytest.mark.parametrize("name", IN_PROCESS)
 def test_in_process(name: str, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = CASES[name]
@@ -256,11 +258,13 @@ def test_port_in_use(backend: Backend, isolated: Path, capsys: pytest.CaptureFix
     assert_one_error(result, 4, (f"127.0.0.1:{port}", "--port"), alone=False)
 
 
+@ONCE_UNDER_WINE
 def test_version_in_process(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(["--version"], capsys)
     assert (result.code, result.stdout, result.stderr) == (0, f"xloop {__version__}\n", "")
 
 
+@ONCE_UNDER_WINE
 def test_serve_help_mentions_environment(
     isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -271,6 +275,7 @@ def test_serve_help_mentions_environment(
         assert expected in result.stdout, expected
 
 
+@ONCE_UNDER_WINE
 def test_which_loop_json_in_process(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(["which-loop", "--json"], capsys)
     assert result.code == 0, result.stderr
@@ -283,6 +288,7 @@ def test_which_loop_json_in_process(isolated: Path, capsys: pytest.CaptureFixtur
         assert report["loop_class"] == expected_loop_text(choice.backend, None)
 
 
+@ONCE_UNDER_WINE
 @pytest.mark.skipif(not hasattr(selectors, "PollSelector"), reason="no poll() here")
 def test_which_loop_json_for_a_selector(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["which-loop", "--loop", "selector", "--selector", "poll", "--json"]
@@ -293,6 +299,7 @@ def test_which_loop_json_for_a_selector(isolated: Path, capsys: pytest.CaptureFi
     assert report["driver"] == {"kind": "selector", "class": "selectors.PollSelector"}
 
 
+@ONCE_UNDER_WINE
 def test_bare_xloop_shows_usage(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main([], capsys)
     output = result.stdout + result.stderr
@@ -320,6 +327,7 @@ def _run_failing(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = No
         return Completed(code, "", process.log + "\n")
 
 
+@ONCE_UNDER_WINE
 @pytest.mark.parametrize("name", SUBPROCESS)
 def test_subprocess(name: str, modules_dir: Path) -> None:
     case = CASES[name]
@@ -327,6 +335,7 @@ def test_subprocess(name: str, modules_dir: Path) -> None:
     assert_one_error(result, case.code, case.needles, alone=case.alone)
 
 
+@ONCE_UNDER_WINE
 def test_port_in_use_subprocess(modules_dir: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
         blocker.bind(("127.0.0.1", 0))
@@ -343,6 +352,7 @@ def test_port_above_65535(backend: Backend, modules_dir: Path) -> None:
     assert_one_error(_run_failing(argv, modules_dir), 2, ("--port", "65536"))
 
 
+@ONCE_UNDER_WINE
 def test_bad_environment_value(modules_dir: Path) -> None:
     result = _run_failing(
         ["serve", f"{PREFIX}hello:app"], modules_dir, env={"XLOOP_PORT": "not-a-port"}
@@ -350,11 +360,13 @@ def test_bad_environment_value(modules_dir: Path) -> None:
     assert_one_error(result, 2, ("--port",))
 
 
+@ONCE_UNDER_WINE
 def test_version_subprocess(tmp_path: Path) -> None:
     result = run_cli(["--version"], cwd=tmp_path)
     assert (result.code, result.stdout, result.stderr) == (0, f"xloop {__version__}\n", "")
 
 
+@ONCE_UNDER_WINE
 def test_serve_help_subprocess(tmp_path: Path) -> None:
     result = run_cli(["serve", "--help"], cwd=tmp_path)
     assert result.code == 0, result.stderr
@@ -363,6 +375,7 @@ def test_serve_help_subprocess(tmp_path: Path) -> None:
     assert "XLOOP_PORT" in result.stdout
 
 
+@ONCE_UNDER_WINE
 def test_which_loop_json_subprocess(tmp_path: Path) -> None:
     result = run_cli(["which-loop", "--json"], cwd=tmp_path)
     assert result.code == 0, result.stderr
@@ -372,6 +385,7 @@ def test_which_loop_json_subprocess(tmp_path: Path) -> None:
     assert report["loop_class"]
 
 
+@ONCE_UNDER_WINE
 def test_version_imports_only_the_version(tmp_path: Path) -> None:
     """``xloop --version`` (the console script's entry) answers before typer, the server or
     asyncio are imported; and ``import xloop`` alone imports none of them either."""
@@ -391,6 +405,7 @@ def test_version_imports_only_the_version(tmp_path: Path) -> None:
     assert result.stdout == f"xloop {__version__}\n[]\n"
 
 
+@ONCE_UNDER_WINE
 def test_public_names_are_imported_on_first_use(tmp_path: Path) -> None:
     code = (
         "import sys, xloop\n"

@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 
+from tests.server.harness import ONCE_UNDER_WINE
 from xloop.compare.settings import Settings
 from xloop.config import Config
 from xloop.errors import ConfigError
 from xloop.http import Limits
 from xloop.loops.cli import WhichLoopOptions
 from xloop.options import borrow, make, option, option_specs, validate
+
+# backend-independent (the default loop): once under Wine
+pytestmark = ONCE_UNDER_WINE
 
 
 @dataclass

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.harness import ONCE_UNDER_WINE
 from xloop import loops
 from xloop.server.reload import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, matches
 
 from ._workers import fresh_get, supervised
 
 pytest.importorskip("watchfiles", exc_type=ImportError)
+# backend-independent (the default loop): once under Wine
+pytestmark = ONCE_UNDER_WINE
 
 BODY_APP = """\
 import os

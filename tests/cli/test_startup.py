@@ -18,7 +18,11 @@ import pytest
 import typer
 
 from tests.cli._support import clean_env
+from tests.server.harness import ONCE_UNDER_WINE
 from xloop import cli
+
+# backend-independent (the default loop): once under Wine
+pytestmark = ONCE_UNDER_WINE
 
 #: Imported by the server, its parsers and engines, compare and report: never by the
 #: commands below.

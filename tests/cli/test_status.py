@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.harness import ONCE_UNDER_WINE
 from xloop import loops
 from xloop.errors import ConfigError
 from xloop.status import StatusPipe, StatusWriter
 
 from ..server.client import exchange, get
 from ._support import EXIT_TIMEOUT, STARTUP_TIMEOUT, clean_env, run_cli, write_hello
+
+# backend-independent (the default loop): once under Wine
+pytestmark = ONCE_UNDER_WINE
 
 
 @pytest.fixture
