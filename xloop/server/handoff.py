@@ -126,10 +126,8 @@ class AcceptThread:
     async def _connect(self, conn: socket.socket) -> None:
         try:
             await self._loop.connect_accepted_socket(self._factory, conn, **self._options)
-        except (OSError, RuntimeError) as exc:  # the client left before the loop took it
-            logger.debug("an accepted connection could not be served: %s", exc)
-            conn.close()
         except NotImplementedError:  # the loop cannot take a socket accepted elsewhere
+            # (before RuntimeError, of which it is a subclass)
             conn.close()
             if not self._closing:
                 logger.error(
@@ -138,6 +136,9 @@ class AcceptThread:
                     type(self._loop).__qualname__,
                 )
                 self.close()
+        except (OSError, RuntimeError) as exc:  # the client left before the loop took it
+            logger.debug("an accepted connection could not be served: %s", exc)
+            conn.close()
 
     def _done(self) -> None:
         if not self._finished.done():
