@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from xloop.loops import LOOP_NAMES, OS_NAME, availability, table
+from xloop.loops.capabilities import PROBES
 from xloop.loops.check import load
 from xloop.loops.table import BEGIN, END, FILES, main, render, replace_table
 
 ROOT = Path(__file__).resolve().parents[2]
+FILES_BY_OS = {"Linux": "linux.toml", "macOS": "macos.toml", "Windows": "windows.toml"}
 
 
 def rendered() -> str:
@@ -43,3 +46,26 @@ def test_write_replaces_only_the_table(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["--platforms", str(ROOT / "platforms")]) == 0
     assert capsys.readouterr().out == rendered()
     assert replace_table(f"{BEGIN}x{END}", "t\n") == f"{BEGIN}\nt\n{END}"
+
+
+@pytest.mark.skipif(OS_NAME not in FILES_BY_OS, reason=f"no platform file for {OS_NAME}")
+@pytest.mark.timeout(300)  # a child interpreter per loop: seconds under Wine
+def test_probe_prints_results_this_os_file_accepts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--probe``: platform-file lines of this machine's live results (the stdlib loop
+    here), and one comment for a loop that is not available."""
+    found = availability()
+    missing = next(name for name in LOOP_NAMES[1:] if not found[name][0])
+    monkeypatch.setattr(table, "LOOP_NAMES", ("auto", "asyncio", missing))
+    assert main(["--probe"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[asyncio.capabilities]"
+    assert lines[-1] == f"# [{missing}] not available here: {found[missing][1]}"
+    results = dict(line.replace('"', "").split(" = ") for line in lines[1:-1])
+    assert "eager_tasks" not in results  # its result depends on the Python version
+    assert set(results) == set(PROBES) - {"eager_tasks"}
+    expected = load(ROOT / "platforms" / FILES_BY_OS[OS_NAME]).loops["asyncio"].capabilities
+    assert expected, "the platform file names the stdlib loop's capabilities"
+    for probe_name, accepted in expected.items():
+        assert results[probe_name] in accepted, (probe_name, results[probe_name], accepted)
