@@ -164,3 +164,24 @@ def test_app_advice_in_text_and_json(
     assert "advised_app:app: no known incompatibility with this loop" in capsys.readouterr().out
     which_loop(loop="selector", app="advised_app:app", as_json=True)
     assert json.loads(capsys.readouterr().out)["advice"] == []
+
+
+def test_text_report_with_workers_has_the_plan_table(capsys: pytest.CaptureFixture[str]) -> None:
+    which_loop(loop="asyncio", workers=3)
+    out = capsys.readouterr().out
+    assert "xloop serve --workers 3" in out
+    assert "a supervisor (no app, no loop of yours) + 3" in out
+    plan_lines = out[out.index("xloop serve --workers 3") :]
+    for row in ("each worker", "processes", "listener", "socket cap"):
+        assert row in plan_lines
+    loop = loops.resolve("asyncio").factory()
+    try:
+        assert f"{type(loop).__module__}.{type(loop).__qualname__}" in plan_lines
+    finally:
+        loop.close()
+
+
+def test_workers_with_all_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--workers says the plan for one loop") as info:
+        which_loop(all_=True, workers=2)
+    assert info.value.hint == "e.g. xloop which-loop --loop proactor --workers 4"
