@@ -62,8 +62,8 @@ def test_a_listener_from_a_descriptor_listens_on_its_socket() -> None:
 
 def test_a_descriptor_that_is_no_socket_is_one_bind_error() -> None:
     spare = socket.socket()
-    number = spare.detach()
-    socket.socket(fileno=number).close()  # a number that names nothing now
+    number = spare.fileno()
+    spare.close()  # the number names nothing now
     with pytest.raises(BindError) as info:
         bind_listener(Config(fd=number))
     assert info.value.message.startswith(f"cannot listen on fd {number}: ")
