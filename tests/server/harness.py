@@ -91,6 +91,19 @@ def backends() -> list[Backend]:
 
 
 @functools.cache
+def ipv6_loopback() -> bool:
+    """Whether this machine can bind ``::1`` (IPv6 tests skip where it cannot)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@functools.cache
 def probed(loop: str, selector: str | None, capability: str) -> tuple[str, str]:
     """What ``xloop which-loop --capabilities`` probes for one capability of a loop, live
     (once per process): (result, detail)."""

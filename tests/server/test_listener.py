@@ -11,20 +11,9 @@ from xloop import Config
 from xloop.errors import BindError
 from xloop.server.listener import bind_listener
 
-from .harness import ONCE_UNDER_WINE, TIMEOUT
+from .harness import ONCE_UNDER_WINE, TIMEOUT, ipv6_loopback
 
 pytestmark = ONCE_UNDER_WINE  # no loop: once per Wine run
-
-
-def _ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 def test_a_port_in_use_is_one_bind_error_with_a_hint() -> None:
@@ -38,7 +27,7 @@ def test_a_port_in_use_is_one_bind_error_with_a_hint() -> None:
     )
 
 
-@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
 def test_an_ipv6_listener_is_ipv6_only_and_accepts() -> None:
     with bind_listener(Config(host="::1", port=0)) as sock:
         assert sock.family == socket.AF_INET6

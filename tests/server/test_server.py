@@ -16,7 +16,7 @@ from xloop.loops import IS_WINDOWS
 
 from .apps import hello
 from .client import exchange, get
-from .harness import TIMEOUT, Backend, RunningServer, needs, serving
+from .harness import TIMEOUT, Backend, RunningServer, ipv6_loopback, needs, serving
 
 unix_only = pytest.mark.skipif(
     IS_WINDOWS, reason="--uds needs socket.AF_UNIX, which CPython does not provide on Windows"
@@ -56,18 +56,7 @@ def test_inherited_socket(backend: Backend, caplog: pytest.LogCaptureFixture) ->
     assert line.startswith(f"xloop serving on fd {fd} (('127.0.0.1', {port}))"), line
 
 
-def _ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
 def test_ipv6_address_in_brackets(backend: Backend, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="xloop")
     with serving(hello, backend, host="::1", log_level="info") as server:
