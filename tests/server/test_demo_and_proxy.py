@@ -62,7 +62,9 @@ def test_demo_sleep_awaits_its_timer(backend: Backend) -> None:
         started = time.perf_counter()
         sock.sendall(get("/sleep?ms=50"))
         assert reader.response().body == b"Hello, world!"
-        assert time.perf_counter() - started >= 0.05
+        # asyncio runs a timer up to its clock's resolution early (15.6 ms on Windows)
+        early = time.get_clock_info("monotonic").resolution
+        assert time.perf_counter() - started >= 0.05 - early
         sock.sendall(get("/sleep?ms=soon"))
         assert reader.response().status == 400
 
