@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from xloop.loops import LOOP_NAMES, OS_NAME, availability, table
+from tests.loops.test_check import THIS_OS_FILE, needs_known_os
+from xloop.loops import LOOP_NAMES, availability, table
 from xloop.loops.capabilities import PROBES
 from xloop.loops.check import load
 from xloop.loops.table import BEGIN, END, FILES, main, render, replace_table
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES_BY_OS = {"Linux": "linux.toml", "macOS": "macos.toml", "Windows": "windows.toml"}
 
 
 def rendered() -> str:
@@ -48,7 +48,7 @@ def test_write_replaces_only_the_table(tmp_path: Path, capsys: pytest.CaptureFix
     assert replace_table(f"{BEGIN}x{END}", "t\n") == f"{BEGIN}\nt\n{END}"
 
 
-@pytest.mark.skipif(OS_NAME not in FILES_BY_OS, reason=f"no platform file for {OS_NAME}")
+@needs_known_os
 @pytest.mark.timeout(300)  # a child interpreter per loop: seconds under Wine
 def test_probe_prints_results_this_os_file_accepts(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -65,7 +65,8 @@ def test_probe_prints_results_this_os_file_accepts(
     results = dict(line.replace('"', "").split(" = ") for line in lines[1:-1])
     assert "eager_tasks" not in results  # its result depends on the Python version
     assert set(results) == set(PROBES) - {"eager_tasks"}
-    expected = load(ROOT / "platforms" / FILES_BY_OS[OS_NAME]).loops["asyncio"].capabilities
+    assert THIS_OS_FILE is not None
+    expected = load(THIS_OS_FILE).loops["asyncio"].capabilities
     assert expected, "the platform file names the stdlib loop's capabilities"
     for probe_name, accepted in expected.items():
         assert results[probe_name] in accepted, (probe_name, results[probe_name], accepted)

@@ -12,7 +12,7 @@ import asyncio
 import errno
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -44,26 +44,16 @@ def flaky_listener(*failures: OSError) -> FlakyListener:
     return sock
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.levelname} {record.getMessage()}")
+Logged = Callable[[], list[str]]
 
 
 @pytest.fixture
-def records() -> Iterator[Records]:
-    handler = Records()
-    level = error_logger.level
-    error_logger.addHandler(handler)
-    error_logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        error_logger.removeHandler(handler)
-        error_logger.setLevel(level)
+def logged(caplog: pytest.LogCaptureFixture) -> Logged:
+    """The error logger's lines so far, ``LEVEL message``."""
+    caplog.set_level(logging.DEBUG, logger=error_logger.name)
+    return lambda: [
+        f"{r.levelname} {r.getMessage()}" for r in caplog.records if r.name == error_logger.name
+    ]
 
 
 class Greeter(asyncio.Protocol):
@@ -98,7 +88,7 @@ async def closed(listener: AcceptThread) -> None:
     ids=["client-gave-up", "out-of-descriptors"],
 )
 def test_a_failed_accept_is_retried_and_the_client_is_served(
-    failure: OSError, records: Records, monkeypatch: pytest.MonkeyPatch
+    failure: OSError, logged: Logged, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(handoff, "_RETRY_DELAY", 0.01)
     sock = flaky_listener(failure)
@@ -114,14 +104,14 @@ def test_a_failed_accept_is_retried_and_the_client_is_served(
 
     asyncio.run(main())
     assert sock.fileno() == -1
-    retried = [line for line in records.lines if "accept failed" in line]
+    retried = [line for line in logged() if "accept failed" in line]
     if failure.errno == errno.EMFILE:
         assert retried == ["ERROR accept failed ([Errno 24] Too many open files): retrying in 0 s"]
     else:
         assert retried == []  # a client that left is no news
 
 
-def test_a_broken_listener_stops_the_thread_with_one_error(records: Records) -> None:
+def test_a_broken_listener_stops_the_thread_with_one_error(logged: Logged) -> None:
     sock = flaky_listener(OSError(errno.EINVAL, "Invalid argument"))
     port = sock.getsockname()[1]
 
@@ -137,12 +127,12 @@ def test_a_broken_listener_stops_the_thread_with_one_error(records: Records) -> 
             await closed(listener)
 
     asyncio.run(main())
-    assert records.lines == ["ERROR accepting stopped: [Errno 22] Invalid argument"]
+    assert logged() == ["ERROR accepting stopped: [Errno 22] Invalid argument"]
 
 
 @pytest.mark.parametrize("failure", [OSError, RuntimeError])
 def test_a_connection_the_loop_cannot_take_is_closed(
-    failure: type[Exception], records: Records
+    failure: type[Exception], logged: Logged
 ) -> None:
     """The client left before the loop took its socket: closed, said at debug level, and
     the listener serves on."""
@@ -171,10 +161,12 @@ def test_a_connection_the_loop_cannot_take_is_closed(
             await closed(listener)
 
     asyncio.run(main())
-    assert records.lines == ["DEBUG an accepted connection could not be served: gone"]
+    assert logged() == ["DEBUG an accepted connection could not be served: gone"]
 
 
-def test_a_loop_without_connect_accepted_socket_stops_accepting(records: Records) -> None:
+def test_a_loop_without_connect_accepted_socket_stops_accepting(
+    logged: Logged,
+) -> None:
     sock = flaky_listener()
     port = sock.getsockname()[1]
 
@@ -192,7 +184,7 @@ def test_a_loop_without_connect_accepted_socket_stops_accepting(records: Records
         await closed(listener)
 
     asyncio.run(main())
-    (line,) = records.lines
+    (line,) = logged()
     assert line.startswith("ERROR ")
     assert "has no connect_accepted_socket: it cannot serve a listener shared" in line
     assert line.endswith("use another --loop")

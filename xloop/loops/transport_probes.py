@@ -1,4 +1,5 @@
-"""Probes of what a loop's TCP transports do, for :mod:`xloop.loops.capabilities`.
+"""Probes of what a loop's TCP transports (and its ``sock_*`` calls) do, for
+:mod:`xloop.loops.capabilities`.
 
 Each runs on a fresh loop inside the probing child, like the probes there: it returns what
 it saw, raises ``NotImplementedError`` where the loop says it cannot, or another error
