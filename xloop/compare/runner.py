@@ -156,6 +156,11 @@ def finish_row(
             row.notes.insert(0, note)
         if row.status == "ok":
             row.status = "errors"
+    if server.capped is not None:
+        # Past select()'s cap the server held fewer connections than the client opened.
+        row.notes.insert(0, f"the server stopped accepting: {server.capped}")
+        if row.status == "ok":
+            row.status = "errors"
     row.client_responses = None if client_responses is None else client_responses + target.primed
     if row.errors or row.non_2xx:
         row.notes.append(f"{row.errors} socket errors, {row.non_2xx} non-2xx responses")

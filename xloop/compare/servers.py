@@ -39,6 +39,7 @@ C10K_KEEP_ALIVE = 3600.0
 _EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning)): ")
 
 _LOG_LINES = 400
+_CAPPED = "not accepting connections for now: "  # xloop.server.capped's warning
 _TAIL = 12
 
 
@@ -86,6 +87,8 @@ class ServerProcess:
         self.rss_samples: list[int] = []
         self.killed = False
         """Killed after a stop request it did not follow in time."""
+        self.capped: str | None = None
+        """xloop's warning that it stopped accepting at its loop's ``select()`` cap."""
         self.status = StatusPipe()
         self.websocket = target.workload.kind == "websocket"
         self.name = target.result.server
@@ -166,6 +169,8 @@ class ServerProcess:
         assert stream is not None
         for raw in stream:
             line = raw.decode("utf-8", "replace").rstrip()
+            if self.capped is None and _CAPPED in line:
+                self.capped = line[line.index(_CAPPED) :]
             if len(self.lines) < _LOG_LINES:
                 self.lines.append(line)
             else:

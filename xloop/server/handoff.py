@@ -6,7 +6,8 @@ shared by several worker processes cannot be registered with each worker's proac
 it is capped by ``select()`` at 512 sockets. So each worker keeps its copy of the listener
 out of its loop entirely: a thread waits on it and accepts, and each accepted socket (a new
 socket, this process's own) joins the loop through ``loop.connect_accepted_socket``, on
-whichever loop the user chose (proactor, winloop, selector, ...), with no cap of its own.
+whichever loop the user chose (proactor, winloop, selector, ...). On the selector loop the
+thread stops accepting at ``select()``'s cap (:mod:`.capped`) and looks again each second.
 
 The thread waits with ``select()`` on two sockets (the listener and a wake-up pair), never
 in a blocking ``accept()``: closing the listener from another thread does not end a blocked
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..logs import error_logger as logger
+from .capped import SelectCap
 
 __all__ = ["AcceptThread", "Listener"]
 
@@ -59,11 +61,17 @@ class AcceptThread:
         factory: Callable[[], asyncio.BaseProtocol],
         sock: socket.socket,
         options: dict[str, Any] | None = None,
+        cap: SelectCap | None = None,
     ) -> None:
         self._loop = loop
         #: ``connect_accepted_socket``'s keyword arguments: TLS (``ssl=``, its timeout).
         self._options = options or {}
         self._factory = factory
+        #: The loop's select() cap (the selector loop on Windows): the thread accepts no
+        #: more while the sockets watched, and those handed over and not yet taken, fill it.
+        self._cap = cap
+        self._handed = 0  # counted by the thread
+        self._taken = 0  # counted on the loop
         self._sock = sock
         self.sockets: tuple[socket.socket, ...] = (sock,)
         sock.setblocking(False)
@@ -94,6 +102,12 @@ class AcceptThread:
     def _accept_ready(self) -> None:
         """Accept every connection queued now, then return to waiting."""
         while not self._closing:
+            cap = self._cap
+            if cap is not None and cap.full(self._handed - self._taken):
+                watched = len(cap.selector.get_map()) + self._handed - self._taken
+                cap.refuse(f"{cap.describe()}, and {watched} are watched")
+                select.select([self._wake_read], [], [], _RETRY_DELAY)
+                return
             try:
                 conn, _ = self._sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -106,6 +120,9 @@ class AcceptThread:
                 logger.error("accept failed (%s): retrying in %.0f s", exc, _RETRY_DELAY)
                 select.select([self._wake_read], [], [], _RETRY_DELAY)
                 return
+            self._handed += 1
+            if cap is not None and cap.refusing:
+                cap.accepted(len(cap.selector.get_map()) + self._handed - self._taken)
             try:
                 self._loop.call_soon_threadsafe(self._adopt, conn)
             except RuntimeError:  # the loop closed under us
@@ -116,6 +133,7 @@ class AcceptThread:
 
     def _adopt(self, conn: socket.socket) -> None:
         if self._closing:
+            self._taken += 1
             conn.close()
             return
         self.accepted += 1
@@ -139,6 +157,8 @@ class AcceptThread:
         except (OSError, RuntimeError) as exc:  # the client left before the loop took it
             logger.debug("an accepted connection could not be served: %s", exc)
             conn.close()
+        finally:
+            self._taken += 1  # watched by the loop now, or closed
 
     def _done(self) -> None:
         if not self._finished.done():

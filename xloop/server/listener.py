@@ -1,9 +1,11 @@
 """Listening sockets made before any loop exists: the supervisor's shared listener, and the
 bind errors every way of listening reports the same way.
 
-The single-process server lets its loop bind (``loop.create_server(host=..., port=...)``);
-a supervisor binds once here and hands the socket to its workers (:mod:`xloop.server.worker`),
-so that every worker serves the same port and a restarted worker finds it still open.
+The single-process server lets its loop bind (``loop.create_server(host=..., port=...)``),
+but on a loop capped by ``select()`` it binds here (:func:`bind_every`) to listen through
+:class:`~xloop.server.capped.CappedListener`. A supervisor binds once here and hands the
+socket to its workers (:mod:`xloop.server.worker`), so that every worker serves the same
+port and a restarted worker finds it still open.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import errno
 import os
 import socket
 import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import loops
 from ..errors import BindError
@@ -21,7 +23,7 @@ from ..errors import BindError
 if TYPE_CHECKING:
     from ..config import Config
 
-__all__ = ["bind_error", "bind_listener", "bind_uds", "describe_listener"]
+__all__ = ["bind_error", "bind_every", "bind_listener", "bind_uds", "describe_listener"]
 
 
 def describe_listener(config: Config) -> str:
@@ -67,8 +69,7 @@ def bind_uds(path: str) -> socket.socket:
 def bind_listener(config: Config) -> socket.socket:
     """Bind and listen on what ``config`` names (``--fd``, ``--uds`` or ``--host``/``--port``).
 
-    TCP: the first address ``getaddrinfo`` gives for the host, ``SO_REUSEADDR`` on POSIX
-    (as asyncio's ``create_server`` does), IPv6 sockets IPv6-only. Raises
+    TCP: the first address ``getaddrinfo`` gives for the host (:func:`_bind_tcp`). Raises
     :class:`~xloop.errors.BindError`.
     """
     try:
@@ -83,23 +84,56 @@ def bind_listener(config: Config) -> socket.socket:
                 type=socket.SOCK_STREAM,
                 flags=socket.AI_PASSIVE,
             )
-            family, kind, proto, _, address = infos[0]
-            sock = socket.socket(family, kind, proto)
-            try:
-                if not loops.IS_WINDOWS:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind(address)
-            except OSError:
-                sock.close()
-                raise
+            sock = _bind_tcp(infos[0])
         sock.listen(config.backlog)
     except socket.gaierror as exc:
-        raise BindError(
-            f"cannot listen on {describe_listener(config)}: {exc.strerror or exc}",
-            hint="this machine has no such address; check --host",
-        ) from None
+        raise _no_such_address(exc, config) from None
     except OSError as exc:
         raise bind_error(exc, config) from None
     return sock
+
+
+def bind_every(config: Config) -> list[socket.socket]:
+    """Bind and listen on every address ``getaddrinfo`` gives for ``--host``/``--port``, as
+    ``loop.create_server(host=..., port=...)`` does, for a server that needs its listening
+    sockets in hand (:mod:`.capped`). Raises :class:`~xloop.errors.BindError`."""
+    socks: list[socket.socket] = []
+    try:
+        infos = socket.getaddrinfo(
+            config.host or None, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for info in dict.fromkeys(infos):  # the first of each, in getaddrinfo's order
+            sock = _bind_tcp(info)
+            socks.append(sock)
+            sock.listen(config.backlog)
+    except socket.gaierror as exc:
+        raise _no_such_address(exc, config) from None
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        raise bind_error(exc, config) from None
+    return socks
+
+
+def _bind_tcp(info: tuple[Any, ...]) -> socket.socket:
+    """One TCP socket bound to a ``getaddrinfo`` result: ``SO_REUSEADDR`` on POSIX (as
+    asyncio's ``create_server`` does), IPv6 sockets IPv6-only."""
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        if not loops.IS_WINDOWS:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _no_such_address(exc: socket.gaierror, config: Config) -> BindError:
+    return BindError(
+        f"cannot listen on {describe_listener(config)}: {exc.strerror or exc}",
+        hint="this machine has no such address; check --host",
+    )

@@ -22,10 +22,11 @@ from ..logs import error_logger as logger
 from ..loops import advice
 from ..status import StatusWriter, loop_fields
 from ..ws import resolve_ws
+from .capped import CappedListener, quiet_cap_errors, select_cap
 from .connection import Connection
 from .handoff import AcceptThread, Listener
 from .lifespan import Lifespan
-from .listener import bind_error, bind_uds
+from .listener import bind_error, bind_every, bind_uds
 from .state import ServerState
 from .tls import ssl_context
 
@@ -198,8 +199,9 @@ class Server:
                     hint=f"use --limit-concurrency {limit - 12} or less, or --loop proactor",
                 )
             logger.info(
-                "the selector loop on Windows uses select(), limited to %d sockets; "
-                "--loop proactor (or winloop) has no such limit",
+                "the selector loop on Windows uses select(), limited to %d sockets (new "
+                "clients wait in the backlog there); --loop proactor (or winloop) has no "
+                "such limit",
                 limit,
             )
         app: ASGIApp = load_app(
@@ -273,23 +275,34 @@ class Server:
                 sock = socket.socket(fileno=config.fd)
             elif sock is None and config.uds is not None:
                 sock = self._bind_uds(config.uds)
-            listener: Listener
+            cap = select_cap(loop)
             if sock is not None and self._accept_thread:
-                listener = AcceptThread(loop, factory, sock, tls)
+                self.listeners.append(AcceptThread(loop, factory, sock, tls, cap=cap))
+            elif cap is not None:
+                # select() has a cap: listen through sockets that stop accepting at it.
+                quiet_cap_errors(loop)
+                for each in [sock] if sock is not None else bind_every(config):
+                    capped = CappedListener(each, cap)
+                    self.listeners.append(
+                        await loop.create_server(
+                            factory, sock=capped, backlog=config.backlog, **tls
+                        )
+                    )
             elif sock is not None:
-                listener = await loop.create_server(
-                    factory, sock=sock, backlog=config.backlog, **tls
+                self.listeners.append(
+                    await loop.create_server(factory, sock=sock, backlog=config.backlog, **tls)
                 )
             else:
-                listener = await loop.create_server(
-                    factory,
-                    host=config.host,
-                    port=config.port,
-                    backlog=config.backlog,
-                    reuse_address=True,
-                    **tls,
+                self.listeners.append(
+                    await loop.create_server(
+                        factory,
+                        host=config.host,
+                        port=config.port,
+                        backlog=config.backlog,
+                        reuse_address=True,
+                        **tls,
+                    )
                 )
-            self.listeners.append(listener)
         except OSError as exc:
             raise bind_error(exc, config) from None
         except NotImplementedError:
