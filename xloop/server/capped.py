@@ -21,16 +21,15 @@ is a listening socket whose ``accept()`` fails that way at the cap:
 
 A Windows worker that shares its listener through an accept thread
 (:class:`~xloop.server.handoff.AcceptThread`) asks the same :class:`SelectCap` before each
-accept. The server says so once per episode, a warning when it starts refusing and a line when it
-accepts again (:func:`quiet_cap_errors` keeps asyncio's traceback for the EMFILE out of the
-log), and serves every connection it already holds throughout.
+accept. The server says so once per episode, a warning when it starts refusing and a line
+when it accepts again (:func:`quiet_cap_errors` keeps asyncio's traceback for the EMFILE out
+of the log), and serves every connection it already holds throughout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import os
 import selectors
 import socket
@@ -38,10 +37,9 @@ import weakref
 from typing import Any
 
 from .. import loops
+from ..logs import error_logger as logger
 
 __all__ = ["CappedListener", "SelectCap", "SelectCapReached", "quiet_cap_errors", "select_cap"]
-
-logger = logging.getLogger("xloop.error")
 
 #: ``select()``'s bound outside Windows: descriptors numbered below it (glibc, macOS, BSD).
 POSIX_FD_SETSIZE = 1024
