@@ -430,6 +430,7 @@ def test_count_mismatch_marks_the_row() -> None:
     class Stopped:
         counted = (11, "requests")
         exits: list[dict[str, object]] = []
+        capped = None
 
         class proc:
             returncode = 0
