@@ -13,7 +13,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +190,15 @@ def serving(
     finally:
         if running.thread.is_alive():
             running.stop()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Wait for a condition of the server's state (read across threads), with a timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.002)
 
 
 def only_connection(running: RunningServer) -> Any:

@@ -15,8 +15,6 @@ import logging
 import os
 import selectors
 import socket
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -30,7 +28,7 @@ from xloop.server.listener import bind_every
 
 from .apps import hello
 from .client import exchange, get
-from .harness import TIMEOUT, Backend, backends, serving
+from .harness import TIMEOUT, Backend, backends, logged_errors, serving, wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -50,20 +48,13 @@ def select_backend() -> Backend:
     return backend
 
 
-def _wait_for(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {TIMEOUT}s")
-        time.sleep(0.01)
-
-
 def _messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == level]
 
 
 def _no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
-    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not logged_errors(caplog)
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def test_select_cap_is_only_for_a_selector_loop_driving_select() -> None:
@@ -89,8 +80,7 @@ def test_select_cap_is_only_for_a_selector_loop_driving_select() -> None:
             loop.close()
 
 
-@contextlib.contextmanager
-def _capped_at(monkeypatch: pytest.MonkeyPatch, room: int) -> Iterator[None]:
+def _capped_at(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
     """The server's select() cap set so that ``room`` connections fit (a count cap, as on
     Windows), whatever this OS's own."""
 
@@ -103,17 +93,14 @@ def _capped_at(monkeypatch: pytest.MonkeyPatch, room: int) -> Iterator[None]:
         return SelectCap(real.selector, watched + capped.RESERVE + room, None)
 
     monkeypatch.setattr(server, "select_cap", small)
-    yield
 
 
 def test_at_a_count_cap_new_clients_wait_and_are_served_when_room_comes(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, select_backend: Backend
 ) -> None:
     caplog.set_level(logging.INFO, logger="xloop")
-    with (
-        _capped_at(monkeypatch, room=3),
-        serving(hello, select_backend, log_level="info") as running,
-    ):
+    _capped_at(monkeypatch, room=3)
+    with serving(hello, select_backend, log_level="info") as running:
         state = running.server.state
         assert state is not None
         held = [running.connect() for _ in range(3)]
@@ -121,7 +108,7 @@ def test_at_a_count_cap_new_clients_wait_and_are_served_when_room_comes(
             assert exchange(sock, get()).status == 200
         waiting = running.connect()  # complete in the backlog, not accepted
         waiting.sendall(get())
-        _wait_for(lambda: bool(_messages(caplog, logging.WARNING)), "warning")
+        wait_until(lambda: bool(_messages(caplog, logging.WARNING)))
         (warning,) = _messages(caplog, logging.WARNING)
         assert "not accepting connections for now: select() watches at most" in warning
         other = "--loop proactor or winloop" if loops.IS_WINDOWS else "--selector epoll"
@@ -176,7 +163,7 @@ def test_a_connection_past_descriptor_1023_is_closed_and_the_server_lives(
                 fillers.append(cut.detach())
             with cut:
                 cut.settimeout(TIMEOUT)
-                _wait_for(lambda: bool(_messages(caplog, logging.WARNING)), "warning")
+                wait_until(lambda: bool(_messages(caplog, logging.WARNING)))
                 with contextlib.suppress(ConnectionResetError):
                     assert cut.recv(65536) == b""  # closed unanswered
             (warning,) = _messages(caplog, logging.WARNING)

@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,7 +33,7 @@ from xloop.ws import engine_available
 
 from ..ws._support import CLOSE, TEXT, close_payload, frame
 from .client import Reader
-from .harness import TIMEOUT, Backend, RunningServer, needs, serving
+from .harness import TIMEOUT, Backend, RunningServer, needs, serving, wait_until
 from .wsclient import RawWebSocket
 
 Scope = dict[str, Any]
@@ -64,15 +63,6 @@ def upgrade_request(path: str = "/", *, key: str | None = None, extra: str = "")
         f"GET {path} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     ).encode()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    """Wait for a condition of the server's state (read across threads), with a timeout."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.002)
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -15,8 +15,8 @@ import pytest
 from websockets.frames import Opcode
 
 from ..ws._support import CLOSE, TEXT, close_payload, frame
-from .harness import TIMEOUT, Backend, needs, only_connection, serving
-from .test_websocket import ENGINES, Echo, _http_answer, client, errors, upgrade_request, wait_until
+from .harness import TIMEOUT, Backend, needs, only_connection, serving, wait_until
+from .test_websocket import ENGINES, Echo, _http_answer, client, errors, upgrade_request
 from .wsclient import RawWebSocket
 
 Scope = dict[str, Any]

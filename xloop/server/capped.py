@@ -70,9 +70,19 @@ class SelectCap:
             return f"select() watches descriptors numbered below {self.below} only"
         return f"select() watches at most {self.sockets} sockets"
 
+    def watched(self, in_flight: int) -> int:
+        """The sockets the selector watches, and ``in_flight`` it will watch soon."""
+        return len(self.selector.get_map()) + in_flight
+
     def full(self, in_flight: int) -> bool:
-        """No room for one more socket besides those watched, ``in_flight`` and the reserve."""
-        return len(self.selector.get_map()) + in_flight + RESERVE >= self.sockets
+        """No room for one more socket besides those :meth:`watched` and the reserve."""
+        return self.watched(in_flight) + RESERVE >= self.sockets
+
+    def at_cap(self, in_flight: int) -> SelectCapReached | None:
+        """When :meth:`full`: the error to fail an accept with (and the warning, once)."""
+        if not self.full(in_flight):
+            return None
+        return self.refuse(f"{self.describe()}, and {self.watched(in_flight)} are watched")
 
     def refuse(self, reason: str) -> SelectCapReached:
         """The error to fail an accept with; the warning, once per episode."""
@@ -108,8 +118,9 @@ def select_cap(loop: asyncio.AbstractEventLoop) -> SelectCap | None:
         selector, selectors.SelectSelector
     ):
         return None
-    if loops.IS_WINDOWS:
-        return SelectCap(selector, loops.WINDOWS_SELECT_LIMIT, None)
+    limit = loops.socket_limit(loop)  # Windows: a count of sockets
+    if limit is not None:
+        return SelectCap(selector, limit, None)
     return SelectCap(selector, POSIX_FD_SETSIZE, POSIX_FD_SETSIZE)
 
 
@@ -127,11 +138,6 @@ class CappedListener(socket.socket):
         self._in_flight: list[weakref.ref[socket.socket]] = []
         self._prune_at = 64
 
-    def watched(self) -> int:
-        """The sockets the selector watches, or will once their transports start: exact
-        just after :meth:`_prune`, an upper bound otherwise."""
-        return len(self.cap.selector.get_map()) + len(self._in_flight)
-
     def _prune(self) -> None:
         watching = set(self.cap.selector.get_map())  # the registered descriptors
         kept = []
@@ -144,10 +150,12 @@ class CappedListener(socket.socket):
 
     def accept(self) -> tuple[socket.socket, Any]:
         cap = self.cap
+        # Without a pruning, the count of those in flight is an upper bound: exact after.
         if len(self._in_flight) >= self._prune_at or cap.full(len(self._in_flight)):
             self._prune()
-            if cap.full(len(self._in_flight)):
-                raise cap.refuse(f"{cap.describe()}, and {self.watched()} are watched")
+            refusal = cap.at_cap(len(self._in_flight))
+            if refusal is not None:
+                raise refusal
         fd, address = self._accept()  # type: ignore[attr-defined]
         if cap.below is not None and fd >= cap.below:
             os.close(fd)
@@ -159,7 +167,7 @@ class CappedListener(socket.socket):
             sock.setblocking(True)  # as socket.accept() does
         self._in_flight.append(weakref.ref(sock))
         if cap.refusing:
-            cap.accepted(self.watched())
+            cap.accepted(cap.watched(len(self._in_flight)))
         return sock, address
 
 

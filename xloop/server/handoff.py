@@ -103,9 +103,7 @@ class AcceptThread:
         """Accept every connection queued now, then return to waiting."""
         while not self._closing:
             cap = self._cap
-            if cap is not None and cap.full(self._handed - self._taken):
-                watched = len(cap.selector.get_map()) + self._handed - self._taken
-                cap.refuse(f"{cap.describe()}, and {watched} are watched")
+            if cap is not None and cap.at_cap(self._handed - self._taken) is not None:
                 select.select([self._wake_read], [], [], _RETRY_DELAY)
                 return
             try:
@@ -122,7 +120,7 @@ class AcceptThread:
                 return
             self._handed += 1
             if cap is not None and cap.refusing:
-                cap.accepted(len(cap.selector.get_map()) + self._handed - self._taken)
+                cap.accepted(cap.watched(self._handed - self._taken))
             try:
                 self._loop.call_soon_threadsafe(self._adopt, conn)
             except RuntimeError:  # the loop closed under us

@@ -278,21 +278,7 @@ class Server:
             cap = select_cap(loop)
             if sock is not None and self._accept_thread:
                 self.listeners.append(AcceptThread(loop, factory, sock, tls, cap=cap))
-            elif cap is not None:
-                # select() has a cap: listen through sockets that stop accepting at it.
-                quiet_cap_errors(loop)
-                for each in [sock] if sock is not None else bind_every(config):
-                    capped = CappedListener(each, cap)
-                    self.listeners.append(
-                        await loop.create_server(
-                            factory, sock=capped, backlog=config.backlog, **tls
-                        )
-                    )
-            elif sock is not None:
-                self.listeners.append(
-                    await loop.create_server(factory, sock=sock, backlog=config.backlog, **tls)
-                )
-            else:
+            elif sock is None and cap is None:
                 self.listeners.append(
                     await loop.create_server(
                         factory,
@@ -303,6 +289,18 @@ class Server:
                         **tls,
                     )
                 )
+            else:
+                if cap is not None:
+                    # select() has a cap: listen through sockets that stop accepting at it
+                    # (bound here, not by the loop, to be wrapped).
+                    quiet_cap_errors(loop)
+                for bound in [sock] if sock is not None else bind_every(config):
+                    listening = bound if cap is None else CappedListener(bound, cap)
+                    self.listeners.append(
+                        await loop.create_server(
+                            factory, sock=listening, backlog=config.backlog, **tls
+                        )
+                    )
         except OSError as exc:
             raise bind_error(exc, config) from None
         except NotImplementedError:
