@@ -386,8 +386,9 @@ def test_ws_none_answers_upgrades_as_plain_http(backend: Backend) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"plain"})
 
-    with serving(app, backend, ws="none") as server:
-        response, _ = _http_answer(server, upgrade_request())
+    with serving(app, backend, ws="none") as server, server.connect() as sock:
+        sock.sendall(upgrade_request())
+        response = Reader(sock).response()  # (h11 keeps the connection: no wait for its end)
     assert (response.status, response.body) == (200, b"plain")
 
 
