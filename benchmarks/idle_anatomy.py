@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xloop import Config, Server, loops
+from xloop.server.idle import PARK_AFTER
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # benchmarks.apps, for the server
@@ -113,7 +114,7 @@ def wait_idle(server: Server, count: int) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"only {len(state.idle)} idle of {count}")
         time.sleep(0.05)
-    time.sleep(0.5)
+    time.sleep(PARK_AFTER + 0.5)  # what an idle connection holds once it has parked
 
 
 def deep_sizes(connection: Any) -> Iterator[tuple[str, int]]:

@@ -1,20 +1,23 @@
 """What idle keep-alive connections share: the scope's ``server`` tuple (one per local
-address), and the context pipelined requests start from (one per server). Real sockets,
-every loop and parser."""
+address), and the context pipelined requests start from (one per server); and what a
+connection idle for a while lets go of (its parser: ``server/idle.py``'s parking). Real
+sockets, every loop and parser."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from xloop.server.connection import Connection
+from xloop.server.idle import PARKED
 from xloop.server.state import ServerState
 
-from .apps import scope_json
-from .client import exchange, get
-from .harness import TIMEOUT, Backend, RunningServer, serving
+from .apps import echo, hello, scope_json
+from .client import POST_HEAD, Reader, exchange, get
+from .harness import TIMEOUT, Backend, RunningServer, serving, wait_until
 
 T = TypeVar("T")
 
@@ -46,3 +49,69 @@ def test_connections_on_one_address_share_one_server_tuple(backend: Backend) -> 
         assert servers[0] is servers[1]
         clients = on_loop(server, lambda state: sorted(c.client or () for c in connections(state)))
         assert [list(client) for client in clients] == sorted(s["client"] for s in scopes)
+
+
+def the_connection(running: RunningServer) -> Connection:
+    (connection,) = on_loop(running, connections)
+    return connection
+
+
+def park(running: RunningServer) -> bool:
+    """What the idle timer does after a second idle, done now: is the connection parked?"""
+
+    def call(state: ServerState) -> bool:
+        (connection,) = connections(state)
+        connection.idle_park()
+        return connection.http is PARKED
+
+    return on_loop(running, call)
+
+
+def test_a_parked_connection_serves_its_next_requests(backend: Backend) -> None:
+    with serving(echo, backend) as server, server.connect() as sock:
+        assert exchange(sock, get()).status == 200
+        assert park(server)
+        for body in (b"after a park", b"and again"):
+            response = exchange(sock, POST_HEAD % len(body) + body)
+            assert (response.status, response.body) == (200, body)
+        assert the_connection(server).http is not PARKED
+        assert park(server)  # idle again: parks again
+        sock.sendall(get() + get())  # pipelined, into a parked connection
+        reader = Reader(sock)
+        assert [reader.response().status for _ in range(2)] == [200, 200]
+
+
+def test_a_new_connection_parks_before_its_first_request(backend: Backend) -> None:
+    with serving(hello, backend) as server, server.connect() as sock:
+        wait_until(lambda: len(on_loop(server, connections)) == 1)
+        assert park(server)
+        assert exchange(sock, get()).body == b"Hello, world!"
+
+
+def test_part_of_a_head_is_not_let_go(backend: Backend) -> None:
+    with serving(hello, backend) as server, server.connect() as sock:
+        assert exchange(sock, get()).status == 200
+        sock.sendall(b"GET / HTTP/1.1\r\nHo")
+        wait_until(lambda: on_loop(server, lambda state: connections(state)[0].http.head_pending))
+        assert not park(server)
+        sock.sendall(b"st: test\r\n\r\n")
+        assert Reader(sock).response().body == b"Hello, world!"
+
+
+def test_a_parked_connection_closes_at_the_clients_end(backend: Backend) -> None:
+    with serving(hello, backend) as server, server.connect() as sock:
+        assert exchange(sock, get()).status == 200
+        assert park(server)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b""  # closed: no response, no error
+        wait_until(lambda: not on_loop(server, connections))
+
+
+def test_the_idle_timer_parks_a_connection_and_keeps_its_deadline(backend: Backend) -> None:
+    # Real time: parked after PARK_AFTER (1 s) idle; the keep-alive timeout (1.5 s) still
+    # counts from the end of the response, and closes the parked connection.
+    with serving(hello, backend, timeout_keep_alive=1.5) as server, server.connect() as sock:
+        assert exchange(sock, get()).status == 200
+        wait_until(lambda: on_loop(server, lambda state: connections(state)[0].http is PARKED))
+        sock.settimeout(1.5 + TIMEOUT)
+        assert sock.recv(1024) == b""

@@ -1,5 +1,5 @@
 """The shared idle timer (:mod:`xloop.server.idle`) without sockets: which connection
-expires when, stale entries, the move to the longer timeout, and re-arming."""
+expires when, stale entries, the move to the longer timeout, re-arming, and parking."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ class FakeConnection:
         self._expired = expired
         self._keep_alive = keep_alive
         self._header = header
+        self.parked = 0
+
+    def idle_park(self) -> None:
+        self.parked += 1
 
     def idle_deadline(self, since: float) -> float:
         return since + (self._header if self.head_pending else self._keep_alive)
@@ -40,11 +44,14 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 def make(
-    loop: asyncio.AbstractEventLoop, keep_alive: float = 5.0, header: float = 10.0
+    loop: asyncio.AbstractEventLoop,
+    keep_alive: float = 5.0,
+    header: float = 10.0,
+    park_after: float = float("inf"),  # no parking, unless a test asks
 ) -> tuple[IdleQueue, Clock, list[str]]:
     clock = Clock()
     loop.time = lambda: clock.now  # type: ignore[method-assign]
-    return IdleQueue(loop, (keep_alive, header)), clock, []
+    return IdleQueue(loop, (keep_alive, header), park_after), clock, []
 
 
 def idle(queue: IdleQueue, connection: FakeConnection, clock: Clock) -> None:
@@ -135,3 +142,96 @@ def test_discard_forgets_and_close_cancels(loop: asyncio.AbstractEventLoop) -> N
     assert armed(queue) is None
     fire(queue, clock, 200.0)
     assert expired == []
+
+
+def test_an_earlier_deadline_rearms_the_timer(loop: asyncio.AbstractEventLoop) -> None:
+    # A pending head armed the timer for the longer timeout; a connection that goes idle
+    # afterwards is due sooner, and the timer moves to it.
+    queue, clock, expired = make(loop, keep_alive=5.0, header=60.0)
+    a, b = (FakeConnection(name, expired, 5.0, 60.0) for name in "ab")
+    idle(queue, a, clock)
+    a.head_pending = True
+    fire(queue, clock, 105.0)
+    assert armed(queue) == 160.0
+    clock.now = 106.0
+    idle(queue, b, clock)
+    assert armed(queue) == 111.0
+    fire(queue, clock, 111.0)
+    assert expired == ["b"]
+    assert armed(queue) == 160.0
+
+
+def test_an_idle_connection_parks_after_a_while_then_expires(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    queue, clock, expired = make(loop, park_after=1.0)
+    a, b = (FakeConnection(name, expired, 5.0, 10.0) for name in "ab")
+    idle(queue, a, clock)
+    assert armed(queue) == 101.0
+    clock.now = 100.5
+    idle(queue, b, clock)
+    fire(queue, clock, 101.0)
+    assert (a.parked, b.parked) == (1, 0)
+    assert armed(queue) == 101.5
+    fire(queue, clock, 101.5)
+    assert (a.parked, b.parked) == (1, 1)
+    assert len(queue) == 2
+    assert armed(queue) == 105.0  # the keep-alive deadline counts from going idle
+    fire(queue, clock, 105.0)
+    assert expired == ["a"]
+    fire(queue, clock, 105.5)
+    assert expired == ["a", "b"]
+    assert armed(queue) is None
+    assert (a.parked, b.parked) == (1, 1)
+
+
+def test_a_connection_busy_again_in_time_does_not_park(loop: asyncio.AbstractEventLoop) -> None:
+    queue, clock, expired = make(loop, park_after=1.0)
+    a = FakeConnection("a", expired, 5.0, 10.0)
+    for step in range(5):  # a request every half second: never idle for a whole one
+        clock.now = 100.0 + step / 2
+        idle(queue, a, clock)
+        if clock.now >= armed(queue):  # type: ignore[operator]
+            fire(queue, clock, clock.now)
+    assert a.parked == 0
+    assert len(queue) == 1
+    a.idle_since = None  # busy: its entry is stale
+    fire(queue, clock, 103.0)
+    assert a.parked == 0
+    assert len(queue) == 0
+
+
+def test_parked_then_busy_then_idle_again_keeps_the_deadlines_in_order(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    queue, clock, expired = make(loop, park_after=1.0)
+    a, b = (FakeConnection(name, expired, 5.0, 10.0) for name in "ab")
+    idle(queue, a, clock)  # 100: parks at 101, due at 105
+    fire(queue, clock, 101.0)
+    clock.now = 101.5
+    idle(queue, b, clock)  # parks at 102.5, due at 106.5
+    a.idle_since = None  # a request at 102 ...
+    clock.now = 102.0
+    idle(queue, a, clock)  # ... answered at once: idle again, due at 107
+    fire(queue, clock, 102.5)
+    assert (a.parked, b.parked) == (1, 1)
+    fire(queue, clock, 103.0)
+    assert a.parked == 2
+    assert len(queue) == 2  # a's entry of 100 is gone, not waiting in front of b
+    assert armed(queue) == 106.5
+    fire(queue, clock, 106.5)
+    assert expired == ["b"]
+    fire(queue, clock, 107.0)
+    assert expired == ["b", "a"]
+
+
+def test_no_parking_when_the_keep_alive_timeout_is_shorter(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    queue, clock, expired = make(loop, keep_alive=0.5, header=10.0, park_after=1.0)
+    a = FakeConnection("a", expired, 0.5, 10.0)
+    idle(queue, a, clock)
+    assert armed(queue) == 100.5
+    fire(queue, clock, 100.5)
+    assert expired == ["a"]
+    assert a.parked == 0

@@ -54,6 +54,16 @@ class HTTPConnection(Protocol):
         """Between requests: part of the next request's head has arrived (its clock is the
         request-header timeout, not the keep-alive one)."""
 
+    @property
+    def reusable(self) -> bool:
+        """Between requests and as a new one is: kept alive, nothing failed, nothing of a
+        next request received or held. An idle connection may then let go of it and make
+        a new one with the next bytes (see :mod:`xloop.server.idle`)."""
+
+    def release(self) -> None:
+        """A parked connection lets go of this one: break any reference cycle it holds (so
+        it is freed at once, not by the cycle collector). It is not used again."""
+
     def take_upgrade_data(self) -> bytes:
         """After a request with ``upgrade`` set: the bytes received behind its head, which
         belong to the new protocol. The connection parses no more HTTP after it."""

@@ -85,6 +85,18 @@ class H11Connection(ResponseWriter):
         conn = self._conn
         return conn is not None and bool(conn.trailing_data[0].strip(b"\r\n"))
 
+    @property
+    def reusable(self) -> bool:
+        # Between requests with nothing of the next one, h11 holds no connection at all.
+        return (
+            self.keep_alive
+            and not self._failed
+            and self._conn is None
+            and not self._recent
+            and not self._in_body
+            and self._chunks is None
+        )
+
     def receive_data(self, data: bytes) -> list[Event]:
         if self._failed:
             return []

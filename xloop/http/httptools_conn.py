@@ -135,6 +135,22 @@ class HttptoolsConnection(ResponseWriter):
     def head_pending(self) -> bool:
         return self._in_head and self._began_message
 
+    @property
+    def reusable(self) -> bool:
+        # llhttp between messages: a new parser would start the next one the same way.
+        return (
+            self.keep_alive
+            and not self._failed
+            and not self._blocked
+            and self._held is None
+            and not self._began_message
+            and not self._pending_method_error
+        )
+
+    def release(self) -> None:
+        # The parser calls back into this object: a cycle only the collector would free.
+        del self._parser
+
     def receive_data(self, data: bytes) -> list[Event]:
         out = self._out = []
         if self._pending_method_error:

@@ -145,6 +145,9 @@ class ResponseWriter:
         self._http11 = True
         self._request_keep_alive = True
 
+    def release(self) -> None:
+        """Nothing to break here (see :meth:`HTTPConnection.release`)."""
+
     def begin_response(self, request: Request) -> None:
         """Remember what the response depends on (method, version, keep-alive)."""
         self._head_method = request.method == "HEAD"

@@ -101,6 +101,20 @@ class ZttpConnection(ResponseWriter):
     def head_pending(self) -> bool:
         return self._state == _HEAD and bool(self._raw)
 
+    @property
+    def reusable(self) -> bool:
+        # zttp went on to its next cycle with nothing received of it.
+        return (
+            self.keep_alive
+            and not self._failed
+            and not self._upgrading
+            and not self._eof
+            and not self._blocked
+            and self._classifier is None
+            and self._state == _HEAD
+            and not self._raw
+        )
+
     def receive_data(self, data: bytes) -> list[Event]:
         if self._classifier is not None:
             return self._classify(data)

@@ -7,12 +7,10 @@ interface) and walks the events it returns. A ``Request`` becomes a
 :class:`~xloop.server.cycle.Cycle` (scope, ``receive``, ``send``) whose app runs as a task;
 body events that came in the same read are handed to the cycle *before* the app starts, so a
 GET (or a small POST) is complete before the app runs. The task is scheduled, not started
-eagerly (Python 3.12+ could run it inside ``data_received``): each read callback then only
-parses, and the loop runs the apps, and writes their responses, after the whole batch of
-reads one poll returned. Started eagerly, each response went out between two reads, which
-woke a client on the same host once per response rather than once per batch: 13-24 us more
-CPU per request on loopback (the client's wake-ups cost the writer), against about 6% fewer
-instructions.
+eagerly (3.12+ could run it inside ``data_received``): the loop runs the apps, and writes
+their responses, after the whole batch of reads one poll returned. Started eagerly, each
+response went out between two reads and woke a client on the same host once per response:
+13-24 us more CPU per request on loopback, against about 6% fewer instructions.
 
 The cycle talks back through a small surface: :meth:`pause_reading`,
 :meth:`resume_reading`, :meth:`write`, :meth:`drain`, :meth:`close` and :meth:`finished`
@@ -32,7 +30,8 @@ transport says its write buffer is full.
 
 Timers, each armed per connection (not per request or per read) and checking the real
 deadline when it fires: *idle* (from accept or the end of a response: the keep-alive
-timeout, or the request-header timeout once part of a head has arrived: 408), *body*
+timeout, or the request-header timeout once part of a head has arrived: 408; after a
+second idle with nothing of a request, ``self.http`` is let go: ``idle.PARKED``), *body*
 (the longest gap while a request body is read and we are not the ones pausing: 408, or a
 close once a response started), *send* (armed while the transport's write buffer is full:
 a client that reads none of it for ``--timeout-send`` is dropped).
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Final, cast
 from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from ..logs import error_logger
 from .cycle import Cycle, format_client, service_unavailable
+from .idle import PARKED
 from .websocket import WebSocket
 
 if TYPE_CHECKING:
@@ -165,7 +165,10 @@ class Connection(asyncio.Protocol):
             if self._lingered > LINGER_BYTES and self.transport is not None:
                 self.transport.close()
             return
-        events = self.http.receive_data(data)
+        http = self.http
+        if http is PARKED:  # the first bytes after a long idle (server/idle.py)
+            http = self.http = self.state.http_factory()
+        events = http.receive_data(data)
         cycle = self.cycle
         if cycle is not None and cycle.body_received and not self.read_paused:
             # Pipelined bytes behind a response still being produced: stop reading until
@@ -231,16 +234,14 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         websocket = self._upgraded
         if websocket is not None:
-            # send() waits from now on; the rest (the send timer reads the buffer) a loop
-            # turn later, like every transport call from here (rloop 0.5 aborts on one made
-            # inside this callback); resume_writing follows it in order
+            # send() waits from now on; the rest (the send timer) a loop turn later (rloop
+            # 0.5 aborts on a transport call inside this callback), resume_writing after it
             websocket.write_paused = True
             self.loop.call_soon(websocket.pause_writing)
             return
         self.write_paused = True
         if self._send_timer is None and self.transport is not None:
-            # The buffer's size is read one loop turn later, outside this callback: rloop
-            # 0.5 aborts the process on a transport call from inside pause_writing.
+            # Its buffer's size is read a loop turn later: rloop 0.5 aborts, as above.
             self._send_timer = self.loop.call_later(0, self._arm_send_timer)
 
     def _arm_send_timer(self) -> None:
@@ -521,6 +522,13 @@ class Connection(asyncio.Protocol):
             self._timed_out(408, "request head not received in time")
         else:
             self.close()
+
+    def idle_park(self) -> None:
+        """Idle a while: let go of the parser when nothing of a next request came."""
+        http = self.http
+        if self.cycle is None and not self._next_on_resume and http.reusable:
+            self.http = PARKED
+            http.release()
 
     def _on_body_timer(self) -> None:
         self._body_timer = None
