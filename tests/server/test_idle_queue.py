@@ -235,3 +235,27 @@ def test_no_parking_when_the_keep_alive_timeout_is_shorter(
     fire(queue, clock, 100.5)
     assert expired == ["a"]
     assert a.parked == 0
+
+
+def test_a_head_pending_again_keeps_the_longer_queue_in_order(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    queue, clock, expired = make(loop, keep_alive=5.0, header=60.0)
+    a, b = (FakeConnection(name, expired, 5.0, 60.0) for name in "ab")
+    idle(queue, a, clock)  # 100, part of a head: due at 160
+    a.head_pending = True
+    clock.now = 102.0
+    idle(queue, b, clock)  # 102, part of a head: due at 162
+    b.head_pending = True
+    fire(queue, clock, 105.0)
+    fire(queue, clock, 107.0)
+    a.idle_since, a.head_pending = None, False  # a's head came: busy, answered ...
+    clock.now = 109.0
+    idle(queue, a, clock)  # ... idle again at 109, and part of a next head: due at 169
+    a.head_pending = True
+    fire(queue, clock, 114.0)
+    assert armed(queue) == 162.0  # b's, not a's stale place in front of it
+    fire(queue, clock, 162.0)
+    assert expired == ["b"]
+    fire(queue, clock, 169.0)
+    assert expired == ["b", "a"]

@@ -145,6 +145,7 @@ class IdleQueue:
             if connection.idle_deadline(since) <= now:
                 expired.append(connection)
             else:  # the longer timeout applies to it
+                second.pop(connection, None)  # (a stale entry: as for FIRST above)
                 second[connection] = since
         # Past the longer timeout too: over, whatever came of a head since.
         expired.extend(connection for connection, _ in _take_due(second, self._long, now))
