@@ -71,3 +71,63 @@ def test_the_shared_empty_head_stays_empty() -> None:
             if event is END_OF_MESSAGE:
                 conn.start_next_cycle()
     assert httptools_conn._NO_HEADERS == []
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        pytest.param([b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"], id="get"),
+        pytest.param([b"GET / HTTP/1.1\r\n", b"Host: a\r\n\r\n"], id="get-split"),
+        pytest.param(
+            [b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", b"abc"],
+            id="post-body-in-its-own-read",
+        ),
+        pytest.param(
+            [b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nab", b"c"],
+            id="post-body-split",
+        ),
+        pytest.param(
+            [b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", b"0\r\n\r\n"],
+            id="chunked",
+        ),
+        pytest.param([b"GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n"], id="http10"),
+    ],
+)
+def test_reusable_between_requests_whatever_the_reads(
+    conn_factory: Factory, reads: list[bytes]
+) -> None:
+    # What lets an idle connection park (xloop.server.idle): nothing of a request held.
+    conn = conn_factory()
+    assert conn.reusable
+    events = [event for data in reads for event in conn.receive_data(data)]
+    assert events[-1] is END_OF_MESSAGE
+    assert not conn.reusable  # a request under way
+    (request,) = requests_of(events)
+    respond(conn, request)
+    assert conn.start_next_cycle() == []
+    assert conn.reusable
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(b"G", id="part-of-a-head"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", id="pipelined"),
+    ],
+)
+def test_not_reusable_with_part_of_a_next_request(conn_factory: Factory, after: bytes) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" + after)
+    (request, *_) = requests_of(events)
+    respond(conn, request)
+    conn.start_next_cycle()
+    assert not conn.reusable
+
+
+def test_not_reusable_after_a_close(conn_factory: Factory) -> None:
+    conn = conn_factory()
+    events = conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    (request,) = requests_of(events)
+    respond(conn, request)
+    conn.start_next_cycle()
+    assert not conn.reusable

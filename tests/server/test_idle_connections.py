@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -108,10 +109,15 @@ def test_a_parked_connection_closes_at_the_clients_end(backend: Backend) -> None
 
 
 def test_the_idle_timer_parks_a_connection_and_keeps_its_deadline(backend: Backend) -> None:
-    # Real time: parked after PARK_AFTER (1 s) idle; the keep-alive timeout (1.5 s) still
-    # counts from the end of the response, and closes the parked connection.
-    with serving(hello, backend, timeout_keep_alive=1.5) as server, server.connect() as sock:
+    # Real time: parked after PARK_AFTER (1 s) idle; the keep-alive timeout (3 s) still
+    # counts from the end of the response, and closes the parked connection then.
+    def parked(state: ServerState) -> bool:
+        return any(connection.http is PARKED for connection in connections(state))
+
+    with serving(hello, backend, timeout_keep_alive=3.0) as server, server.connect() as sock:
         assert exchange(sock, get()).status == 200
-        wait_until(lambda: on_loop(server, lambda state: connections(state)[0].http is PARKED))
-        sock.settimeout(1.5 + TIMEOUT)
+        answered = time.monotonic()
+        wait_until(lambda: on_loop(server, parked))
+        sock.settimeout(3.0 + TIMEOUT)
         assert sock.recv(1024) == b""
+        assert time.monotonic() - answered > 2.9  # not at the park: at the keep-alive timeout

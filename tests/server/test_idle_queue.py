@@ -259,3 +259,39 @@ def test_a_head_pending_again_keeps_the_longer_queue_in_order(
     assert expired == ["b"]
     fire(queue, clock, 169.0)
     assert expired == ["b", "a"]
+
+
+def test_without_a_fresh_stage_it_parks_on_the_way_to_the_keep_alive_wait(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    # A request-header timeout under PARK_AFTER: no FRESH stage; the connection parks when
+    # it moves on to wait for the longer keep-alive timeout.
+    queue, clock, expired = make(loop, keep_alive=20.0, header=0.5, park_after=1.0)
+    a = FakeConnection("a", expired, 20.0, 0.5)
+    idle(queue, a, clock)
+    assert armed(queue) == 100.5
+    fire(queue, clock, 100.5)
+    assert (a.parked, expired) == (1, [])
+    assert armed(queue) == 120.0
+    fire(queue, clock, 120.0)
+    assert expired == ["a"]
+
+
+def test_a_connection_that_raises_does_not_stop_the_timer(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    class Failing(FakeConnection):
+        def idle_expired(self) -> None:
+            raise RuntimeError("boom")
+
+    queue, clock, expired = make(loop)
+    a = Failing("a", expired, 5.0, 10.0)
+    b = FakeConnection("b", expired, 5.0, 10.0)
+    idle(queue, a, clock)
+    clock.now = 102.0
+    idle(queue, b, clock)
+    with pytest.raises(RuntimeError):
+        fire(queue, clock, 105.0)
+    assert armed(queue) == 107.0  # b's deadline is still kept
+    fire(queue, clock, 107.0)
+    assert expired == ["b"]

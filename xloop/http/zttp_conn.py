@@ -138,7 +138,7 @@ class ZttpConnection(ResponseWriter):
                 raw += data
         elif state == _LENGTH:
             left = self._left
-            if len(data) > left:
+            if len(data) >= left:  # the body ends in this read: back to the next head
                 self._raw = data[left:]
                 self._state = _HEAD
                 self._left = 0

@@ -20,7 +20,8 @@ parser: about 1.3 KiB with httptools) and holds :data:`PARKED` instead, until it
 bytes make a new one (about 2 µs). A busy connection never waits that long between
 requests, so this costs nothing per request; a keep-alive connection that does wait holds
 only its socket, transport and protocol, as nginx's do. FRESH is skipped when the shorter
-timeout is no longer than ``PARK_AFTER``.
+timeout is no longer than ``PARK_AFTER``: a connection then parks when it moves to SECOND
+(a keep-alive timeout longer than a short request-header one), or not at all.
 
 A connection that goes idle again moves to the end of its queue with its new ``since``;
 one that becomes busy stays where it is and is dropped when its turn comes (its
@@ -133,7 +134,12 @@ class IdleQueue:
 
     def _on_timer(self) -> None:
         self._timer = None
-        now = self._loop.time()
+        try:
+            self._walk(self._loop.time())
+        finally:  # whatever a connection's call raised, the timer serves the others again
+            self._rearm()
+
+    def _walk(self, now: float) -> None:
         first, second = self._first, self._second
         if self._park:
             for connection, since in _take_due(self._fresh, self._enter_after, now):
@@ -145,12 +151,17 @@ class IdleQueue:
             if connection.idle_deadline(since) <= now:
                 expired.append(connection)
             else:  # the longer timeout applies to it
+                if not self._park:  # (no FRESH stage: it parks here, if it can)
+                    connection.idle_park()
                 second.pop(connection, None)  # (a stale entry: as for FIRST above)
                 second[connection] = since
         # Past the longer timeout too: over, whatever came of a head since.
         expired.extend(connection for connection, _ in _take_due(second, self._long, now))
         for connection in expired:
             connection.idle_expired()  # closes it, which discards it: after the walks
+
+    def _rearm(self) -> None:
+        first, second = self._first, self._second
         due: float | None = None
         for since in self._fresh.values():
             due = since + self._enter_after
