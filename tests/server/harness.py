@@ -2,6 +2,10 @@
 
 ``XLOOP_TEST_LOOPS`` (comma-separated backends, e.g. ``selector`` or ``uvloop``) and
 ``XLOOP_TEST_HTTP`` (``h11``/``httptools``/``zttp``) narrow the matrix; tox's loop factors use them.
+Every loop runs with every parser; the selector loop's other selectors (poll and select
+beside epoll on Linux) with one parser, httptools, unless ``XLOOP_TEST_MATRIX=full`` (tox's
+environments) or ``XLOOP_TEST_HTTP`` names the parsers: a selector changes how readiness is
+polled, which no parser sees.
 The helpers at the end look at a running server: its connection, its slots, its log.
 """
 
@@ -80,12 +84,20 @@ def backends() -> list[Backend]:
     wanted_http = _wanted("XLOOP_TEST_HTTP")
     parsers = ["h11"] + (["httptools"] if httptools_available() else [])
     parsers += ["zttp"] if zttp_available() else []
+    full = wanted_http is not None or os.environ.get("XLOOP_TEST_MATRIX", "") == "full"
+    one_parser = "httptools" if "httptools" in parsers else "h11"
+    first_selector: str | None = None  # the platform's best: every parser on it
     result = []
     for loop, selector in loops.matrix():
+        if loop == "selector" and first_selector is None:
+            first_selector = selector
         if wanted_loops is not None and loop not in wanted_loops:
             continue
         for http in parsers:
             if wanted_http is not None and http not in wanted_http:
+                continue
+            lean = not full and loop == "selector" and selector != first_selector
+            if lean and http != one_parser:
                 continue
             result.append(Backend(loop, selector, http))
     return result
