@@ -34,6 +34,7 @@
 #                       bcryptprimitives.dll, which Wine 8 lacks, and the run says so)
 #   XLOOP_WINE_EXTRA_LOOPS  further loops installed apart (default "rsloop")
 #   XLOOP_WINE_SUITES   per-backend test paths (default "tests/server tests/cli")
+#   XLOOP_WINE_SUITES_<backend>  that backend's test paths alone, over XLOOP_WINE_SUITES
 #   XLOOP_WINE_COMMON   backend-independent test paths, run once (default
 #                       "tests/http tests/ws tests/loops"; "" skips them)
 #   XLOOP_WINE_WORKERS  pytest-xdist workers per run (default 2; 0 runs without xdist)
@@ -394,7 +395,6 @@ XLOOP_TEST_TLS_DIR="$(winpath "$TLS_DIR")"
 export XLOOP_TEST_TLS_DIR
 
 PYTEST_ARGS=("$@")
-read -r -a SUITE_PATHS <<< "$SUITES"
 read -r -a COMMON_PATHS <<< "$COMMON"
 LOOP_PATH=""
 for loop in $LOOPS; do
@@ -413,7 +413,9 @@ print('' if available else why)" | tr -d '\r')"
         record "$loop" "not available: $why" 1
         continue
     fi
-    run_pytest "$loop" "$loop" "${SUITE_PATHS[@]}"
+    suites_of="XLOOP_WINE_SUITES_$loop"
+    read -r -a LOOP_SUITE_PATHS <<< "${!suites_of:-$SUITES}"
+    run_pytest "$loop" "$loop" "${LOOP_SUITE_PATHS[@]}"
 done
 LOOP_PATH=""
 if [ "${#COMMON_PATHS[@]}" -gt 0 ]; then
