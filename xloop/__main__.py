@@ -1,16 +1,27 @@
 """``python -m xloop``, and the ``xloop`` console script.
 
-``xloop --version`` is answered here, before the command line (typer, and every command's
-declarations) is imported: it is what scripts and package managers run to probe an
-install, and it should cost no more than starting Python. Every other command line goes to
-:func:`xloop.cli.main`, which gives the same answer to ``--version``.
+Two command lines are answered here, before the command line (typer, and every command's
+declarations) is imported:
+
+- ``xloop --version``: what scripts and package managers run to probe an install; it
+  should cost no more than starting Python.
+- ``xloop which-loop`` alone, with none of its options set in the environment
+  (``XLOOP_LOOP``, ``XLOOP_SELECTOR``, ``XLOOP_WORKERS``): the report for the defaults.
+  Building the command line (importing typer) cost more than the report itself.
+
+Every other command line goes to :func:`xloop.cli.main`, which gives the same answers to
+these two, with the same output, errors and exit codes.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["main"]
+
+#: The environment variables ``which-loop``'s options read (``xloop.loops.declared``).
+WHICH_LOOP_ENV = ("XLOOP_LOOP", "XLOOP_SELECTOR", "XLOOP_WORKERS")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,9 +31,27 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"xloop {__version__}")
         sys.exit(0)
+    if args == ["which-loop"] and not any(name in os.environ for name in WHICH_LOOP_ENV):
+        _which_loop()
     from .cli import main as cli_main
 
     cli_main(argv)
+
+
+def _which_loop() -> None:
+    """``xloop which-loop`` with its defaults, as :func:`xloop.cli.main` answers it."""
+    from .errors import XloopError
+    from .loops.cli import which_loop
+
+    try:
+        which_loop()
+    except XloopError as exc:
+        print(f"xloop: error: {exc.one_line()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("xloop: error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(0)
 
 
 if __name__ == "__main__":

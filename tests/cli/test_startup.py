@@ -29,9 +29,10 @@ pytestmark = ONCE_UNDER_WINE
 SERVER_AND_COMPARE = ("xloop.server", "xloop.http", "xloop.ws", "xloop.compare")
 
 
-def imported(argv: list[str], cwd: Path) -> set[str]:
-    """The modules ``xloop ARGV`` imports, in a process of its own."""
-    env = clean_env({"COLUMNS": "100"})
+def imported(argv: list[str], cwd: Path, extra: dict[str, str] | None = None) -> set[str]:
+    """The modules ``xloop ARGV`` imports, in a process of its own (``extra``: environment
+    variables to set)."""
+    env = clean_env({"COLUMNS": "100", **(extra or {})})
     for name in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG"):
         env.pop(name, None)  # coverage, started in the process, would import more
     done = subprocess.run(
@@ -80,6 +81,58 @@ def test_which_loop_tables_import_rich_but_not_the_server(tmp_path: Path) -> Non
     assert {"xloop.loops.render", "rich.table"} <= names
     assert under(names, *SERVER_AND_COMPARE, "xloop.config") == []
     assert "rich._emoji_codes" not in names  # the tables are rendered without emoji codes
+    # alone, it is answered without building the command line
+    assert under(names, "typer", "click", "xloop.cli") == []
+
+
+def test_which_loop_with_an_option_builds_the_command_line(tmp_path: Path) -> None:
+    assert "typer" in imported(["which-loop", "--loop", "selector"], tmp_path)
+    # an option set in the environment: the command line reads it
+    assert "typer" in imported(["which-loop"], tmp_path, {"XLOOP_LOOP": "selector"})
+
+
+def test_which_loop_alone_answers_as_the_command_line_does(tmp_path: Path) -> None:
+    def answer(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *argv],
+            cwd=tmp_path,
+            env=clean_env({"COLUMNS": "100"}),
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=120,
+            check=False,
+        )
+
+    quick = answer("-m", "xloop", "which-loop")
+    built = answer("-c", "from xloop.cli import main; main(['which-loop'])")
+    assert (quick.returncode, quick.stdout, quick.stderr) == (0, built.stdout, built.stderr)
+    assert "loop class" in quick.stdout
+
+
+def test_which_loop_alone_says_an_error_as_the_command_line_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import xloop.__main__
+    import xloop.loops.cli
+    from xloop.errors import LoopUnavailable
+
+    def unavailable(**_: object) -> None:
+        raise LoopUnavailable("no loop here", hint="install one")
+
+    for name in xloop.__main__.WHICH_LOOP_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(xloop.loops.cli, "which_loop", unavailable)
+    said = []
+    for main in (xloop.__main__.main, cli.main):
+        with pytest.raises(SystemExit) as stopped:
+            main(["which-loop"])
+        said.append((stopped.value.code, capsys.readouterr().err))
+    assert said[0] == said[1]
+    code, err = said[0]
+    assert code == LoopUnavailable.exit_code
+    assert err.startswith("xloop: error: no loop here")
+    assert err.count("\n") == 1
 
 
 @pytest.mark.skipif(

@@ -98,14 +98,15 @@ def test_reusable_between_requests_whatever_the_reads(
 ) -> None:
     # What lets an idle connection park (xloop.server.idle): nothing of a request held.
     conn = conn_factory()
-    assert conn.reusable
+    seen = [conn.reusable]
     events = [event for data in reads for event in conn.receive_data(data)]
     assert events[-1] is END_OF_MESSAGE
-    assert not conn.reusable  # a request under way
+    seen.append(conn.reusable)  # a request under way
     (request,) = requests_of(events)
     respond(conn, request)
     assert conn.start_next_cycle() == []
-    assert conn.reusable
+    seen.append(conn.reusable)
+    assert seen == [True, False, True]
 
 
 @pytest.mark.parametrize(
