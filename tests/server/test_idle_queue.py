@@ -4,11 +4,11 @@ expires when, stale entries, the move to the longer timeout, re-arming, and park
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from xloop.server.idle import IdleQueue
+from xloop.server.idle import PARKED, IdleQueue
 
 
 class Clock:
@@ -295,3 +295,34 @@ def test_a_connection_that_raises_does_not_stop_the_timer(
     assert armed(queue) == 107.0  # b's deadline is still kept
     fire(queue, clock, 107.0)
     assert expired == ["b"]
+
+
+def test_parked_holds_no_request_and_refuses_what_only_a_request_allows() -> None:
+    from xloop.http import Request
+    from xloop.http.response import DefaultHeaders
+
+    assert (PARKED.keep_alive, PARKED.buffered, PARKED.head_pending, PARKED.reusable) == (
+        True,
+        0,
+        False,
+        True,
+    )
+    assert PARKED.receive_data(b"") == []  # the client's end: no events, then a close
+    assert PARKED.start_next_cycle() == []
+    PARKED.release()
+    defaults = DefaultHeaders([])
+    request = Request("GET", b"/", "1.1", [], keep_alive=True, expect_continue=False)
+    refused: list[Callable[[], object]] = [
+        lambda: PARKED.receive_data(b"GET"),
+        PARKED.take_upgrade_data,
+        lambda: PARKED.begin_response(request),
+        PARKED.informational_continue,
+        lambda: PARKED.response_head(200, [], defaults, 0, False),
+        lambda: PARKED.response_whole(200, [], defaults, b"", False),
+        lambda: PARKED.response_body(b"x"),
+        PARKED.response_end,
+        lambda: PARKED.error_response(400, defaults),
+    ]
+    for call in refused:
+        with pytest.raises(RuntimeError):
+            call()
