@@ -40,17 +40,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def _which_loop() -> None:
     """``xloop which-loop`` with its defaults, as :func:`xloop.cli.main` answers it."""
-    from .errors import XloopError
+    from .errors import XloopError, fail
     from .loops.cli import which_loop
 
     try:
         which_loop()
     except XloopError as exc:
-        print(f"xloop: error: {exc.one_line()}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        fail(exc.one_line(), exc.exit_code)
     except KeyboardInterrupt:
-        print("xloop: error: interrupted", file=sys.stderr)
-        sys.exit(130)
+        fail("interrupted", 130)
     sys.exit(0)
 
 

@@ -29,6 +29,7 @@ import typer
 
 from . import __version__, options
 from .errors import XloopError
+from .errors import fail as _fail
 
 if TYPE_CHECKING:
     from .compare.settings import CompareOutputs, Outputs, ReportFiles, Settings
@@ -256,11 +257,6 @@ def __getattr__(name: str) -> typer.Typer:
         globals()["app"] = built = build()
         return built
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _fail(message: str, code: int) -> None:
-    print(f"xloop: error: {message}", file=sys.stderr)
-    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

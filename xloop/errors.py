@@ -18,6 +18,9 @@ to a status code at the boundary (see :mod:`xloop.http.events`).
 
 from __future__ import annotations
 
+import sys
+from typing import NoReturn
+
 __all__ = [
     "AppLoadError",
     "BindError",
@@ -25,7 +28,14 @@ __all__ = [
     "LoopUnavailable",
     "StartupError",
     "XloopError",
+    "fail",
 ]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """End the command line with its one line on stderr and ``code``."""
+    print(f"xloop: error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 class XloopError(Exception):
