@@ -32,13 +32,12 @@ so the queues never keep a connection alive.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, NoReturn, Protocol
 
-from ..http import Event, Request
+from ..http import Event
 
 if TYPE_CHECKING:
-    from ..http import DefaultHeaders, HTTPConnection
+    from ..http import HTTPConnection
 
 __all__ = ["PARKED", "PARK_AFTER", "IdleConnection", "IdleQueue"]
 
@@ -217,43 +216,13 @@ class _Parked:
     def release(self) -> None:
         pass
 
-    def take_upgrade_data(self) -> bytes:
+    def _no_request(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("a parked connection has no request")
 
-    def begin_response(self, request: Request) -> None:
-        raise RuntimeError("a parked connection has no request")
-
-    def informational_continue(self) -> bytes:
-        raise RuntimeError("a parked connection has no request")
-
-    def response_head(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        defaults: DefaultHeaders,
-        body_length: int | None,
-        close: bool,
-    ) -> bytes:
-        raise RuntimeError("a parked connection has no request")
-
-    def response_whole(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        defaults: DefaultHeaders,
-        body: bytes,
-        close: bool,
-    ) -> bytes:
-        raise RuntimeError("a parked connection has no request")
-
-    def response_body(self, data: bytes) -> bytes:
-        raise RuntimeError("a parked connection has no request")
-
-    def response_end(self) -> bytes:
-        raise RuntimeError("a parked connection has no request")
-
-    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
-        raise RuntimeError("a parked connection has no request")
+    # What only a request allows: a parked connection has none.
+    take_upgrade_data = begin_response = informational_continue = _no_request
+    response_head = response_whole = response_body = response_end = _no_request
+    error_response = _no_request
 
 
 #: The one stand-in every parked connection holds (see the module's docstring).
