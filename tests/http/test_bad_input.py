@@ -504,8 +504,8 @@ DISPUTED = [
     pytest.param(_CHUNKED + b"3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n" + GOOD, id="control-chunked"),
 ]
 
-# RFC 9112 lets a recipient be strict or lenient here (leading empty lines, methods it does
-# not know, repeated or listed chunked codings, ...). h11 and llhttp choose differently;
+# RFC 9112 lets a recipient be strict or lenient here (methods it does not know, repeated
+# or listed chunked codings, ...). h11 and llhttp choose differently;
 # what must hold for both is safety: a refusal with a 4xx/5xx, or at most as many requests
 # as the bytes really hold, so nothing is smuggled.
 LENIENT = [
@@ -513,7 +513,6 @@ LENIENT = [
     pytest.param(_head(b"Host: a", start=b"get / HTTP/1.1"), id="lowercase-method"),
     pytest.param(_head(b"Host: a", start=b"GET  / HTTP/1.1"), id="double-space-in-line"),
     pytest.param(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", id="h2-preface"),
-    pytest.param(b"\r\n" + GOOD, id="leading-empty-line"),
     pytest.param(
         _post(b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked", body=b"0\r\n\r\n"),
         id="te-chunked-twice",
@@ -536,7 +535,7 @@ LENIENT = [
     ),
 ]
 
-_LENIENT_MAX_REQUESTS = {"leading-empty-line": 2, "upgrade-then-pipelined": 2}
+_LENIENT_MAX_REQUESTS = {"upgrade-then-pipelined": 2}
 
 
 @pytest.mark.parametrize("raw", LENIENT)

@@ -482,6 +482,69 @@ def test_buffered_counts_only_unreleased_requests(conn_factory: Factory) -> None
     assert conn.buffered == 0, "everything received has been released"
 
 
+# -- empty lines before a request line (RFC 9112 section 2.2) ----------------------------------
+
+_GET_A = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+_GET_B = b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(b"\r\n" + _GET_A, [(b"/a", b"")], id="crlf-first"),
+        pytest.param(b"\n\r\n\r\r\n" + _GET_A, [(b"/a", b"")], id="cr-lf-mixed"),
+        pytest.param(_GET_A + b"\r\n" + _GET_B, [(b"/a", b""), (b"/b", b"")], id="after-get"),
+        pytest.param(
+            b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok\r\n\r\n" + _GET_B,
+            [(b"/a", b"ok"), (b"/b", b"")],
+            id="after-length-body",
+        ),
+        pytest.param(
+            b"POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nok\r\n0\r\n\r\n\r\n" + _GET_B,
+            [(b"/a", b"ok"), (b"/b", b"")],
+            id="after-chunked-body",
+        ),
+    ],
+)
+def test_empty_lines_before_a_request_line_are_ignored(
+    conn_factory: Factory, raw: bytes, expected: list[tuple[bytes, bytes]]
+) -> None:
+    """As llhttp does, every adapter skips CR and LF where a request line is due, fed whole,
+    a byte at a time and cut anywhere in two (h11 itself refuses them with a 400)."""
+    feeds = [[raw], [raw[i : i + 1] for i in range(len(raw))]]
+    feeds += [[raw[:cut], raw[cut:]] for cut in range(1, len(raw))]
+    for pieces in feeds:
+        driver = Driver(conn_factory())
+        driver.feed_all(pieces)
+        assert driver.error is None, (pieces, driver.error)
+        seen = [(exchange.request.target, exchange.body) for exchange in driver.exchanges]
+        assert seen == expected, pieces
+        assert all(exchange.complete for exchange in driver.exchanges), pieces
+
+
+def test_empty_lines_alone_leave_the_connection_idle(conn_factory: Factory) -> None:
+    """Only empty lines: no head is pending, the connection stays reusable (an idle
+    keep-alive connection, closed by its timeout), and EOF then is a quiet close."""
+    conn = conn_factory()
+    assert conn.receive_data(b"\r\n\r\n") == []
+    assert not conn.head_pending
+    assert conn.reusable
+    respond(conn, only_request(conn.receive_data(_GET_A)))
+    assert conn.receive_data(b"\r\n") == []
+    assert conn.start_next_cycle() == []
+    assert not conn.head_pending
+    assert conn.reusable
+    assert conn.receive_data(b"") == []
+
+
+def test_a_request_line_after_empty_lines_is_still_checked(conn_factory: Factory) -> None:
+    """Skipping empty lines does not skip the checks of the line that follows them."""
+    events = conn_factory().receive_data(b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\nX: a\nb\r\n\r\n")
+    assert [event for event in events if isinstance(event, ProtocolError)], events
+    assert not requests_of(events)
+
+
 # -- Expect: 100-continue ---------------------------------------------------------------------
 
 

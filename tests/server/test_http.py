@@ -58,6 +58,22 @@ def test_pipelined_requests_are_answered_in_order(backend: Backend) -> None:
     assert [r.body for r in responses] == [b"", body, b"abc", b""]
 
 
+def test_empty_lines_before_a_request_line_are_ignored(backend: Backend) -> None:
+    """RFC 9112 section 2.2: a CRLF before a request line, at the connection's start or
+    after a request and its body, is skipped on every parser (h11 alone would say 400)."""
+    post = b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok"
+    with serving(echo, backend) as server, server.connect() as sock:
+        sock.sendall(b"\r\n" + get("/a") + b"\r\n" + post + b"\r\n\r\n" + get("/c"))
+        reader = Reader(sock)
+        responses = [reader.response() for _ in range(3)]
+        sock.sendall(b"\r\n")
+        sock.sendall(get("/d"))
+        responses.append(reader.response())
+    assert [r.status for r in responses] == [200] * 4
+    assert [r.header(b"x-path") for r in responses] == [b"/a", b"/b", b"/c", b"/d"]
+    assert responses[1].body == b"ok"
+
+
 def test_many_pipelined_requests_in_one_write(backend: Backend) -> None:
     count = 300
     with serving(echo, backend) as server, server.connect() as sock:

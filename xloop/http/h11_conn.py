@@ -36,6 +36,9 @@ _NEED: Final = (h11.NEED_DATA, h11.PAUSED)
 #: Bytes as ints: ``int in bytes`` is a memchr, while ``bytes in bytes`` first tries its
 #: argument as an int, and the TypeError raised and cleared inside costs ten times more.
 _LF: Final = ord("\n")
+#: What may come before a request line and is ignored (RFC 9112 section 2.2; llhttp skips
+#: any run of CR and LF there, and so do the h11 and zttp adapters).
+_BLANK: Final = b"\r\n"
 _HASH: Final = ord("#")
 _SLASH: Final = ord("/")
 #: The versions llhttp reads; it refuses any other on the request line (505 there too).
@@ -107,6 +110,11 @@ class H11Connection(ResponseWriter):
                     self._failed = True
                     return [error]
             if not self._in_body:
+                if not self._recent and data[0] in _BLANK:
+                    # Empty lines before a request line (h11 refuses them): dropped.
+                    data = data.lstrip(_BLANK)
+                    if not data:
+                        return []
                 if not self._saw_newline and _LF in data:
                     self._saw_newline = True
                 self._recent += data
@@ -124,6 +132,11 @@ class H11Connection(ResponseWriter):
         if self._conn is None:
             return []
         held, closed = self._conn.trailing_data
+        if held and held[0] in _BLANK:  # empty lines after the last message: dropped
+            kept = bytes(held).lstrip(_BLANK)
+            del self._recent[: len(held) - len(kept)]
+            self._saw_newline = _LF in self._recent
+            held = kept
         if not held and not closed:
             self._conn = None  # the next request's bytes make it
             return []

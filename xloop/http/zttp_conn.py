@@ -63,6 +63,8 @@ _VERSIONS: Final = {b"1.1": "1.1", b"1.0": "1.0"}
 _LINE_PREFIX: Final = re.compile(rb"[\x21-\x7e ]*\r?").fullmatch
 #: Bytes as ints: ``int in bytes`` is a memchr (see h11_conn).
 _LF: Final = ord("\n")
+#: Empty lines before a request line are ignored (RFC 9112 section 2.2, as llhttp does).
+_BLANK: Final = b"\r\n"
 _HASH: Final = ord("#")
 _SLASH: Final = ord("/")
 
@@ -99,7 +101,8 @@ class ZttpConnection(ResponseWriter):
 
     @property
     def head_pending(self) -> bool:
-        return self._state == _HEAD and bool(self._raw)
+        raw = self._raw
+        return self._state == _HEAD and bool(raw) and bool(raw.lstrip(_BLANK))
 
     @property
     def reusable(self) -> bool:
@@ -131,6 +134,10 @@ class ZttpConnection(ResponseWriter):
         if state == _HEAD:
             raw = self._raw
             if not raw:
+                if data[0] in _BLANK:  # empty lines before a request line: dropped
+                    data = data.lstrip(_BLANK)
+                    if not data:
+                        return []
                 self._raw = data
             else:
                 if type(raw) is bytes:
@@ -166,7 +173,18 @@ class ZttpConnection(ResponseWriter):
         if self._failed or self._upgrading or self._classifier is not None:
             return []
         self._blocked = False
-        self._conn.start_next_cycle()
+        raw = self._raw
+        if raw and raw[0] in _BLANK and self._state == _HEAD:
+            # Empty lines after the last message, already given to zttp, which refuses
+            # them: a new zttp connection reads on from what follows them.
+            raw = self._raw = raw.lstrip(_BLANK)
+            self._conn = zttp.Connection(zttp.SERVER)
+            if raw:
+                self._conn.receive_data(bytes(raw))
+            if self._eof:
+                self._conn.receive_data(b"")
+        else:
+            self._conn.start_next_cycle()
         return self._pull([])
 
     def _pull(self, out: list[Event]) -> list[Event]:
