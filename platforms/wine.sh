@@ -265,9 +265,13 @@ print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-
     EXTRA_PATH="$EXTRA_PATH;$(winpath "$target")"
 done
 
-# xloop from this work tree, for pytest and every subprocess it starts.
+# xloop from this work tree, for pytest and every subprocess it starts; compiled once here
+# (PYTHONDONTWRITEBYTECODE is set above: Windows processes do not race to write .pyc
+# files), else each Windows interpreter compiles it from source again (measured: the
+# selector pass 132 s -> 96 s).
 PYTHONPATH="$(winpath "$ROOT")"
 export PYTHONPATH
+winpy -m compileall -q xloop || say "compileall failed: xloop is compiled in every process"
 say "Windows $(winpy -c 'import platform, sys; print(platform.python_implementation(), platform.python_version(), "on", platform.platform(), "/", sys.executable)' | tr -d '\r')"
 say "under $(wine --version 2> /dev/null), prefix $WINEPREFIX (ready after $(elapsed))"
 
