@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -415,6 +418,39 @@ def test_server_that_dies_mid_run_is_reported(monkeypatch: pytest.MonkeyPatch) -
     assert row.rounds[1].error
     assert "server exited with code" in row.rounds[1].error
     assert any("round 2" in note for note in row.notes)
+
+
+def test_a_stop_signal_the_os_refuses_kills_at_once_and_the_row_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the OS will not send the stop signal (Windows without a console shared with the
+    server; Wine never sends Ctrl+Break), the server is killed at once, not after the wait
+    for a stop that cannot come, and the row says why its count was not checked."""
+    refused: list[int] = []
+    real_send = subprocess.Popen.send_signal
+
+    def send_signal(proc: subprocess.Popen[Any], sig: int) -> None:
+        if sig == getattr(signal, "CTRL_BREAK_EVENT", signal.SIGINT):
+            refused.append(proc.pid)
+            raise PermissionError(1, "Operation not permitted")
+        real_send(proc, sig)
+
+    monkeypatch.setattr(subprocess.Popen, "send_signal", send_signal)
+    started = time.monotonic()
+    result = compare(short(loops=["asyncio"], http=["h11"]))
+    took = time.monotonic() - started
+    (row,) = result.results
+    assert refused
+    assert row.status == "ok", row.notes
+    assert row.requests_per_second
+    assert row.server_requests is None
+    assert (
+        f"the OS refused to send {'Ctrl+Break' if loops.IS_WINDOWS else 'SIGINT'} "
+        "([Errno 1] Operation not permitted) and it was killed: its own request count is "
+        "unknown, the counts were not checked"
+    ) in row.notes
+    # not the 5-20 s wait for a stop that the signal would have asked for
+    assert took < 15, took
 
 
 def test_count_mismatch_marks_the_row() -> None:

@@ -18,6 +18,7 @@ import pytest
 from xloop import loops
 from xloop.cli import main
 from xloop.errors import ConfigError
+from xloop.loops import capabilities
 from xloop.loops.check import (
     SCHEMA,
     Observed,
@@ -206,7 +207,15 @@ def test_a_falsified_copy_fails_naming_the_mismatch(
 
 
 @needs_known_os
-def test_the_file_of_another_os_is_one_mismatch(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_file_of_another_os_is_one_mismatch(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another OS's file is one mismatch, said without probing any loop's capabilities."""
+
+    def no_probe(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"probed for another OS's file: {args}")
+
+    monkeypatch.setattr(capabilities, "probe", no_probe)
     other = next(name for os_name, name in FILES.items() if os_name != loops.OS_NAME)
     assert cli("--check", str(PLATFORMS / other)) == 1
     out = capsys.readouterr().out.splitlines()

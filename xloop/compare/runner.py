@@ -146,9 +146,14 @@ def finish_row(
     elif server.killed:
         # Not the server's fault where the OS cannot deliver the signal (Ctrl+Break needs a
         # shared console on Windows; Wine does not deliver it): only the check is lost.
+        why = (
+            f"the OS refused to send {server.stop_signal} ({server.unsent})"
+            if server.unsent is not None
+            else f"the server did not stop on {server.stop_signal}"
+        )
         row.notes.append(
-            f"the server did not stop on {server.stop_signal} and was killed: "
-            "its own request count is unknown, the counts were not checked"
+            f"{why} and it was killed: its own request count is unknown, the counts were "
+            "not checked"
         )
     elif server.proc.returncode not in (0, None):
         note = f"server exited with code {server.proc.returncode}: {server.failure_line()}"

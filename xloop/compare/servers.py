@@ -86,7 +86,9 @@ class ServerProcess:
         self.loop_class: str | None = None
         self.rss_samples: list[int] = []
         self.killed = False
-        """Killed after a stop request it did not follow in time."""
+        """Killed after a stop request it did not follow in time, or could not be sent."""
+        self.unsent: str | None = None
+        """Why the stop signal could not be sent (the OS refused it), when it could not."""
         self.capped: str | None = None
         """xloop's warning that it stopped accepting at its loop's ``select()`` cap."""
         self.status = StatusPipe()
@@ -360,8 +362,14 @@ class ServerProcess:
         ]
         if self.proc.poll() is None:
             sig = getattr(signal, "CTRL_BREAK_EVENT", signal.SIGINT)
-            with contextlib.suppress(OSError):
+            try:
                 self.proc.send_signal(sig)
+            except OSError as exc:
+                # Refused (Windows: no console shared with the server; Wine 8 sends no
+                # Ctrl+Break at all): no stop is coming, so no wait for one.
+                if self.proc.poll() is None:
+                    self.unsent = str(exc)
+                    timeout = 0.0
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -557,7 +557,9 @@ def run_check(
             hint="drop --check to inspect one choice; XLOOP_LOOP and XLOOP_SELECTOR set them too",
         )
     expected = load(path)
-    observed = observe(expected)
+    # Another OS's file is one mismatch: its capabilities are not probed (tens of seconds
+    # under Wine) for a comparison that stops at the OS.
+    observed = observe(expected if expected.os == OS_NAME else None)
     problems = compare(expected, observed)
     for problem in problems:
         print(f"mismatch: {problem}")
