@@ -43,6 +43,9 @@
 #   XLOOP_WINE_HTTP_<backend>  the parsers of that backend's pass alone (e.g.
 #                       XLOOP_WINE_HTTP_selector=httptools), over XLOOP_TEST_HTTP
 #   XLOOP_WINE_NO_COMPARE  set: skip step 5 (a short xloop compare on the Windows loops)
+#   XLOOP_WINE_SETUP_ONLY  1: steps 1 and 2 only (Wine, the prefix, the Windows Python and
+#                       what it installs), then exit 0: .ci/run does them in the
+#                       background while the Linux suite runs
 #   XLOOP_WINE_COVERAGE    1: measure step 4 with coverage (installed with the test extra),
 #                       configured by pyproject.toml like the Linux runs: every Windows Python
 #                       process of those pytest runs (pytest, its xdist workers, each `xloop
@@ -272,6 +275,10 @@ done
 PYTHONPATH="$(winpath "$ROOT")"
 export PYTHONPATH
 winpy -m compileall -q xloop || say "compileall failed: xloop is compiled in every process"
+if [ "${XLOOP_WINE_SETUP_ONLY:-}" = 1 ]; then
+    say "set up (XLOOP_WINE_SETUP_ONLY=1): Wine, the prefix and the Windows Python ready after $(elapsed)"
+    exit 0
+fi
 say "Windows $(winpy -c 'import platform, sys; print(platform.python_implementation(), platform.python_version(), "on", platform.platform(), "/", sys.executable)' | tr -d '\r')"
 say "under $(wine --version 2> /dev/null), prefix $WINEPREFIX (ready after $(elapsed))"
 
