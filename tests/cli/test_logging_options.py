@@ -157,6 +157,34 @@ def test_a_bad_log_config_or_format_is_one_line_exit_2(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        pytest.param(
+            "list.json",
+            "[1, 2]",
+            "not a dictConfig mapping (hint: see logging.config.dictConfig's schema "
+            "(version: 1, handlers, ...))",
+            id="json-not-a-mapping",
+        ),
+        pytest.param("gone.json", None, "no such file (hint: check the path)", id="json-missing"),
+        pytest.param("gone.ini", None, "no such file (hint: check the path)", id="ini-missing"),
+    ],
+)
+def test_a_log_config_that_is_missing_or_not_a_mapping_is_one_line_exit_2(
+    tmp_path: Path, name: str, content: str | None, says: str
+) -> None:
+    """A JSON file that is not an object, or no file at all (whatever its kind), is named
+    in one line before anything starts."""
+    write_hello(tmp_path)
+    config = tmp_path / name
+    if content is not None:
+        config.write_text(content, encoding="utf-8")
+    done = run_cli(["serve", "main:app", "--log-config", str(config)], cwd=tmp_path)
+    assert done.code == 2
+    assert error_lines(done.stderr) == [f"xloop: error: --log-config {config}: {says}"]
+
+
 @pytest.mark.parametrize(("flag", "coloured"), [("--use-colors", True), ("--no-use-colors", False)])
 def test_use_colors(tmp_path: Path, flag: str, coloured: bool) -> None:
     log = _serve_once(tmp_path, flag)

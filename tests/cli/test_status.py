@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -76,6 +77,30 @@ def test_a_reader_that_went_away_does_not_stop_the_writer() -> None:
 def test_a_status_fd_that_is_not_open_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="--status-fd 1048576: not an open"):
         StatusWriter.open(1 << 20)
+
+
+def test_close_releases_the_pipe_of_a_child_that_never_started() -> None:
+    """Popen failed, so no reader thread and no child: close() releases both ends (the
+    copy of the read end sees EOF, the copy of the write end a reader gone), twice too."""
+    unread = StatusPipe()
+    read_copy = os.dup(unread._read_fd)
+    os.set_blocking(read_copy, False)  # a write end still open: BlockingIOError, not a hang
+    unread.close()
+    unread.close()
+    try:
+        assert os.read(read_copy, 1) == b""  # no write end left anywhere: EOF, no wait
+    finally:
+        os.close(read_copy)
+    unwritten = StatusPipe()
+    write_copy = os.dup(unwritten.write_fd)
+    unwritten.close()
+    try:
+        with pytest.raises(OSError) as caught:  # noqa: PT011 - its errno is checked
+            os.write(write_copy, b"x")
+        assert caught.value.errno in (errno.EPIPE, errno.EINVAL)  # no read end (EINVAL: Windows)
+    finally:
+        os.close(write_copy)
+    assert (unread.write_fd, unwritten.write_fd) == (-1, -1)
 
 
 def test_round_trip_through_a_child_process(pipe: StatusPipe) -> None:

@@ -119,19 +119,53 @@ class ASGI3Object:
         """An ASGI 3 app as an object."""
 
 
+class AwaitableApp:
+    """An ASGI 3 app as a class whose instances are awaitable (constructed per call)."""
+
+    def __init__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scope = scope
+
+    def __await__(self) -> Any:
+        yield from ()
+
+
+def returns_a_coroutine(scope: Any, receive: Any, send: Any) -> Any:
+    """A plain function (a decorator's wrapper, say) that returns the app's coroutine."""
+    return hello(scope, receive, send)
+
+
+class NoSignature(dict[str, Any]):
+    """A class whose signature Python cannot read (a builtin's constructor)."""
+
+
 @pytest.mark.parametrize(
     ("app", "expected"),
     [
         (hello, "asgi3"),
         (ASGI3Object(), "asgi3"),
+        (AwaitableApp, "asgi3"),
+        (returns_a_coroutine, "asgi3"),
+        (NoSignature, "asgi3"),
         (ASGI2App, "asgi2"),
         (asgi2_function, "asgi2"),
         (wsgi_echo, "wsgi"),
         (make_flask(), "wsgi"),
     ],
-    ids=["asgi3-function", "asgi3-object", "asgi2-class", "asgi2-function", "wsgi", "flask"],
+    ids=[
+        "asgi3-function",
+        "asgi3-object",
+        "asgi3-awaitable-class",
+        "asgi3-three-parameters",
+        "no-signature-default",
+        "asgi2-class",
+        "asgi2-function",
+        "wsgi",
+        "flask",
+    ],
 )
 def test_auto_detects_the_interface(app: Any, expected: str) -> None:
+    """Coroutines and three parameters are ASGI 3, one parameter ASGI 2, two WSGI; what
+    cannot be told apart is ASGI 3, the default."""
     assert detect(app) == expected
 
 

@@ -14,6 +14,7 @@ from ._support import (
     PING,
     PONG,
     TEXT,
+    build,
     close_payload,
     deflate,
     engine,
@@ -243,3 +244,78 @@ def test_nothing_after_a_protocol_error_is_processed(name: str) -> None:
     assert isinstance(events[0], Closed)
     assert events[0].code == 1002
     assert ws.receive_data(frame(TEXT, b"later")) == []
+
+
+# -- binary fragments, and what a connection that is not open refuses --------------------------
+
+
+def test_a_fragmented_binary_message_at_every_split(name: str) -> None:
+    """A binary message in three fragments (one empty) with a ping between them comes out
+    whole, as bytes; the ping is answered."""
+    data = b"".join(
+        (
+            frame(BINARY, b"\x00\x01", fin=False),
+            frame(PING, b"p"),
+            frame(CONT, b"", fin=False),
+            frame(CONT, b"\xff" * 130),  # a 16-bit length
+            frame(TEXT, b"after"),
+        )
+    )
+    for pieces in splits(data):
+        ws = engine(name)
+        events, sent = feed(ws, pieces)
+        assert events == [Message(b"\x00\x01" + b"\xff" * 130), Message("after")]
+        assert [(f.opcode.value, bytes(f.data)) for f in server_frames(sent)] == [(PONG, b"p")]
+
+
+def test_nothing_is_sent_on_a_connection_that_is_not_open(name: str) -> None:
+    """Before the 101 and after the client's close, a message, a ping and a close raise
+    ConnectionClosed and queue nothing."""
+    not_accepted = build(name)
+    ws = engine(name)
+    feed(ws, [frame(CLOSE, close_payload(1000))])
+    ws.data_to_send()  # the echo of the client's close
+    for closed in (not_accepted, ws):
+        assert not closed.open
+        with pytest.raises(ConnectionClosed):
+            closed.send_message("late")
+        with pytest.raises(ConnectionClosed):
+            closed.send_ping(b"late")
+        with pytest.raises(ConnectionClosed):
+            closed.close(1000, "late")
+        assert closed.data_to_send() == b""
+
+
+def test_fail_after_our_close_sends_no_second_close_frame(name: str) -> None:
+    """The server closed, the client never answered, and the server gives up (fail): the
+    close frame already sent stays the only one, and the connection ends as 1006."""
+    ws = engine(name)
+    ws.close(4000, "bye")
+    (sent,) = server_frames(ws.data_to_send())
+    assert bytes(sent.data) == close_payload(4000, "bye")
+    ws.fail(1011, "no answer")
+    assert ws.data_to_send() == b""
+    assert ws.closed
+    assert ws.receive_data(b"") == [Closed(1006, "")]
+
+
+def test_a_second_fail_changes_nothing(name: str) -> None:
+    """Failing a failed connection sends nothing more; the first code is the one reported."""
+    ws = engine(name)
+    ws.fail(1011, "first")
+    (sent,) = server_frames(ws.data_to_send())
+    assert bytes(sent.data) == close_payload(1011, "first")
+    ws.fail(1002, "second")
+    assert ws.data_to_send() == b""
+    assert ws.receive_data(b"") == [Closed(1011, "first")]
+
+
+#: What each engine closes with on compressed data that does not inflate: websockets calls
+#: it a protocol error, wsproto invalid payload data (RFC 7692 names no code for it).
+CORRUPT_DEFLATE_CODE = {"websockets": 1002, "wsproto": 1007}
+
+
+def test_compressed_data_that_does_not_inflate_closes_the_connection(name: str) -> None:
+    offer = (b"sec-websocket-extensions", b"permessage-deflate")
+    data = frame(BINARY, b"\xff\xff\xff\xff not deflate", rsv=4)
+    _closed_with(engine(name, offer), data, CORRUPT_DEFLATE_CODE[name])

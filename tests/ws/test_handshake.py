@@ -8,7 +8,7 @@ from xloop.http import DefaultHeaders, ResponseError
 from xloop.ws import HandshakeError, MessageError
 from xloop.ws.handshake import accept_token, check_close, check_request, rejection, subprotocols
 
-from ._support import ACCEPT, KEY, build, handshake
+from ._support import ACCEPT, ENGINES, KEY, build, handshake
 
 
 def test_the_rfc_example_key_gives_the_rfc_accept() -> None:
@@ -109,3 +109,51 @@ def test_permessage_deflate_is_negotiated_when_enabled(name: str, deflate: bool)
         assert "client_max_window_bits=12" in extensions[0]
     else:
         assert extensions == []
+
+
+def _extensions(response: bytes) -> list[str]:
+    lines = response.decode("latin-1").lower().split("\r\n")
+    return [line for line in lines if line.startswith("sec-websocket-extensions:")]
+
+
+def test_an_extension_the_server_does_not_know_is_declined(name: str) -> None:
+    """Only permessage-deflate is negotiated: another offer gets a 101 without it."""
+    offer = (b"sec-websocket-extensions", b"x-webkit-deflate-frame")
+    assert _extensions(build(name, offer).accept(None, [])) == []
+
+
+WSPROTO_DECLINES = pytest.mark.xfail(
+    strict=True,
+    reason="the wsproto engine ignores a Sec-WebSocket-Extensions header that does not parse "
+    "(101) where the websockets engine answers 400",
+)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=WSPROTO_DECLINES if n == "wsproto" else ()) for n in ENGINES]
+)
+def test_an_extensions_header_that_does_not_parse_is_a_400(name: str) -> None:
+    """A bad handshake is answered before the app, alike on both engines (an unterminated
+    quoted string is no RFC 6455 section 9.1 extension list)."""
+    with pytest.raises(HandshakeError) as caught:
+        build(name, (b"sec-websocket-extensions", b'permessage-deflate; a="unterminated'))
+    assert caught.value.status == 400
+    assert "Sec-WebSocket-Extensions" in str(caught.value)
+
+
+WSPROTO_QUOTED = pytest.mark.xfail(
+    strict=True,
+    reason="the wsproto engine answers 400 to a quoted parameter value, which RFC 7692 "
+    "section 7.1 allows",
+)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=WSPROTO_QUOTED if n == "wsproto" else ()) for n in ENGINES]
+)
+def test_a_quoted_deflate_parameter_is_accepted(name: str) -> None:
+    """RFC 7692 section 7.1: ``server_max_window_bits="10"`` is the same offer as ``=10``."""
+    offer = (b"sec-websocket-extensions", b'permessage-deflate; server_max_window_bits="10"')
+    (extension,) = _extensions(build(name, offer).accept(None, []))
+    assert "permessage-deflate" in extension
+    assert "server_max_window_bits=10" in extension
