@@ -255,3 +255,41 @@ def test_uvicorns_rows_are_measured_on_its_workers() -> None:
         assert two.proc.pid not in two.pids
         children = {child.pid for child in psutil.Process(two.proc.pid).children(True)}
         assert set(two.pids) <= children
+
+
+def test_the_processes_that_serve_for_each_server() -> None:
+    """uvicorn serves in its own process unless it runs more than one worker; granian and
+    hypercorn serve from children, one per worker."""
+    assert others.serving_children("uvicorn", None) == 0
+    assert others.serving_children("uvicorn", 1) == 0
+    assert others.serving_children("uvicorn", 3) == 3
+    for name in ("granian", "hypercorn"):
+        assert others.serving_children(name, None) == 1
+        assert others.serving_children(name, 1) == 1
+        assert others.serving_children(name, 2) == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None, reason="needs uvicorn")
+def test_uvicorn_with_one_worker_is_ready_without_waiting_for_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``uvicorn --workers 1`` runs no worker process: once its port accepts, it is ready
+    (the wait for workers that never come took the whole start-up timeout, 30 s)."""
+    looked: list[int] = []
+    real_children = ServerProcess._children
+
+    def children(self: ServerProcess) -> list[int]:
+        looked.append(self.proc.pid)
+        return real_children(self)
+
+    settings = short(workers=1, servers=["uvicorn"], loops=["asyncio"], http=["h11"])
+    pinning = plan_pinning(False, 1)
+    targets = planning.targets(settings)
+    planning.fit_cpus(targets, pinning)
+    monkeypatch.setattr(ServerProcess, "_children", children)
+    with start_servers(targets, settings, pinning):
+        (target,) = targets
+        assert target.server is not None
+        assert target.server.pids == [target.server.proc.pid]
+        assert target.server.worker_pids == []
+    assert len(looked) == 1  # looked once, not polled for workers

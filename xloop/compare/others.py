@@ -49,6 +49,15 @@ SPECS = {
 }  # fmt: skip
 
 
+def serving_children(name: str, workers: int | None) -> int:
+    """How many child processes serve for server ``name`` run with ``workers`` (None: no
+    ``--workers``): uvicorn serves in its own process unless it runs more than one worker;
+    granian and hypercorn always serve from children."""
+    if name == "uvicorn":
+        return workers if workers is not None and workers > 1 else 0
+    return workers or 1
+
+
 def installed(name: str) -> bool:
     """The server's module can be imported by the interpreter compare runs."""
     return name == "xloop" or importlib.util.find_spec(SPECS[name].module) is not None

@@ -257,15 +257,17 @@ class ServerProcess:
                     hint="its log ends:\n" + self.tail(),
                 )
         # granian and hypercorn serve from a child process, and each server with --workers
-        # from its workers (multiprocessing's resource tracker aside): theirs are the CPU
-        # and memory of the server; the workers may start after the port accepts
+        # from its workers (multiprocessing's resource tracker aside; uvicorn with one
+        # worker serves in its own process): theirs are the CPU and memory of the server;
+        # the workers may start after the port accepts
+        expected = others.serving_children(self.name, self.workers)
         children = self._children()
-        while self.workers is not None and len(children) < self.workers:
+        while len(children) < expected:
             if not self.alive() or time.monotonic() > deadline:
                 break
             time.sleep(0.05)  # polling another program's processes: nothing to wait on
             children = self._children()
-        if len(children) == 1 or (self.workers is not None and children):
+        if expected and children:
             self.worker_pids = children
 
     def _children(self) -> list[int]:
