@@ -3,6 +3,9 @@ fragments, limits, protocol errors and the closing handshake. No sockets."""
 
 from __future__ import annotations
 
+import random
+import zlib
+
 import pytest
 
 from xloop.ws import Closed, ConnectionClosed, Event, Message, Pong, WebSocketEngine
@@ -185,6 +188,23 @@ def test_a_compressed_bomb_stops_at_max_size(name: str) -> None:
     offer = (b"sec-websocket-extensions", b"permessage-deflate")
     ws = engine(name, offer, max_size=100_000)
     _closed_with(ws, frame(BINARY, deflate(b"\0" * 10_000_000), rsv=4), 1009)
+
+
+def test_a_client_window_of_15_bits_is_inflated_when_the_offer_sets_none(name: str) -> None:
+    """An offer without client_max_window_bits leaves the client its 32 KiB window: a
+    message referring back into the one before it further than 4 KiB (the 12-bit window
+    this server asks for when it may) is inflated whole."""
+    offer = (b"sec-websocket-extensions", b"permessage-deflate")
+    block = random.Random(7).randbytes(6000)  # incompressible: only the repeat compresses
+    compressor = zlib.compressobj(wbits=-15)  # one context for both messages (RFC 7692 7.2.1)
+    first, second = (
+        (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        for data in (block, block)
+    )
+    assert len(second) < 100  # a reference 6,000 bytes back, into the first message
+    frames = [frame(BINARY, first, rsv=4), frame(BINARY, second, rsv=4)]
+    events, _ = feed(engine(name, offer), frames)
+    assert events == [Message(block), Message(block)]
 
 
 def test_a_compressed_message_is_inflated(name: str) -> None:

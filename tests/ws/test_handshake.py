@@ -6,7 +6,15 @@ import pytest
 
 from xloop.http import DefaultHeaders, ResponseError
 from xloop.ws import HandshakeError, MessageError
-from xloop.ws.handshake import accept_token, check_close, check_request, rejection, subprotocols
+from xloop.ws.handshake import (
+    Offer,
+    _extension_list,
+    accept_token,
+    check_close,
+    check_request,
+    rejection,
+    subprotocols,
+)
 
 from ._support import ACCEPT, ENGINES, KEY, build, handshake
 
@@ -122,16 +130,7 @@ def test_an_extension_the_server_does_not_know_is_declined(name: str) -> None:
     assert _extensions(build(name, offer).accept(None, [])) == []
 
 
-WSPROTO_DECLINES = pytest.mark.xfail(
-    strict=True,
-    reason="the wsproto engine ignores a Sec-WebSocket-Extensions header that does not parse "
-    "(101) where the websockets engine answers 400",
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=WSPROTO_DECLINES if n == "wsproto" else ()) for n in ENGINES]
-)
+@pytest.mark.parametrize("name", ENGINES)
 def test_an_extensions_header_that_does_not_parse_is_a_400(name: str) -> None:
     """A bad handshake is answered before the app, alike on both engines (an unterminated
     quoted string is no RFC 6455 section 9.1 extension list)."""
@@ -141,19 +140,81 @@ def test_an_extensions_header_that_does_not_parse_is_a_400(name: str) -> None:
     assert "Sec-WebSocket-Extensions" in str(caught.value)
 
 
-WSPROTO_QUOTED = pytest.mark.xfail(
-    strict=True,
-    reason="the wsproto engine answers 400 to a quoted parameter value, which RFC 7692 "
-    "section 7.1 allows",
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=WSPROTO_QUOTED if n == "wsproto" else ()) for n in ENGINES]
-)
+@pytest.mark.parametrize("name", ENGINES)
 def test_a_quoted_deflate_parameter_is_accepted(name: str) -> None:
     """RFC 7692 section 7.1: ``server_max_window_bits="10"`` is the same offer as ``=10``."""
     offer = (b"sec-websocket-extensions", b'permessage-deflate; server_max_window_bits="10"')
     (extension,) = _extensions(build(name, offer).accept(None, []))
     assert "permessage-deflate" in extension
     assert "server_max_window_bits=10" in extension
+
+
+def _terms(response: bytes) -> list[Offer] | None:
+    """The extension answered in a 101, parsed (None: none)."""
+    lines = _extensions(response)
+    if not lines:
+        return None
+    (line,) = lines
+    offers = _extension_list(line.split(":", 1)[1])
+    return [(name, sorted(params, key=lambda param: param[0])) for name, params in offers]
+
+
+_SERVER_12 = ("server_max_window_bits", "12")
+
+
+@pytest.mark.parametrize(
+    ("offer", "terms"),
+    [
+        pytest.param("permessage-deflate", [_SERVER_12], id="bare"),
+        pytest.param(
+            "permessage-deflate; client_max_window_bits",
+            [("client_max_window_bits", "12"), _SERVER_12],
+            id="client-bits-no-value",
+        ),
+        pytest.param(
+            "permessage-deflate; client_max_window_bits=10; server_max_window_bits=15",
+            [("client_max_window_bits", "10"), _SERVER_12],
+            id="windows-capped",
+        ),
+        pytest.param(
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            [
+                ("client_no_context_takeover", None),
+                _SERVER_12,
+                ("server_no_context_takeover", None),
+            ],
+            id="no-context-takeover",
+        ),
+        pytest.param("permessage-deflate; server_max_window_bits=8", None, id="8-bits-declined"),
+        pytest.param("permessage-deflate; x=1", None, id="unknown-parameter-declined"),
+        pytest.param(
+            "permessage-deflate; client_no_context_takeover=1", None, id="value-where-none-belongs"
+        ),
+        pytest.param(
+            "permessage-deflate; server_max_window_bits=10; server_max_window_bits=10",
+            None,
+            id="repeated-parameter-declined",
+        ),
+        pytest.param("permessage-deflate; server_max_window_bits=016", None, id="leading-zero"),
+        pytest.param(
+            "permessage-deflate; x=1, permessage-deflate; server_max_window_bits=9",
+            [("server_max_window_bits", "9")],
+            id="first-acceptable-offer",
+        ),
+        pytest.param(
+            "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+            [("server_max_window_bits", "10")],
+            id="first-offer-wins",
+        ),
+    ],
+)
+def test_both_engines_agree_on_the_deflate_terms(
+    offer: str, terms: list[tuple[str, str | None]] | None
+) -> None:
+    """RFC 7692 section 7 negotiated alike on both engines: the first offer this server can
+    accept, windows at most 12 bits, an offer with an unknown or repeated parameter or a bad
+    value declined (a 101 without compression when none is left)."""
+    header = (b"sec-websocket-extensions", offer.encode())
+    expected = None if terms is None else [("permessage-deflate", terms)]
+    for name in ENGINES:
+        assert _terms(build(name, header).accept(None, [])) == expected, name

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "VALID_CLOSE_CODES",
+    "Offer",
     "accept_token",
     "check_close",
     "check_request",
+    "extension_offers",
     "rejection",
     "subprotocols",
     "switching_protocols",
@@ -32,6 +34,17 @@ __all__ = [
 
 _VERSION: Final = [(b"sec-websocket-version", b"13")]
 _TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
+_TOKEN_AT: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").match
+#: A quoted-string (RFC 9110 section 5.6.4): qdtext or a quoted-pair.
+_QUOTED_AT: Final = re.compile(
+    r'"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*)"'
+).match
+_QUOTED_PAIR: Final = re.compile(r"\\(.)")
+_OWS_AT: Final = re.compile(r"[ \t]*").match
+
+#: An extension offered in ``Sec-WebSocket-Extensions``: its name and its parameters
+#: (name, value or None), in order.
+Offer = tuple[str, list[tuple[str, "str | None"]]]
 
 
 def check_request(request: Request) -> None:
@@ -59,6 +72,73 @@ def check_request(request: Request) -> None:
         nonce = b""
     if len(nonce) != 16:
         raise HandshakeError(400, "Sec-WebSocket-Key is not 16 bytes in base64")
+    extension_offers(request)  # a list that does not parse is a 400 on either engine
+
+
+def extension_offers(request: Request) -> list[Offer]:
+    """The extensions offered in the ``Sec-WebSocket-Extensions`` fields, in order
+    (RFC 6455 section 9.1: ``1#extension``, each ``token *( ";" token [ "=" ( token /
+    quoted-string ) ] )``, a quoted value a token once unquoted); HandshakeError 400 for a
+    field that is no such list."""
+    offers: list[Offer] = []
+    for name, value in request.headers:
+        if name == b"sec-websocket-extensions":
+            text = value.decode("latin-1")
+            try:
+                offers += _extension_list(text)
+            except ValueError as exc:
+                raise HandshakeError(
+                    400, f"invalid Sec-WebSocket-Extensions {text!r}: {exc}"
+                ) from None
+    return offers
+
+
+def _extension_list(text: str) -> list[Offer]:
+    offers: list[Offer] = []
+    end = len(text)
+    at = _ows(text, 0)
+    while at < end:
+        if text[at] == ",":  # an empty element (RFC 9110 section 5.6.1: ignored)
+            at = _ows(text, at + 1)
+            continue
+        name, at = _token(text, at, "an extension name")
+        params: list[tuple[str, str | None]] = []
+        at = _ows(text, at)
+        while at < end and text[at] == ";":
+            param, at = _token(text, _ows(text, at + 1), "a parameter name")
+            value: str | None = None
+            at = _ows(text, at)
+            if at < end and text[at] == "=":
+                at = _ows(text, at + 1)
+                quoted = _QUOTED_AT(text, at)
+                if quoted is not None:
+                    value = _QUOTED_PAIR.sub(r"\1", quoted.group(1))
+                    if _TOKEN(value) is None:
+                        raise ValueError(f"the quoted value of {param} is not a token")
+                    at = quoted.end()
+                else:
+                    value, at = _token(text, at, f"a value for {param}")
+                at = _ows(text, at)
+            params.append((param, value))
+        offers.append((name, params))
+        if at < end:
+            if text[at] != ",":
+                raise ValueError(f"unexpected {text[at]!r} at {at}")
+            at = _ows(text, at + 1)
+    return offers
+
+
+def _ows(text: str, at: int) -> int:
+    match = _OWS_AT(text, at)
+    assert match is not None  # zero or more
+    return match.end()
+
+
+def _token(text: str, at: int, what: str) -> tuple[str, int]:
+    match = _TOKEN_AT(text, at)
+    if match is None:
+        raise ValueError(f"expected {what} at {at}")
+    return match.group(), match.end()
 
 
 def subprotocols(request: Request) -> list[str]:

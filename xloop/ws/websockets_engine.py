@@ -170,7 +170,7 @@ class WebsocketsEngine:
         received = protocol.close_rcvd
         if received is not None:
             return Closed(received.code, received.reason)
-        return Closed(1006)  # pragma: no cover - eof_sent means one of the above
+        return Closed(1006)  # the connection ended with no close frame received
 
     def send_message(self, data: str | bytes) -> None:
         if not self.open:

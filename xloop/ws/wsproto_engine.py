@@ -1,8 +1,12 @@
 """The wsproto engine: its sans-IO ``Connection`` (frames), messages assembled here.
 
 The handshake is not run through wsproto's own h11 round trip: the HTTP layer parsed it,
-:mod:`xloop.ws.handshake` checked it and writes the ``101``, and the extensions are
-negotiated with wsproto's ``server_extensions_handshake``.
+:mod:`xloop.ws.handshake` checked it (the extension offers parsed with it) and writes the
+``101``. permessage-deflate is negotiated here as the websockets engine negotiates it (RFC
+7692 section 7: the first acceptable offer; one with an unknown or repeated parameter, or
+a value where none belongs, is declined), then handed to wsproto's ``PerMessageDeflate``
+in the one form it reads right (its own ``server_extensions_handshake`` reads no quoted
+value, takes unknown parameters, and lets a later offer override an earlier one).
 """
 
 from __future__ import annotations
@@ -17,12 +21,11 @@ from wsproto.events import Message as WSMessage
 from wsproto.events import Pong as WSPong
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
-from wsproto.handshake import server_extensions_handshake
 from wsproto.utilities import LocalProtocolError
 
 from .base import DEFLATE_MEM_LEVEL, DEFLATE_WINDOW_BITS, Settings
-from .events import Closed, ConnectionClosed, Event, HandshakeError, Message, Pong
-from .handshake import accept_token, subprotocols, switching_protocols
+from .events import Closed, ConnectionClosed, Event, Message, Pong
+from .handshake import Offer, accept_token, extension_offers, subprotocols, switching_protocols
 
 if TYPE_CHECKING:
     from wsproto.frame_protocol import FrameDecoder, FrameProtocol
@@ -41,10 +44,8 @@ class _BoundedDeflate(PerMessageDeflate):
     and no decompression past what the message size limit allows (a compressed bomb
     stops at ``max_size`` + 1 bytes with 1009, not after inflating all of it)."""
 
-    def __init__(self, max_size: int) -> None:
-        super().__init__(
-            client_max_window_bits=DEFLATE_WINDOW_BITS, server_max_window_bits=DEFLATE_WINDOW_BITS
-        )
+    def __init__(self, max_size: int, client_bits: int, server_bits: int) -> None:
+        super().__init__(client_max_window_bits=client_bits, server_max_window_bits=server_bits)
         self._max_size = max_size
 
     def frame_inbound_payload_data(
@@ -79,6 +80,66 @@ class _BoundedDeflate(PerMessageDeflate):
         return super().frame_outbound(proto, opcode, rsv, data, fin)
 
 
+_WINDOW_BITS: Final = frozenset(str(bits) for bits in range(8, 16))
+_DEFLATE: Final = "permessage-deflate"
+
+
+def _deflate(offers: list[Offer], max_size: int) -> tuple[str, _BoundedDeflate] | None:
+    """The ``Sec-WebSocket-Extensions`` answer and the extension for the first acceptable
+    permessage-deflate offer (None: none is), windows at most DEFLATE_WINDOW_BITS."""
+    for name, params in offers:
+        if name != _DEFLATE:
+            continue
+        agreed = _agreed(params)
+        if agreed is None:
+            continue
+        server_takeover, client_takeover, server_bits, client_bits = agreed
+        offer = [_DEFLATE, f"server_max_window_bits={server_bits}"]
+        if server_takeover:
+            offer.append("server_no_context_takeover")
+        if client_takeover:
+            offer.append("client_no_context_takeover")
+        if client_bits is not None:
+            offer.append(f"client_max_window_bits={client_bits}")
+        # Without client_max_window_bits the client's window is its own: up to 15 bits.
+        deflate = _BoundedDeflate(max_size, client_bits or 15, server_bits)
+        answer = deflate.accept("; ".join(offer))
+        if isinstance(answer, str):
+            return (f"{_DEFLATE}; {answer}" if answer else _DEFLATE), deflate
+    return None
+
+
+def _agreed(params: list[tuple[str, str | None]]) -> tuple[bool, bool, int, int | None] | None:
+    """One permessage-deflate offer's terms as this server accepts them
+    (server_no_context_takeover, client_no_context_takeover, the server's window bits, the
+    client's or None), or None to decline it."""
+    seen: set[str] = set()
+    server_takeover = client_takeover = False
+    server_bits: int | None = None
+    client_bits: int | None = None
+    client_bits_asked = False
+    for name, value in params:
+        if name in seen:
+            return None
+        seen.add(name)
+        if name == "server_no_context_takeover" and value is None:
+            server_takeover = True
+        elif name == "client_no_context_takeover" and value is None:
+            client_takeover = True
+        elif name == "server_max_window_bits" and value in _WINDOW_BITS:
+            server_bits = int(value)
+        elif name == "client_max_window_bits" and (value is None or value in _WINDOW_BITS):
+            client_bits_asked = True
+            client_bits = None if value is None else int(value)
+        else:
+            return None
+    server = min(server_bits or DEFLATE_WINDOW_BITS, DEFLATE_WINDOW_BITS)
+    if server == 8:
+        return None  # zlib compresses with no 8-bit raw window (websockets declines too)
+    client = min(client_bits or DEFLATE_WINDOW_BITS, DEFLATE_WINDOW_BITS)
+    return server_takeover, client_takeover, server, client if client_bits_asked else None
+
+
 class WsprotoEngine:
     """:class:`xloop.ws.base.WebSocketEngine` on wsproto's ``Connection``."""
 
@@ -100,24 +161,17 @@ class WsprotoEngine:
 
     def __init__(self, request: Request, settings: Settings) -> None:
         key = b""
-        offers: list[str] = []
         for name, value in request.headers:
             if name == b"sec-websocket-key":
                 key = value.strip(b" \t")
-            elif name == b"sec-websocket-extensions":
-                offers.extend(piece.strip() for piece in value.decode("latin-1").split(","))
         self._accept = accept_token(key)
+        self._extensions: str | None = None
         extensions: list[Extension] = []
-        header: bytes | None = None
-        if settings.per_message_deflate and offers:
-            deflate = _BoundedDeflate(settings.max_size)
-            try:
-                header = server_extensions_handshake(offers, [deflate])
-            except ValueError as exc:  # a malformed parameter
-                raise HandshakeError(400, f"invalid Sec-WebSocket-Extensions: {exc}") from None
-            if header is not None:
+        if settings.per_message_deflate:
+            agreed = _deflate(extension_offers(request), settings.max_size)
+            if agreed is not None:
+                self._extensions, deflate = agreed
                 extensions.append(deflate)
-        self._extensions = header.decode("ascii") if header is not None else None
         self._connection = Connection(ConnectionType.SERVER, extensions)
         self.subprotocols = subprotocols(request)
         self._max_size = settings.max_size
