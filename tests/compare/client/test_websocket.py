@@ -55,11 +55,11 @@ def test_frames_are_masked_per_rfc_6455() -> None:
     assert server_frame(0x1, b"Hello") == bytes.fromhex("810548656c6c6f")
 
 
-def opened(
+def handshaking(
     messages: list[Outgoing] = MESSAGES, *, sending: bool = True
 ) -> tuple[Run, WebSocketClientConnection, FakeTransport, WSConnection]:
-    """A client connection whose handshake wsproto's server side accepted (``sending``
-    false: the run ended while the 101 was due)."""
+    """A client connection whose handshake request wsproto's server side has read, its
+    101 not yet sent (``sending`` false: the run ended while the 101 was due)."""
     run = Run("127.0.0.1", 80, HEAD, messages=messages)
     protocol = WebSocketClientConnection(run, messages)
     transport = FakeTransport()
@@ -71,6 +71,14 @@ def opened(
     assert isinstance(request, Request)
     assert request.target == "/ws"
     assert request.extensions == []  # no compression offered
+    return run, protocol, transport, server
+
+
+def opened(
+    messages: list[Outgoing] = MESSAGES, *, sending: bool = True
+) -> tuple[Run, WebSocketClientConnection, FakeTransport, WSConnection]:
+    """A client connection whose handshake wsproto's server side accepted."""
+    run, protocol, transport, server = handshaking(messages, sending=sending)
     feed(protocol, server.send(AcceptConnection()))
     assert protocol.upgraded
     return run, protocol, transport, server
@@ -256,13 +264,7 @@ def test_an_unsolicited_pong_is_ignored() -> None:
 def test_the_101_and_a_ping_in_one_read() -> None:
     """What follows the 101 in the same read is framed: the first message goes out, then
     the ping's pong."""
-    run = Run("127.0.0.1", 80, HEAD, messages=MESSAGES)
-    protocol = WebSocketClientConnection(run, MESSAGES)
-    transport = FakeTransport()
-    protocol.connection_made(transport)
-    server = WSConnection(ConnectionType.SERVER)
-    server.receive_data(transport.writes.pop())
-    list(server.events())
+    run, protocol, transport, server = handshaking()
     feed(protocol, server.send(AcceptConnection()) + server.send(Ping(payload=b"early")))
     assert protocol.upgraded
     events = received(server, transport)
@@ -274,13 +276,7 @@ def test_the_101_and_a_ping_in_one_read() -> None:
 def test_a_handshake_response_byte_by_byte_then_one_without_an_end() -> None:
     """The 101 in one-byte reads opens the connection; a head that never ends is refused
     past MAX_HEAD, as a protocol error."""
-    run = Run("127.0.0.1", 80, HEAD, messages=MESSAGES)
-    protocol = WebSocketClientConnection(run, MESSAGES)
-    transport = FakeTransport()
-    protocol.connection_made(transport)
-    server = WSConnection(ConnectionType.SERVER)
-    server.receive_data(transport.writes.pop())
-    list(server.events())
+    run, protocol, transport, server = handshaking()
     response = server.send(AcceptConnection())
     for index in range(len(response)):
         assert not protocol.upgraded
