@@ -20,6 +20,7 @@ import h11
 from .chunked import ChunkedChecker
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from .head import (
+    BLANK,
     Limits,
     check_head,
     check_target,
@@ -36,9 +37,6 @@ _NEED: Final = (h11.NEED_DATA, h11.PAUSED)
 #: Bytes as ints: ``int in bytes`` is a memchr, while ``bytes in bytes`` first tries its
 #: argument as an int, and the TypeError raised and cleared inside costs ten times more.
 _LF: Final = ord("\n")
-#: What may come before a request line and is ignored (RFC 9112 section 2.2; llhttp skips
-#: any run of CR and LF there, and so do the h11 and zttp adapters).
-_BLANK: Final = b"\r\n"
 _HASH: Final = ord("#")
 _SLASH: Final = ord("/")
 #: The versions llhttp reads; it refuses any other on the request line (505 there too).
@@ -110,9 +108,9 @@ class H11Connection(ResponseWriter):
                     self._failed = True
                     return [error]
             if not self._in_body:
-                if not self._recent and data[0] in _BLANK:
+                if not self._recent and data[0] in BLANK:
                     # Empty lines before a request line (h11 refuses them): dropped.
-                    data = data.lstrip(_BLANK)
+                    data = data.lstrip(BLANK)
                     if not data:
                         return []
                 if not self._saw_newline and _LF in data:
@@ -132,8 +130,8 @@ class H11Connection(ResponseWriter):
         if self._conn is None:
             return []
         held, closed = self._conn.trailing_data
-        if held and held[0] in _BLANK:  # empty lines after the last message: dropped
-            kept = bytes(held).lstrip(_BLANK)
+        if held and held[0] in BLANK:  # empty lines after the last message: dropped
+            kept = bytes(held).lstrip(BLANK)
             del self._recent[: len(held) - len(kept)]
             self._saw_newline = _LF in self._recent
             held = kept

@@ -22,6 +22,7 @@ from typing import Final
 from .events import ProtocolError
 
 __all__ = [
+    "BLANK",
     "METHODS",
     "Limits",
     "check_head",
@@ -31,6 +32,10 @@ __all__ = [
     "status_for_version",
     "version_status_from_line",
 ]
+
+#: What may come before a request line and is skipped (RFC 9112 section 2.2: any run of CR
+#: and LF there, as llhttp does; the h11 and zttp adapters drop it themselves).
+BLANK: Final = b"\r\n"
 
 #: The registered methods' bytes to their (interned) names, so the parsers that hand the
 #: method over as bytes (httptools, zttp) build no new str per request for the common ones.

@@ -32,7 +32,15 @@ import zttp
 from .chunked import ChunkedChecker
 from .events import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from .h11_conn import H11Connection
-from .head import METHODS, Limits, check_head, check_target, line_target_status, status_for_version
+from .head import (
+    BLANK,
+    METHODS,
+    Limits,
+    check_head,
+    check_target,
+    line_target_status,
+    status_for_version,
+)
 from .response import ResponseWriter, connection_tokens
 
 __all__ = ["ZttpConnection"]
@@ -63,8 +71,6 @@ _VERSIONS: Final = {b"1.1": "1.1", b"1.0": "1.0"}
 _LINE_PREFIX: Final = re.compile(rb"[\x21-\x7e ]*\r?").fullmatch
 #: Bytes as ints: ``int in bytes`` is a memchr (see h11_conn).
 _LF: Final = ord("\n")
-#: Empty lines before a request line are ignored (RFC 9112 section 2.2, as llhttp does).
-_BLANK: Final = b"\r\n"
 _HASH: Final = ord("#")
 _SLASH: Final = ord("/")
 
@@ -102,7 +108,7 @@ class ZttpConnection(ResponseWriter):
     @property
     def head_pending(self) -> bool:
         raw = self._raw
-        return self._state == _HEAD and bool(raw) and bool(raw.lstrip(_BLANK))
+        return self._state == _HEAD and bool(raw) and bool(raw.lstrip(BLANK))
 
     @property
     def reusable(self) -> bool:
@@ -134,8 +140,8 @@ class ZttpConnection(ResponseWriter):
         if state == _HEAD:
             raw = self._raw
             if not raw:
-                if data[0] in _BLANK:  # empty lines before a request line: dropped
-                    data = data.lstrip(_BLANK)
+                if data[0] in BLANK:  # empty lines before a request line: dropped
+                    data = data.lstrip(BLANK)
                     if not data:
                         return []
                 self._raw = data
@@ -174,10 +180,10 @@ class ZttpConnection(ResponseWriter):
             return []
         self._blocked = False
         raw = self._raw
-        if raw and raw[0] in _BLANK and self._state == _HEAD:
+        if raw and raw[0] in BLANK and self._state == _HEAD:
             # Empty lines after the last message, already given to zttp, which refuses
             # them: a new zttp connection reads on from what follows them.
-            raw = self._raw = raw.lstrip(_BLANK)
+            raw = self._raw = raw.lstrip(BLANK)
             self._conn = zttp.Connection(zttp.SERVER)
             if raw:
                 self._conn.receive_data(bytes(raw))
