@@ -76,13 +76,19 @@ def test_which_loop_json_imports_no_server_no_compare_no_rich(tmp_path: Path) ->
     assert under(names, "rich") == []
 
 
-def test_which_loop_tables_import_rich_but_not_the_server(tmp_path: Path) -> None:
+def test_which_loop_report_imports_no_rich_and_not_the_server(tmp_path: Path) -> None:
     names = imported(["which-loop"], tmp_path)
+    assert {"xloop.loops.plain", "asyncio"} <= names
+    assert under(names, *SERVER_AND_COMPARE, "xloop.config", "rich", "xloop.loops.render") == []
+    # alone, it is answered without building the command line
+    assert under(names, "typer", "click", "xloop.cli") == []
+
+
+def test_which_loop_all_tables_import_rich(tmp_path: Path) -> None:
+    names = imported(["which-loop", "--all"], tmp_path)
     assert {"xloop.loops.render", "rich.table"} <= names
     assert under(names, *SERVER_AND_COMPARE, "xloop.config") == []
     assert "rich._emoji_codes" not in names  # the tables are rendered without emoji codes
-    # alone, it is answered without building the command line
-    assert under(names, "typer", "click", "xloop.cli") == []
 
 
 def test_which_loop_with_an_option_builds_the_command_line(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 The command is registered by :mod:`xloop.cli` with the options :class:`WhichLoopOptions`
 declares (``--loop``, ``--selector`` and ``--workers`` are ``xloop serve``'s own
-declarations, :mod:`xloop.loops.declared`); this module only reports: JSON here, the
-tables in :mod:`xloop.loops.render` (rich is imported only for them). Bad input raises
+declarations, :mod:`xloop.loops.declared`); this module only reports: JSON here, one
+loop as plain text (:mod:`xloop.loops.plain`), every loop as tables (:mod:`xloop.loops.render`,
+the only part that imports rich). Bad input raises
 :mod:`xloop.errors` errors, which the CLI layer prints as one line and turns into the
 error's exit code.
 """
@@ -85,8 +86,9 @@ def which_loop(
     """Report the loop ``--loop``/``--selector`` resolve to, or (``all_``) every backend.
 
     ``as_json`` prints the report (see :mod:`xloop.loops.inspect` for the schema)
-    as indented JSON on stdout; otherwise rich tables (:mod:`xloop.loops.render`, imported
-    only then).
+    as indented JSON on stdout; otherwise the report of one loop as plain text
+    (:mod:`xloop.loops.plain`), and ``all_``'s as rich tables (:mod:`xloop.loops.render`,
+    imported only then).
     """
     if trace:
         _print_trace(loop, selector, as_json)
@@ -126,9 +128,14 @@ def which_loop(
 
         print(json.dumps(report, indent=2))
         return
-    from xloop.loops import render
+    if all_:
+        from xloop.loops import render
 
-    render.print_report(report, all_=all_, capabilities=capabilities, app=app, plan=plan)
+        render.print_report(report, capabilities=capabilities)
+    else:
+        from xloop.loops import plain
+
+        plain.print_report(report, app=app, plan=plan)
 
 
 def _print_trace(loop: str, selector: str, as_json: bool) -> None:

@@ -1,5 +1,6 @@
-"""The tables ``xloop which-loop`` prints for people (rich); :mod:`xloop.loops.cli` decides
-what goes in them, and prints JSON for programs without importing rich."""
+"""The tables ``xloop which-loop --all`` and the calls ``--trace`` prints for people (rich);
+:mod:`xloop.loops.cli` decides what goes in them. The report of one loop is plain text
+(:mod:`xloop.loops.plain`), and JSON is printed without importing rich."""
 
 from __future__ import annotations
 
@@ -13,53 +14,18 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from xloop.loops.trace import Step
-    from xloop.loops.workers import WorkerPlan
 
-__all__ = [
-    "print_all",
-    "print_capabilities",
-    "print_choice",
-    "print_report",
-    "print_trace",
-    "print_workers",
-]
+__all__ = ["print_all", "print_capabilities", "print_report", "print_trace"]
 
 
-def print_report(
-    report: dict[str, Any],
-    *,
-    all_: bool,
-    capabilities: bool,
-    app: str | None,
-    plan: WorkerPlan | None,
-) -> None:
-    """The tables of a report of :func:`xloop.loops.cli.which_loop`."""
+def print_report(report: dict[str, Any], *, capabilities: bool) -> None:
+    """The tables of ``xloop which-loop --all``: a report of
+    :func:`xloop.loops.inspect.inspect_all`."""
     console = Console(highlight=False, markup=False, emoji=False)
-    if all_:
-        print_all(console, report)
+    print_all(console, report)
+    if capabilities:
         columns = {e["name"]: e["capabilities"] for e in report["backends"] if "capabilities" in e}
-    else:
-        print_choice(console, report)
-        if plan is not None:
-            print_workers(console, plan, report["loop_class"])
-        columns = {report["backend"]: report["capabilities"]} if capabilities else {}
-        if app is not None:
-            for line in report["advice"] or [f"{app}: no known incompatibility with this loop"]:
-                console.print(Text(line, style="yellow" if report["advice"] else "green"))
-    if columns:
         print_capabilities(console, columns)
-
-
-def print_workers(console: Console, plan: WorkerPlan, loop_class: str) -> None:
-    table = Table(title=f"xloop serve --workers {plan.workers}", show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("each worker", Text(f"{loop_class} ({plan.backend}: {plan.reason})"))
-    table.add_row("processes", Text(f"a supervisor (no app, no loop of yours) + {plan.workers}"))
-    table.add_row("listener", Text(plan.sharing_text))
-    cap = f"{plan.cap} sockets per worker (select())" if plan.cap else "none from the loop"
-    table.add_row("socket cap", Text(cap))
-    console.print(table)
 
 
 def print_trace(described: str, steps: Sequence[Step]) -> None:
@@ -121,33 +87,6 @@ def _driver_text(driver: dict[str, str | None] | None) -> Text:
     if not driver or driver["kind"] is None:
         return Text("-")
     return Text(f"{driver['class']} ({driver['kind']})")
-
-
-def print_choice(console: Console, report: dict[str, Any]) -> None:
-    summary = Table(title="xloop which-loop", show_header=False, title_justify="left")
-    summary.add_column(style="bold")
-    summary.add_column()
-    summary.add_row("requested", Text(report["requested"]))
-    summary.add_row("backend", Text(report["backend"]))
-    summary.add_row("reason", Text(report["reason"]))
-    summary.add_row("loop class", Text(report["loop_class"]))
-    summary.add_row("driver", _driver_text(report["driver"]))
-    _platform_rows(summary, report)
-    console.print(summary)
-
-    mro = Table(title="method resolution order", title_justify="left")
-    mro.add_column("#", justify="right")
-    mro.add_column("class")
-    for index, name in enumerate(report["mro"]):
-        mro.add_row(str(index), Text(name))
-    console.print(mro)
-
-    methods = Table(title="methods", title_justify="left")
-    methods.add_column("method")
-    methods.add_column("defined by")
-    for name, owner in report["methods"].items():
-        methods.add_row(Text(name), _or_dash(owner))
-    console.print(methods)
 
 
 def print_all(console: Console, report: dict[str, Any]) -> None:
