@@ -76,12 +76,22 @@ async def _inventory(running: RunningServer) -> dict[str, int]:
     loop = asyncio.get_running_loop()
     gc.collect()
     scheduled = getattr(loop, "_scheduled", None)  # the stdlib loops' timer heap
+    # The server's own timers are not any connection's: the Date header's tick, and the one
+    # timer of every idle connection, which stays armed for the next due after the
+    # connections it was armed for are gone (it then finds nothing, and is not re-armed):
+    # whether it is pending depends on how long ago the last connection went idle.
+    idle_timer = state.idle._on_timer
+    timers = (
+        -1
+        if scheduled is None
+        else sum(not h.cancelled() and h._callback != idle_timer for h in scheduled)
+    )
     return {
         "connections": len(state.connections),
         "active requests": state.active,
         "orphan tasks": len(state.orphans),
         "tasks": len(asyncio.all_tasks(loop)),
-        "timers": -1 if scheduled is None else sum(not h.cancelled() for h in scheduled),
+        "timers": timers,
         "Connection objects": sum(isinstance(o, Connection) for o in gc.get_objects()),
         "Cycle objects": sum(isinstance(o, Cycle) for o in gc.get_objects()),
     }
