@@ -84,9 +84,10 @@ class HttptoolsConnection(ResponseWriter):
         "_out",
         "_parser",
         "_pending_method_error",
+        "_piece",
         "_prefix",
         "_prefix_valid",
-        "_size",
+        "_special",
         "_upgrade",
         "_upgrade_data",
         "_url",
@@ -119,7 +120,8 @@ class HttptoolsConnection(ResponseWriter):
         self._upgrade_data = b""
         self._forwarded = False
         self._hosts = 0
-        self._size = 0
+        self._special = False  # a field that sets one of the flags above, in this head
+        self._piece = 0  # the size of the piece being parsed (see on_headers_complete)
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect = False
@@ -191,6 +193,7 @@ class HttptoolsConnection(ResponseWriter):
         connection has failed (nothing more is parsed)."""
         self._began = False
         self._ended = False
+        self._piece = len(piece)
         try:
             self._parser.feed_data(piece)
         except httptools.HttpParserUpgrade as exc:
@@ -287,15 +290,11 @@ class HttptoolsConnection(ResponseWriter):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = []
-        self._expect = False
-        self._has_body = False
-        self._framing = False
-        self._chunked = False
-        self._upgrade = False
-        self._websocket = False
-        self._forwarded = False
+        if self._special:  # the last head set a flag: a head with none sets none to reset
+            self._special = False
+            self._expect = self._has_body = self._framing = self._chunked = False
+            self._upgrade = self._websocket = self._forwarded = False
         self._hosts = 0
-        self._size = 0
         self._in_head = True
         self._began = True
         self._began_message = True
@@ -316,24 +315,27 @@ class HttptoolsConnection(ResponseWriter):
         if value[-1:] in _OWS:
             value = value.rstrip(b" \t")
         if name in _SPECIAL:
-            # Framing, Host and Expect: framing is checked in full by check_head.
-            if name == b"expect" and value.lower() == b"100-continue":
-                self._expect = True
-            elif name == b"content-length":
-                self._has_body = value != b"0"
-                self._framing = True
-            elif name == b"transfer-encoding":
-                self._has_body = True
-                self._framing = True
-                self._chunked = True
-            elif name == b"host":
+            # Host (in every request: first, and it sets no flag), framing, Expect, Upgrade
+            # and the proxy fields; framing is checked in full by check_head.
+            if name == b"host":
                 self._hosts += 1
-            elif name == b"upgrade":
-                self._upgrade = True
-                self._websocket = b"websocket" in connection_tokens(value)
             else:
-                self._forwarded = True
-        self._size += len(name) + len(value) + 4
+                self._special = True
+                if name == b"expect":
+                    if value.lower() == b"100-continue":
+                        self._expect = True
+                elif name == b"content-length":
+                    self._has_body = value != b"0"
+                    self._framing = True
+                elif name == b"transfer-encoding":
+                    self._has_body = True
+                    self._framing = True
+                    self._chunked = True
+                elif name == b"upgrade":
+                    self._upgrade = True
+                    self._websocket = b"websocket" in connection_tokens(value)
+                else:
+                    self._forwarded = True
         headers = self._headers
         headers.append((name, value))
         if len(headers) > self._limits.max_header_count:
@@ -342,13 +344,16 @@ class HttptoolsConnection(ResponseWriter):
     def on_headers_complete(self) -> None:
         parser = self._parser
         self._in_head = False
+        # What the fields can add up to (check_head's size: name, value and 4 bytes each):
+        # no more than the head's bytes, each field's line at least its name, value and 3.
+        bound = self._head_bytes + self._piece + len(self._headers)
         self._head_bytes = 0
         version = parser.get_http_version()
         if (
             version == "1.1"
             and self._hosts == 1
             and not self._framing
-            and self._size <= self._limits.max_header_bytes
+            and bound <= self._limits.max_header_bytes
         ):
             error = None  # the common case: nothing for check_head to find
         else:
