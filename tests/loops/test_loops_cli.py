@@ -1,15 +1,18 @@
-"""The which-loop command body: rich text for people, JSON for machines."""
+"""The which-loop command body: text for people (plain, or rich's tables for --all), JSON for
+machines."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import platform
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
+import xloop.loops.cli
 from xloop import loops
 from xloop.errors import ConfigError, LoopUnavailable
 from xloop.loops.cli import which_loop
@@ -120,7 +123,9 @@ def test_unavailable_backend_raises(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == ""
 
 
-def test_capabilities_in_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
+def test_capabilities_in_json_and_text(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     which_loop(loop="asyncio", as_json=True, capabilities=True)
     report = json.loads(capsys.readouterr().out)
     names = [entry["name"] for entry in report["capabilities"]]
@@ -132,22 +137,46 @@ def test_capabilities_in_json_and_text(capsys: pytest.CaptureFixture[str]) -> No
         "unsupported",
         "not implemented",
     }
+    # The text of the same results (probed once: each probe runs in a child interpreter)
+    monkeypatch.setattr(xloop.loops.cli, "_probe", lambda *_: report["capabilities"])
     which_loop(loop="asyncio", capabilities=True)
     text = capsys.readouterr().out
     assert "capabilities (probed live)" in text
-    assert "add_reader" in text
+    for entry in report["capabilities"]:
+        assert any(
+            line.split() == [entry["name"], *entry["result"].split()] for line in text.splitlines()
+        )
 
 
-# Every loop's probes, each loop in a child interpreter: near a minute under Wine, where
-# the 60 s default timeout's thread method ended the pytest worker ("node down").
-@pytest.mark.timeout(300)
+def fake_probe(loop: str, selector: str) -> list[dict[str, str]]:
+    """What :func:`xloop.loops.cli._probe` returns, made up per loop."""
+    assert selector == "auto"
+    failing = {"name": "sendfile", "result": "fallback", "detail": f"{loop} copies"}
+    return [{"name": "add_reader", "result": "works", "detail": ""}, failing]
+
+
 def test_capabilities_with_all_probe_every_available_loop(
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Which loops are probed, and how their results are reported; the probes themselves
+    # are tests/loops/test_capabilities.py's (each loop's, live).
+    monkeypatch.setattr(xloop.loops.cli, "_probe", fake_probe)
     which_loop(all_=True, as_json=True, capabilities=True)
     report = json.loads(capsys.readouterr().out)
+    available = [entry["name"] for entry in report["backends"] if entry["available"]]
+    assert available
     for entry in report["backends"]:
-        assert ("capabilities" in entry) == entry["available"], entry["name"]
+        expected = fake_probe(entry["name"], "auto") if entry["available"] else None
+        assert entry.get("capabilities") == expected, entry["name"]
+
+    which_loop(all_=True, capabilities=True)
+    text = capsys.readouterr().out
+    table = text[text.index("capabilities (probed live)") :].splitlines()
+    header = next(line for line in table[1:] if "probe" in line)  # its box drawn by rich
+    assert re.findall(r"\w+", header) == ["probe", *available]
+    # one line of notes per different detail, naming the loops it applies to
+    for name in available:
+        assert f"sendfile on {name}: fallback: {name} copies" in table
 
 
 def test_app_advice_in_text_and_json(
