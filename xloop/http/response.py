@@ -44,6 +44,11 @@ CLOSE_DELIMITED: Final = 3
 
 _STATUS_LINES: dict[int, bytes] = {}
 _VALID_NAMES: dict[bytes, bytes] = {}
+#: Names (as the app wrote them) already found valid that the server does not act on: a
+#: response header named so is copied as it is, after its value's check.
+_PLAIN_NAMES: set[bytes] = set()
+_SEPARATOR: Final = b": "
+_CRLF: Final = b"\r\n"
 
 
 def status_line(status: int) -> bytes:
@@ -172,31 +177,31 @@ class ResponseWriter:
         line = _STATUS_LINES.get(status) or status_line(status)
         parts = [line, defaults.block]
         append = parts.append
+        extend = parts.extend
         keep_alive = self._request_keep_alive and not close
         content_length: int | None = None
         connection_close = False
-        names = _VALID_NAMES
+        plain = _PLAIN_NAMES
         for name, value in headers:
-            lname = names.get(name)
-            if lname is None:
-                lname = validated_name(name)
             if type(value) is not bytes or _CR in value or _LF in value or _NUL in value:
                 validate_value(value)
-            if lname == b"content-length":
-                if _DIGITS(value) is None or content_length is not None:
-                    raise ResponseError(f"invalid response Content-Length {value!r}")
-                content_length = int(value)
-            elif lname == b"transfer-encoding":
-                # The server chooses the framing; the app's TE is dropped (an HTTP/1.0
-                # client cannot take chunked anyway).
-                continue
-            elif lname == b"connection" and b"close" in connection_tokens(value):
-                connection_close = True
-                keep_alive = False
-            append(name)
-            append(b": ")
-            append(value)
-            append(b"\r\n")
+            if name not in plain:  # new, invalid, or one the server acts on
+                lname = validated_name(name)
+                if lname == b"content-length":
+                    if _DIGITS(value) is None or content_length is not None:
+                        raise ResponseError(f"invalid response Content-Length {value!r}")
+                    content_length = int(value)
+                elif lname == b"transfer-encoding":
+                    # The server chooses the framing; the app's TE is dropped (an HTTP/1.0
+                    # client cannot take chunked anyway).
+                    continue
+                elif lname == b"connection":
+                    if b"close" in connection_tokens(value):
+                        connection_close = True
+                        keep_alive = False
+                elif len(plain) < 4096:
+                    plain.add(name)
+            extend((name, _SEPARATOR, value, _CRLF))
 
         http11 = self._http11
         if self._head_method or status in {204, 304}:
