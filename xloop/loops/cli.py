@@ -1,10 +1,10 @@
-"""The body of ``xloop which-loop``: tables for people, JSON for machines.
+"""The body of ``xloop which-loop``: text for people, JSON for machines.
 
 The command is registered by :mod:`xloop.cli` with the options :class:`WhichLoopOptions`
 declares (``--loop``, ``--selector`` and ``--workers`` are ``xloop serve``'s own
 declarations, :mod:`xloop.loops.declared`); this module only reports: JSON here, one
-loop as plain text (:mod:`xloop.loops.plain`), every loop as tables (:mod:`xloop.loops.render`,
-the only part that imports rich). Bad input raises
+loop as plain text (:mod:`xloop.loops.plain`), every loop as tables
+(:mod:`xloop.loops.render`, the only part that imports rich). Bad input raises
 :mod:`xloop.errors` errors, which the CLI layer prints as one line and turns into the
 error's exit code.
 """
@@ -93,7 +93,7 @@ def which_loop(
     if trace:
         _print_trace(loop, selector, as_json)
         return
-    plan: WorkerPlan | None = None  # --workers: said in the report, and in a table
+    plan: WorkerPlan | None = None  # --workers: said in the report, and in the text
     if all_:
         if workers is not None:
             raise ConfigError(
