@@ -15,7 +15,7 @@
 # 3. `xloop which-loop --all` as the Windows interpreter sees it (the further loops
 #    included: one that does not import says why), then `xloop which-loop --check
 #    platforms/windows.toml` (without them: a wheel that cannot load under Wine is not a
-#    Windows mismatch).
+#    Windows mismatch; tests/loops' own run of that check is then skipped).
 # 4. pytest, per backend (XLOOP_TEST_LOOPS=<backend>): tests/server and tests/cli; then the
 #    backend-independent tests/http, tests/ws and tests/loops once. With
 #    XLOOP_WINE_COVERAGE=1, under coverage (below).
@@ -314,6 +314,8 @@ else
     else
         record "which-loop --check" "FAILED (exit $?)" 1
     fi
+    # tests/loops/test_check.py's run of the same check is then skipped (tens of seconds)
+    export XLOOP_WINE_CHECKED=platforms/windows.toml
 fi
 
 # -- 4. the test suite -------------------------------------------------------------------
