@@ -488,6 +488,22 @@ def test_headers_over_limit_streamed(adapter: str, piece: int) -> None:
     assert summarize(events) == [("error", 431)]
 
 
+@pytest.mark.parametrize("cut", [1, 2, 3])
+def test_headers_over_limit_behind_a_request_in_the_same_read(adapter: str, cut: int) -> None:
+    """A head begun behind a request that ended in the same read and completed in a later
+    one: its fields are counted whole, wherever the reads split it."""
+    big = _head(b"Host: a", b"X-Big: " + b"v" * (_BIG_AT_LIMIT + 1))
+    raw = GOOD + big
+    split = len(GOOD) + len(big) * cut // 4
+    conn = make(adapter, LIMITS)
+    events = conn.receive_data(raw[:split])
+    assert [event[0] for event in summarize(events)] == ["request", "end"]
+    events += conn.receive_data(raw[split:])
+    assert isinstance(events[0], Request)
+    respond(conn, events[0])
+    assert summarize(conn.start_next_cycle()) == [("error", 431)]
+
+
 # -- where the adapters must not differ -------------------------------------------------------
 
 DISPUTED = [

@@ -344,17 +344,15 @@ class HttptoolsConnection(ResponseWriter):
     def on_headers_complete(self) -> None:
         parser = self._parser
         self._in_head = False
-        # What the fields can add up to (check_head's size: name, value and 4 bytes each):
-        # no more than the head's bytes, each field's line at least its name, value and 3.
-        bound = self._head_bytes + self._piece + len(self._headers)
+        # The fields' size as check_head counts it (name, value and 4 bytes each) is at most
+        # the bytes of a head begun in this piece, plus 4 per field. A head begun in an
+        # earlier piece is counted by check_head itself.
+        small = (
+            self._began and self._piece + 4 * len(self._headers) <= self._limits.max_header_bytes
+        )
         self._head_bytes = 0
         version = parser.get_http_version()
-        if (
-            version == "1.1"
-            and self._hosts == 1
-            and not self._framing
-            and bound <= self._limits.max_header_bytes
-        ):
+        if version == "1.1" and self._hosts == 1 and not self._framing and small:
             error = None  # the common case: nothing for check_head to find
         else:
             error = status_for_version(version) or check_head(
