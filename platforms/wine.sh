@@ -29,9 +29,12 @@
 #
 # Environment:
 #   XLOOP_WINE_CACHE    cache of the prefix and the Python (default ~/.cache/xloop-wine)
-#   XLOOP_WINE_LOOPS    backends to run (default "proactor selector winloop"; rsloop too
-#                       where it imports: under Wine 8 it does not, its extension needs
-#                       bcryptprimitives.dll, which Wine 8 lacks, and the run says so)
+#   XLOOP_WINE_LOOPS    backends to run (default "proactor selector winloop"). rsloop
+#                       imports (with the forwarder DLL of step 2) but cannot serve under
+#                       Wine 8: its runtime refuses the Windows 7 a Wine 8 prefix reports,
+#                       and told Windows 10 (the prefix's AppDefaults) its servers still
+#                       fail to accept (Wine 8 has no NtSetInformationFile class 61,
+#                       FileReplaceCompletionInformation); which-loop --all says it fails
 #   XLOOP_WINE_EXTRA_LOOPS  further loops installed apart (default "rsloop")
 #   XLOOP_WINE_SUITES   per-backend test paths (default "tests/server tests/cli")
 #   XLOOP_WINE_SUITES_<backend>  that backend's test paths alone, over XLOOP_WINE_SUITES
