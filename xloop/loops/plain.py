@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from xloop.loops.workers import WorkerPlan
 
-__all__ = ["choice_lines", "print_report", "section"]
+__all__ = ["choice_lines", "driver_text", "platform_rows", "print_report", "section"]
 
 
 def section(title: str, rows: Iterable[tuple[str, str]]) -> list[str]:
@@ -26,24 +26,32 @@ def section(title: str, rows: Iterable[tuple[str, str]]) -> list[str]:
     return [title, *(f"  {key.ljust(width)}  {value}".rstrip() for key, value in rows)]
 
 
-def _driver(driver: dict[str, str | None] | None) -> str:
+def driver_text(driver: dict[str, str | None] | None) -> str:
+    """A report's driver: its class and kind, or ``-`` (uvloop and the like have none)."""
     if not driver or driver["kind"] is None:
         return "-"
     return f"{driver['class']} ({driver['kind']})"
 
 
+def platform_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``python`` and ``os`` rows of a report (also :mod:`xloop.loops.render`'s)."""
+    python, os_ = report["python"], report["os"]
+    return [
+        ("python", f"{python['implementation']} {python['version']}"),
+        ("os", f"{os_['system']} {os_['release']} ({os_['machine']})"),
+    ]
+
+
 def choice_lines(report: dict[str, Any]) -> list[str]:
     """The loop that resolved (a report of :func:`xloop.loops.inspect.inspect_choice`):
     what was asked and why it resolved so, the class, its MRO and who defines each method."""
-    python, os_ = report["python"], report["os"]
     summary = [
         ("requested", report["requested"]),
         ("backend", report["backend"]),
         ("reason", report["reason"]),
         ("loop class", report["loop_class"]),
-        ("driver", _driver(report["driver"])),
-        ("python", f"{python['implementation']} {python['version']}"),
-        ("os", f"{os_['system']} {os_['release']} ({os_['machine']})"),
+        ("driver", driver_text(report["driver"])),
+        *platform_rows(report),
     ]
     mro = [(str(index), name) for index, name in enumerate(report["mro"])]
     methods = [(name, owner or "-") for name, owner in report["methods"].items()]

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from xloop.loops.plain import driver_text, platform_rows
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -77,18 +79,6 @@ def _or_dash(value: str | None) -> Text:
     return Text(value if value is not None else "-")
 
 
-def _platform_rows(table: Table, report: dict[str, Any]) -> None:
-    python, os_ = report["python"], report["os"]
-    table.add_row("python", Text(f"{python['implementation']} {python['version']}"))
-    table.add_row("os", Text(f"{os_['system']} {os_['release']} ({os_['machine']})"))
-
-
-def _driver_text(driver: dict[str, str | None] | None) -> Text:
-    if not driver or driver["kind"] is None:
-        return Text("-")
-    return Text(f"{driver['class']} ({driver['kind']})")
-
-
 def print_all(console: Console, report: dict[str, Any]) -> None:
     backends = Table(title="xloop which-loop --all: loops", title_justify="left")
     backends.add_column("loop")
@@ -103,7 +93,7 @@ def print_all(console: Console, report: dict[str, Any]) -> None:
             Text(entry["name"]),
             Text("yes" if available else "no"),
             _or_dash(entry["loop_class"]),
-            _driver_text(entry["driver"]),
+            Text(driver_text(entry["driver"])),
             Text(entry["why"] if available else "(below)"),
         )
         if not available:
@@ -129,5 +119,6 @@ def print_all(console: Console, report: dict[str, Any]) -> None:
     platform_table = Table(show_header=False)
     platform_table.add_column(style="bold")
     platform_table.add_column()
-    _platform_rows(platform_table, report)
+    for name, value in platform_rows(report):
+        platform_table.add_row(name, Text(value))
     console.print(platform_table)
