@@ -84,6 +84,40 @@ def test_whitespace_around_header_value_is_not_part_of_it(conn_factory: Factory)
 
 
 @pytest.mark.parametrize(
+    ("raw", "versions"),
+    [
+        pytest.param(
+            b"GET / HTTP/1.0\r\nHost: a\r\nX-Says: HTTP/1.1\r\n\r\n", ["1.0"], id="1.1-in-a-value"
+        ),
+        pytest.param(
+            b"GET /x HTTP/1.0\r\nX: /x HTTP/1.1\r\n\r\n", ["1.0"], id="target-and-1.1-later"
+        ),
+        pytest.param(b"\r\nGET / HTTP/1.0\r\nHost: a\r\n\r\n", ["1.0"], id="behind-a-blank-line"),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.0\r\nHost: a\r\n\r\n",
+            ["1.1", "1.0"],
+            id="pipelined-1.1-then-1.0",
+        ),
+        pytest.param(
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            ["1.0", "1.1"],
+            id="pipelined-1.0-then-1.1",
+        ),
+    ],
+)
+def test_version_wherever_the_head_starts(
+    conn_factory: Factory, raw: bytes, versions: list[str]
+) -> None:
+    """The version is the request line's, whatever else in the read says HTTP/1.1 and
+    wherever the head begins in it: in one read, and in two at every cut."""
+    for cut in range(len(raw)):  # 0: in one read
+        driver = Driver(conn_factory())
+        driver.feed_all([raw[:cut], raw[cut:]] if cut else [raw])
+        assert driver.error is None, (cut, driver.error)
+        assert [e.request.http_version for e in driver.exchanges] == versions, cut
+
+
+@pytest.mark.parametrize(
     ("line", "method", "target", "version"),
     [
         (b"GET /a/b?c=d&e=%20f HTTP/1.1", "GET", b"/a/b?c=d&e=%20f", "1.1"),

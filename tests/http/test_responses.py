@@ -208,6 +208,19 @@ def test_header_name_cache_stays_bounded() -> None:
     assert len(response._VALID_NAMES) <= 4096
 
 
+def test_length_line_cache_stays_bounded_and_right(conn_factory: Factory) -> None:
+    """Every size gets its own Content-Length, past the sizes the server keeps formatted."""
+    from xloop.http import response
+
+    for size in range(0, 3000, 2):
+        conn, _ = start(conn_factory)
+        body = b"x" * size
+        parsed = parse_response(conn.response_whole(200, [], DEFAULTS, body, False))
+        assert parsed.header(b"content-length") == [b"%d" % size]
+        assert parsed.body == body
+    assert len(response._LENGTH_LINES) <= 1024
+
+
 # -- bodiless responses -----------------------------------------------------------------------
 
 

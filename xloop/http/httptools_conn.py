@@ -27,7 +27,6 @@ from .response import ResponseWriter, connection_tokens
 
 __all__ = ["HttptoolsConnection"]
 
-_OWS: Final = (b" ", b"\t")
 _SPECIAL: Final = frozenset(
     (
         b"host",
@@ -45,6 +44,8 @@ _VERSION_ERRORS: Final = ("Invalid HTTP version", "Invalid major version", "Inva
 #: argument as an int, and the TypeError raised and cleared inside costs ten times more.
 _HASH: Final = ord("#")
 _SLASH: Final = ord("/")
+#: What follows the target in an HTTP/1.1 request line (a request line ends with CR LF).
+_HTTP11: Final = b" HTTP/1.1\r"
 #: ``_headers`` between a head and the next: never appended to (on_header takes a field
 #: only inside a head, which on_message_begin starts with a list of its own).
 _NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []
@@ -81,6 +82,9 @@ class HttptoolsConnection(ResponseWriter):
         "_hosts",
         "_in_head",
         "_limits",
+        "_max_count",
+        "_max_fields",
+        "_max_line",
         "_out",
         "_parser",
         "_pending_method_error",
@@ -96,7 +100,11 @@ class HttptoolsConnection(ResponseWriter):
 
     def __init__(self, limits: Limits | None = None) -> None:
         super().__init__()
-        self._limits = limits or Limits()
+        self._limits = limits = limits or Limits()
+        # Read on every head (two attribute loads each through _limits).
+        self._max_line = limits.max_request_line
+        self._max_fields = limits.max_header_bytes
+        self._max_count = limits.max_header_count
         self._parser = httptools.HttpRequestParser(self)
         self._out: list[Event] = []
         self._held: deque[Event] | None = None  # events behind a pipelined request's end
@@ -224,10 +232,15 @@ class HttptoolsConnection(ResponseWriter):
             # piece if the head began in an earlier one or at this one's start (behind
             # nothing but blank lines: no request ended in it). One begun behind a request
             # that ended in this piece is bounded by the piece's size, at most max_head.
-            if self._in_head and self._began_message and not (self._began and self._ended):
-                self._head_bytes += len(piece)
-                if self._head_bytes > self._limits.max_head:
-                    self._fail(ProtocolError(431, "request head too large"))
+            if self._in_head and self._began_message:
+                if len(self._headers) > self._max_count:
+                    # on_header does not count: a head cut here holds at most one piece's
+                    # fields (a complete one is counted by on_headers_complete)
+                    self._fail(ProtocolError(431, "too many header fields"))
+                elif not (self._began and self._ended):
+                    self._head_bytes += len(piece)
+                    if self._head_bytes > self._limits.max_head:
+                        self._fail(ProtocolError(431, "request head too large"))
         return not self._failed
 
     def _classify_method_error(self, data: bytes, first: bool = False) -> None:
@@ -288,23 +301,23 @@ class HttptoolsConnection(ResponseWriter):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
-        self._url = b""
+        # _url is b"", _in_head True and _head_bytes 0 here: on_headers_complete and
+        # on_message_complete left them so.
         self._headers = []
         if self._special:  # the last head set a flag: a head with none sets none to reset
             self._special = False
             self._expect = self._has_body = self._framing = self._chunked = False
             self._upgrade = self._websocket = self._forwarded = False
         self._hosts = 0
-        self._in_head = True
         self._began = True
         self._began_message = True
         if self._completed_here:
             self._prefix_valid = False  # this head starts mid-read: its offset is unknown
-        self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
-        url = self._url + url
-        if len(url) > self._limits.max_request_line:
+        if self._url:  # the target came in more than one read
+            url = self._url + url
+        if len(url) > self._max_line:
             raise _Refuse(ProtocolError(414, "request-target too long"))
         self._url = url
 
@@ -312,7 +325,7 @@ class HttptoolsConnection(ResponseWriter):
         if not self._in_head:
             return  # a chunked trailer field: not part of the request head
         name = name.lower()
-        if value[-1:] in _OWS:
+        if value[-1:] <= b" ":  # (b"" too) llhttp keeps the OWS after a value: h11 does not
             value = value.rstrip(b" \t")
         if name in _SPECIAL:
             # Host (in every request: first, and it sets no flag), framing, Expect, Upgrade
@@ -336,37 +349,49 @@ class HttptoolsConnection(ResponseWriter):
                     self._websocket = b"websocket" in connection_tokens(value)
                 else:
                     self._forwarded = True
-        headers = self._headers
-        headers.append((name, value))
-        if len(headers) > self._limits.max_header_count:
-            raise _Refuse(ProtocolError(431, "too many header fields"))
+        # Counted once per head (on_headers_complete) or per read (_feed), not here.
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
         self._in_head = False
-        # The fields' size as check_head counts it (name, value and 4 bytes each) is at most
-        # the bytes of a head begun in this piece, plus 4 per field. A head begun in an
-        # earlier piece is counted by check_head itself.
-        small = (
-            self._began and self._piece + 4 * len(self._headers) <= self._limits.max_header_bytes
-        )
         self._head_bytes = 0
-        version = parser.get_http_version()
-        if version == "1.1" and self._hosts == 1 and not self._framing and small:
-            error = None  # the common case: nothing for check_head to find
-        else:
-            error = status_for_version(version) or check_head(
-                self._url, self._headers, self._limits, version == "1.1"
-            )
-            self._body_left = self._limits.max_body_size if self._chunked else None
-        if error is not None:
-            if version == "0.9" and b" HTTP/0.9" not in self._line_start(b""):
-                # llhttp reports 0.9 for a request line without any version.
-                error = ProtocolError(400, "request line without an HTTP version")
-            raise _Refuse(error)
         raw_method = parser.get_method()
-        method = METHODS.get(raw_method) or raw_method.decode("ascii")
         url = self._url
+        # The common case, with nothing for check_head to find: one Host, no framing field,
+        # and fields whose size as check_head counts it (name, value and 4 bytes each) is
+        # within the limit, as it is when the head began in this piece (a head begun in an
+        # earlier one is counted by check_head itself) and that piece plus 4 bytes per field
+        # is.
+        count = len(self._headers)
+        simple = (
+            self._began
+            and self._hosts == 1
+            and not self._framing
+            and count <= self._max_count
+            and self._piece + 4 * count <= self._max_fields
+        )
+        if (
+            simple
+            and self._prefix_valid
+            and self._prefix.startswith(_HTTP11, len(raw_method) + 1 + len(url))
+        ):
+            # The read begins with this head: its request line ends in " HTTP/1.1", which
+            # costs less to see there than to ask llhttp (get_http_version formats a str).
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
+            if version != "1.1" or not simple:
+                error = status_for_version(version) or check_head(
+                    url, self._headers, self._limits, version == "1.1"
+                )
+                self._body_left = self._limits.max_body_size if self._chunked else None
+                if error is not None:
+                    if version == "0.9" and b" HTTP/0.9" not in self._line_start(b""):
+                        # llhttp reports 0.9 for a request line without any version.
+                        error = ProtocolError(400, "request line without an HTTP version")
+                    raise _Refuse(error)
+        method = METHODS.get(raw_method) or raw_method.decode("ascii")
         # llhttp completes no head with an empty target: url[0] exists.
         if url[0] != _SLASH or _HASH in url or method == "CONNECT":
             error = check_target(method, url)

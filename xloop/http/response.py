@@ -47,6 +47,9 @@ _VALID_NAMES: dict[bytes, bytes] = {}
 #: Names (as the app wrote them) already found valid that the server does not act on: a
 #: response header named so is copied as it is, after its value's check.
 _PLAIN_NAMES: set[bytes] = set()
+#: ``content-length: N\r\n`` of the sizes seen, up to 1024 of them (formatting one costs
+#: more than the rest of a small response's head).
+_LENGTH_LINES: dict[int, bytes] = {}
 _SEPARATOR: Final = b": "
 _CRLF: Final = b"\r\n"
 
@@ -172,6 +175,17 @@ class ResponseWriter:
         close: bool,
     ) -> bytes:
         """Serialize the head and choose the framing of the body that follows."""
+        return b"".join(self._head(status, headers, defaults, body_length, close))
+
+    def _head(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        defaults: DefaultHeaders,
+        body_length: int | None,
+        close: bool,
+    ) -> list[bytes]:
+        """The parts of the head (see :meth:`response_head`), to be joined."""
         if type(status) is not int or not 200 <= status <= 999:
             status = checked_status(status)
         line = _STATUS_LINES.get(status) or status_line(status)
@@ -214,7 +228,12 @@ class ResponseWriter:
         elif body_length is not None:
             mode = CONTENT_LENGTH
             self.remaining = body_length
-            append(b"content-length: %d\r\n" % body_length)
+            length = _LENGTH_LINES.get(body_length)
+            if length is None:
+                length = b"content-length: %d\r\n" % body_length
+                if len(_LENGTH_LINES) < 1024:
+                    _LENGTH_LINES[body_length] = length
+            append(length)
         elif http11:
             mode = CHUNKED
             append(b"transfer-encoding: chunked\r\n")
@@ -229,7 +248,7 @@ class ResponseWriter:
         append(b"\r\n")
         self.mode = mode
         self.keep_alive = keep_alive
-        return b"".join(parts)
+        return parts
 
     def response_whole(
         self,
@@ -240,17 +259,19 @@ class ResponseWriter:
         close: bool,
     ) -> bytes:
         """Head, body and end of a response whose body came in one message."""
-        head = self.response_head(status, headers, defaults, len(body), close)
+        parts = self._head(status, headers, defaults, len(body), close)
         mode = self.mode
         self.mode = NO_BODY
         if mode == NO_BODY:
-            return head
+            return b"".join(parts)
         if mode != CONTENT_LENGTH:  # pragma: no cover - body_length is given: never chunked
-            return head + self.response_body(body) + (b"0\r\n\r\n" if mode == CHUNKED else b"")
+            parts += (self.response_body(body), b"0\r\n\r\n" if mode == CHUNKED else b"")
+            return b"".join(parts)
         if self.remaining != len(body):
             qualifier = "longer" if len(body) > self.remaining else "shorter"
             raise ResponseError(f"response body {qualifier} than its Content-Length")
-        return head + body
+        parts.append(body)
+        return b"".join(parts)
 
     def response_body(self, data: bytes) -> bytes:
         """Frame one chunk of body."""

@@ -416,7 +416,9 @@ class Connection(asyncio.Protocol):
                     coro = cycle.run_asgi(state.app)
                 # Not started eagerly, on any Python: see the module's docstring.
                 self.task = self.loop.create_task(coro)
-                state.request_started()
+                state.total_requests += 1  # state.request_started(), inline
+                if state.limit_max_requests is not None:
+                    state.count_toward_limit()
             elif kind is Body:
                 if self.cycle is not None:
                     self._body_at = self.loop.time()
@@ -519,7 +521,7 @@ class Connection(asyncio.Protocol):
         if self.closed or self.closing:
             return
         if self.http.head_pending:
-            self._timed_out(408, "request head not received in time")
+            self._protocol_error(ProtocolError(408, "request head not received in time"))
         else:
             self.close()
 
@@ -542,7 +544,7 @@ class Connection(asyncio.Protocol):
         if now < deadline:
             self._body_timer = self.loop.call_at(deadline, self._on_body_timer)
         else:
-            self._timed_out(408, "request body not received in time")
+            self._protocol_error(ProtocolError(408, "request body not received in time"))
 
     def _on_send_timer(self) -> None:
         self._send_timer = None
@@ -561,10 +563,6 @@ class Connection(asyncio.Protocol):
                 self.state.timeout_send,
             )
         transport.abort()  # the app's pending send then raises ClientDisconnected
-
-    def _timed_out(self, status: int, reason: str) -> None:
-        """A client too slow with its request: ``status`` if nothing was answered yet."""
-        self._protocol_error(ProtocolError(status, reason))
 
     def shutdown(self) -> None:
         """Graceful shutdown: close now if idle, else after the current response; an app

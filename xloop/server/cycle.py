@@ -41,6 +41,11 @@ _LARGE_BODY: Final = 65536  # a first body chunk above this is not copied behind
 _DISCONNECT: Final = {"type": "http.disconnect"}
 _PERCENT: Final = 0x25  # an int: bytes-in-bytes first tries, and fails, the int lookup
 _INFO: Final = logging.INFO
+#: Request-targets seen, split (see split_target): the first _CACHED_TARGETS of at most
+#: _CACHED_TARGET_BYTES each (a busy server's paths repeat: "/", "/health", an API's).
+_TARGETS: dict[bytes, tuple[str, bytes, bytes]] = {}
+_CACHED_TARGETS: Final = 1024
+_CACHED_TARGET_BYTES: Final = 128
 
 
 class CycleConnection(Protocol):
@@ -277,7 +282,9 @@ class Cycle:
 
     def _send_last(self, data: bytes) -> None:
         """The last bytes of the response: end it, write them, log it, finish."""
-        self._end_response()
+        if not self.response_ended:  # _end_response(), inline: once per request
+            self.response_ended = True
+            self.state.active -= 1
         connection = self.connection
         transport = connection.transport
         if transport is not None and not connection.closed:  # the per-request write: direct
@@ -298,7 +305,8 @@ class Cycle:
                 _perf_counter() - self.started if self.started else 0.0,
             )
             access_logger.info("%s", line)
-        self._wake()
+        if self.waiter is not None:
+            self._wake()
         if self.body_received or connection.closed:
             connection.finished(self)
         else:
@@ -369,19 +377,12 @@ def build_scope(connection: CycleConnection, request: Request) -> dict[str, Any]
     """The ASGI HTTP scope of ``request``; ValueError for a target urlsplit cannot take."""
     state = connection.state
     target = request.target
-    if target[:1] == b"/":
-        raw_path, _, query = target.partition(b"?")
-    elif target == b"*":
-        raw_path, query = b"*", b""
-    else:  # absolute-form (RFC 9112 section 3.2.2)
-        parts = urlsplit(target)
-        _check_bracketed_host(parts.netloc)
-        raw_path = parts.path or b"/"
-        query = parts.query
-    if raw_path.isascii() and _PERCENT not in raw_path:
-        path = raw_path.decode("ascii")
-    else:
-        path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+    split = _TARGETS.get(target)
+    if split is None:
+        split = split_target(target)
+        if len(target) <= _CACHED_TARGET_BYTES and len(_TARGETS) < _CACHED_TARGETS:
+            _TARGETS[target] = split
+    path, raw_path, query = split
     root_path = state.root_path
     if root_path:
         path = root_path + path
@@ -404,6 +405,25 @@ def build_scope(connection: CycleConnection, request: Request) -> dict[str, Any]
     if request.forwarded and connection.proxy_trusted and state.proxy is not None:
         _apply_proxy_headers(scope, request.headers, state.proxy.client_from)
     return scope
+
+
+def split_target(target: bytes) -> tuple[str, bytes, bytes]:
+    """The scope's ``path``, ``raw_path`` and ``query_string`` of a request-target;
+    ValueError for one urlsplit cannot take."""
+    if target[:1] == b"/":
+        raw_path, _, query = target.partition(b"?")
+    elif target == b"*":
+        raw_path, query = b"*", b""
+    else:  # absolute-form (RFC 9112 section 3.2.2)
+        parts = urlsplit(target)
+        _check_bracketed_host(parts.netloc)
+        raw_path = parts.path or b"/"
+        query = parts.query
+    if raw_path.isascii() and _PERCENT not in raw_path:
+        path = raw_path.decode("ascii")
+    else:
+        path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+    return path, raw_path, query
 
 
 def _check_bracketed_host(netloc: bytes) -> None:
