@@ -84,6 +84,7 @@ class HttptoolsConnection(ResponseWriter):
         "_limits",
         "_max_count",
         "_max_fields",
+        "_max_head",
         "_max_line",
         "_out",
         "_parser",
@@ -105,6 +106,7 @@ class HttptoolsConnection(ResponseWriter):
         self._max_line = limits.max_request_line
         self._max_fields = limits.max_header_bytes
         self._max_count = limits.max_header_count
+        self._max_head = limits.max_head
         self._parser = httptools.HttpRequestParser(self)
         self._out: list[Event] = []
         self._held: deque[Event] | None = None  # events behind a pipelined request's end
@@ -163,10 +165,9 @@ class HttptoolsConnection(ResponseWriter):
 
     def receive_data(self, data: bytes) -> list[Event]:
         out = self._out = []
-        if self._pending_method_error:
-            self._classify_method_error(data)
-            return out
         if self._failed:
+            if self._pending_method_error:  # (failed too, until classified)
+                self._classify_method_error(data)
             return out
         if not data:
             # EOF. A request cut short is refused like h11 does; between requests it is
@@ -183,7 +184,7 @@ class HttptoolsConnection(ResponseWriter):
             self._prefix_valid = True
         elif self._prefix_valid and len(self._prefix) < 512:
             self._prefix = self._prefix[:512] + data[:512]
-        step = self._limits.max_head
+        step = self._max_head
         if len(data) <= step:
             self._feed(data, data, 0)
         else:
@@ -239,7 +240,7 @@ class HttptoolsConnection(ResponseWriter):
                     self._fail(ProtocolError(431, "too many header fields"))
                 elif not (self._began and self._ended):
                     self._head_bytes += len(piece)
-                    if self._head_bytes > self._limits.max_head:
+                    if self._head_bytes > self._max_head:
                         self._fail(ProtocolError(431, "request head too large"))
         return not self._failed
 
