@@ -190,8 +190,6 @@ class ResponseWriter:
             status = checked_status(status)
         line = _STATUS_LINES.get(status) or status_line(status)
         parts = [line, defaults.block]
-        append = parts.append
-        extend = parts.extend
         keep_alive = self._request_keep_alive and not close
         content_length: int | None = None
         connection_close = False
@@ -215,13 +213,13 @@ class ResponseWriter:
                         keep_alive = False
                 elif len(plain) < 4096:
                     plain.add(name)
-            extend((name, _SEPARATOR, value, _CRLF))
+            parts += (name, _SEPARATOR, value, _CRLF)  # (cheaper than extend, append)
 
         http11 = self._http11
         if self._head_method or status in {204, 304}:
             mode = NO_BODY
             if content_length is None and body_length and self._head_method:
-                append(b"content-length: %d\r\n" % body_length)
+                parts.append(b"content-length: %d\r\n" % body_length)
         elif content_length is not None:
             mode = CONTENT_LENGTH
             self.remaining = content_length
@@ -233,19 +231,19 @@ class ResponseWriter:
                 length = b"content-length: %d\r\n" % body_length
                 if len(_LENGTH_LINES) < 1024:
                     _LENGTH_LINES[body_length] = length
-            append(length)
+            parts.append(length)
         elif http11:
             mode = CHUNKED
-            append(b"transfer-encoding: chunked\r\n")
+            parts.append(b"transfer-encoding: chunked\r\n")
         else:
             mode = CLOSE_DELIMITED
             keep_alive = False
         if not keep_alive:
             if not connection_close:
-                append(b"connection: close\r\n")
+                parts.append(b"connection: close\r\n")
         elif not http11:
-            append(b"connection: keep-alive\r\n")
-        append(b"\r\n")
+            parts.append(b"connection: keep-alive\r\n")
+        parts.append(b"\r\n")
         self.mode = mode
         self.keep_alive = keep_alive
         return parts
