@@ -87,7 +87,6 @@ class HTTPConnection(Protocol):
         ``defaults`` are the headers the server adds (``server``, ``date``,
         ``--header``). ``body_length`` is the whole body's size when the app sent it in a
         single message and gave no Content-Length. ``close`` forces ``Connection: close``.
-        single message and gave no Content-Length. ``close`` forces ``Connection: close``.
         """
 
     def response_whole(
