@@ -382,16 +382,16 @@ class HttptoolsConnection(ResponseWriter):
             version = "1.1"
         else:
             version = parser.get_http_version()
-            if version != "1.1" or not simple:
-                error = status_for_version(version) or check_head(
-                    url, self._headers, self._limits, version == "1.1"
-                )
-                self._body_left = self._limits.max_body_size if self._chunked else None
-                if error is not None:
-                    if version == "0.9" and b" HTTP/0.9" not in self._line_start(b""):
-                        # llhttp reports 0.9 for a request line without any version.
-                        error = ProtocolError(400, "request line without an HTTP version")
-                    raise _Refuse(error)
+        if not simple or version != "1.1":
+            error = status_for_version(version) or check_head(
+                url, self._headers, self._limits, version == "1.1"
+            )
+            if error is not None:
+                if version == "0.9" and b" HTTP/0.9" not in self._line_start(b""):
+                    # llhttp reports 0.9 for a request line without any version.
+                    error = ProtocolError(400, "request line without an HTTP version")
+                raise _Refuse(error)
+            self._body_left = self._limits.max_body_size if self._chunked else None
         method = METHODS.get(raw_method) or raw_method.decode("ascii")
         # llhttp completes no head with an empty target: url[0] exists.
         if url[0] != _SLASH or _HASH in url or method == "CONNECT":

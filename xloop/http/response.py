@@ -47,8 +47,7 @@ _VALID_NAMES: dict[bytes, bytes] = {}
 #: Names (as the app wrote them) already found valid that the server does not act on: a
 #: response header named so is copied as it is, after its value's check.
 _PLAIN_NAMES: set[bytes] = set()
-#: ``content-length: N\r\n`` of the sizes seen, up to 1024 of them (formatting one costs
-#: more than the rest of a small response's head).
+#: ``content-length: N\r\n`` of the sizes seen (see length_line).
 _LENGTH_LINES: dict[int, bytes] = {}
 _SEPARATOR: Final = b": "
 _CRLF: Final = b"\r\n"
@@ -65,6 +64,15 @@ def status_line(status: int) -> bytes:
         line = f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
         if len(_STATUS_LINES) < 1024:  # pragma: no branch - statuses are 100-999: never full
             _STATUS_LINES[status] = line
+    return line
+
+
+def length_line(length: int) -> bytes:
+    """``content-length: N\r\n``, cached for the first 1024 sizes (formatting one costs
+    more than the rest of a small response's head)."""
+    line = b"content-length: %d\r\n" % length
+    if len(_LENGTH_LINES) < 1024:
+        _LENGTH_LINES[length] = line
     return line
 
 
@@ -175,17 +183,6 @@ class ResponseWriter:
         close: bool,
     ) -> bytes:
         """Serialize the head and choose the framing of the body that follows."""
-        return b"".join(self._head(status, headers, defaults, body_length, close))
-
-    def _head(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        defaults: DefaultHeaders,
-        body_length: int | None,
-        close: bool,
-    ) -> list[bytes]:
-        """The parts of the head (see :meth:`response_head`), to be joined."""
         if type(status) is not int or not 200 <= status <= 999:
             status = checked_status(status)
         line = _STATUS_LINES.get(status) or status_line(status)
@@ -219,19 +216,14 @@ class ResponseWriter:
         if self._head_method or status in {204, 304}:
             mode = NO_BODY
             if content_length is None and body_length and self._head_method:
-                parts.append(b"content-length: %d\r\n" % body_length)
+                parts.append(_LENGTH_LINES.get(body_length) or length_line(body_length))
         elif content_length is not None:
             mode = CONTENT_LENGTH
             self.remaining = content_length
         elif body_length is not None:
             mode = CONTENT_LENGTH
             self.remaining = body_length
-            length = _LENGTH_LINES.get(body_length)
-            if length is None:
-                length = b"content-length: %d\r\n" % body_length
-                if len(_LENGTH_LINES) < 1024:
-                    _LENGTH_LINES[body_length] = length
-            parts.append(length)
+            parts.append(_LENGTH_LINES.get(body_length) or length_line(body_length))
         elif http11:
             mode = CHUNKED
             parts.append(b"transfer-encoding: chunked\r\n")
@@ -246,7 +238,7 @@ class ResponseWriter:
         parts.append(b"\r\n")
         self.mode = mode
         self.keep_alive = keep_alive
-        return parts
+        return b"".join(parts)
 
     def response_whole(
         self,
@@ -257,19 +249,17 @@ class ResponseWriter:
         close: bool,
     ) -> bytes:
         """Head, body and end of a response whose body came in one message."""
-        parts = self._head(status, headers, defaults, len(body), close)
+        head = self.response_head(status, headers, defaults, len(body), close)
         mode = self.mode
         self.mode = NO_BODY
         if mode == NO_BODY:
-            return b"".join(parts)
+            return head
         if mode != CONTENT_LENGTH:  # pragma: no cover - body_length is given: never chunked
-            parts += (self.response_body(body), b"0\r\n\r\n" if mode == CHUNKED else b"")
-            return b"".join(parts)
+            return head + self.response_body(body) + (b"0\r\n\r\n" if mode == CHUNKED else b"")
         if self.remaining != len(body):
             qualifier = "longer" if len(body) > self.remaining else "shorter"
             raise ResponseError(f"response body {qualifier} than its Content-Length")
-        parts.append(body)
-        return b"".join(parts)
+        return head + body
 
     def response_body(self, data: bytes) -> bytes:
         """Frame one chunk of body."""

@@ -416,9 +416,7 @@ class Connection(asyncio.Protocol):
                     coro = cycle.run_asgi(state.app)
                 # Not started eagerly, on any Python: see the module's docstring.
                 self.task = self.loop.create_task(coro)
-                state.total_requests += 1  # state.request_started(), inline
-                if state.limit_max_requests is not None:
-                    state.count_toward_limit()
+                state.request_started()
             elif kind is Body:
                 if self.cycle is not None:
                     self._body_at = self.loop.time()

@@ -140,12 +140,6 @@ class ServerState:
     def request_started(self) -> None:
         """Count one more request (its cycle counts ``active`` up and down)."""
         self.total_requests += 1
-        if self.limit_max_requests is not None:
-            self.count_toward_limit()
-
-    def count_toward_limit(self) -> None:
-        """After ``total_requests`` grew: stop the server once it reaches
-        ``--limit-max-requests``."""
         limit = self.limit_max_requests
         if limit is not None and self.total_requests >= limit and not self.stop_requested.is_set():
             error_logger.info("maximum number of requests reached (%s); shutting down", limit)
