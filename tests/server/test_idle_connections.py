@@ -1,7 +1,7 @@
 """What idle keep-alive connections share: the scope's ``server`` tuple (one per local
 address), and the context pipelined requests start from (one per server); and what a
-connection idle for a while lets go of (its parser: ``server/idle.py``'s parking). Real
-sockets, every loop and parser."""
+connection idle for a while lets go of (its parser: ``server/idle.py``'s parking), which
+the server keeps for the next connection's request. Real sockets, every loop and parser."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from xloop.server.connection import Connection
 from xloop.server.idle import PARKED
-from xloop.server.state import ServerState
+from xloop.server.state import HTTP_POOL_SIZE, ServerState
 
 from .apps import echo, hello, scope_json
 from .client import POST_HEAD, Reader, exchange, get
@@ -58,7 +58,7 @@ def the_connection(running: RunningServer) -> Connection:
 
 
 def park(running: RunningServer) -> bool:
-    """What the idle timer does after a second idle, done now: is the connection parked?"""
+    """What the idle timer does after PARK_AFTER idle, done now: is the connection parked?"""
 
     def call(state: ServerState) -> bool:
         (connection,) = connections(state)
@@ -82,11 +82,58 @@ def test_a_parked_connection_serves_its_next_requests(backend: Backend) -> None:
         assert [reader.response().status for _ in range(2)] == [200, 200]
 
 
-def test_a_new_connection_parks_before_its_first_request(backend: Backend) -> None:
+def test_a_new_connection_holds_no_parser_before_its_first_bytes(backend: Backend) -> None:
     with serving(hello, backend) as server, server.connect() as sock:
         wait_until(lambda: len(on_loop(server, connections)) == 1)
+        assert the_connection(server).http is PARKED
         assert park(server)
         assert exchange(sock, get()).body == b"Hello, world!"
+
+
+def test_a_parked_parser_serves_the_next_connections_request(backend: Backend) -> None:
+    made: list[object] = []
+
+    def count_new(state: ServerState) -> None:
+        factory = state.http_factory
+
+        def counted() -> Any:
+            made.append(factory())
+            return made[-1]
+
+        state.http_factory = counted
+
+    with serving(echo, backend) as server, server.connect() as first:
+        assert exchange(first, get()).status == 200
+        assert park(server)  # its parser goes back to the server: the next request takes it
+        on_loop(server, count_new)
+        with server.connect() as second:
+            body = b"a spare parser"
+            response = exchange(second, POST_HEAD % len(body) + body)
+            assert (response.status, response.body) == (200, body)
+        assert made == []
+        assert exchange(first, get()).status == 200  # and the first connection gets one again
+
+
+def test_the_server_keeps_spare_parsers_up_to_its_limit(backend: Backend) -> None:
+    class Spare:
+        released = False
+
+        def release(self) -> None:
+            self.released = True
+
+    def fill(state: ServerState) -> tuple[list[Spare], list[object]]:
+        spares = [Spare() for _ in range(HTTP_POOL_SIZE + 1)]
+        for spare in spares:
+            state.give_http(spare)  # type: ignore[arg-type]
+        taken: list[object] = [state.take_http() for _ in range(HTTP_POOL_SIZE)]
+        return spares, taken
+
+    with serving(hello, backend) as server:
+        spares, taken = on_loop(server, fill)
+        assert [spare.released for spare in spares] == [False] * HTTP_POOL_SIZE + [True]
+        assert taken == spares[-2::-1]  # the last given back is the first taken
+        with server.connect() as sock:  # no spare left: a new one
+            assert exchange(sock, get()).body == b"Hello, world!"
 
 
 def test_part_of_a_head_is_not_let_go(backend: Backend) -> None:
@@ -109,7 +156,7 @@ def test_a_parked_connection_closes_at_the_clients_end(backend: Backend) -> None
 
 
 def test_the_idle_timer_parks_a_connection_and_keeps_its_deadline(backend: Backend) -> None:
-    # Real time: parked after PARK_AFTER (1 s) idle; the keep-alive timeout (3 s) still
+    # Real time: parked after PARK_AFTER (50 ms) idle; the keep-alive timeout (3 s) still
     # counts from the end of the response, and closes the parked connection then.
     def parked(state: ServerState) -> bool:
         return any(connection.http is PARKED for connection in connections(state))

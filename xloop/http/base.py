@@ -57,12 +57,12 @@ class HTTPConnection(Protocol):
     @property
     def reusable(self) -> bool:
         """Between requests and as a new one is: kept alive, nothing failed, nothing of a
-        next request received or held. An idle connection may then let go of it and make
-        a new one with the next bytes (see :mod:`xloop.server.idle`)."""
+        next request received or held. An idle connection may then give it back to the
+        server, for any connection's next request (see :mod:`xloop.server.idle`)."""
 
     def release(self) -> None:
-        """A parked connection lets go of this one: break any reference cycle it holds (so
-        it is freed at once, not by the cycle collector). It is not used again."""
+        """Given back when the server keeps enough spare ones: break any reference cycle it
+        holds (so it is freed at once, not by the cycle collector). It is not used again."""
 
     def take_upgrade_data(self) -> bytes:
         """After a request with ``upgrade`` set: the bytes received behind its head, which

@@ -98,7 +98,8 @@ class Connection(asyncio.Protocol):
     def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
         self.state = state
         self.loop = loop
-        self.http: HTTPConnection = state.http_factory()
+        #: The sans-IO HTTP/1.1 connection; PARKED until the first bytes (see idle_park).
+        self.http: HTTPConnection = PARKED
         self.transport: asyncio.Transport | None = None
         self.cycle: Cycle | None = None
         self.task: asyncio.Task[None] | None = None
@@ -166,8 +167,8 @@ class Connection(asyncio.Protocol):
                 self.transport.close()
             return
         http = self.http
-        if http is PARKED:  # the first bytes after a long idle (server/idle.py)
-            http = self.http = self.state.http_factory()
+        if http is PARKED:  # the first bytes, or the first after a while idle
+            http = self.http = self.state.take_http()
         events = http.receive_data(data)
         cycle = self.cycle
         if cycle is not None and cycle.body_received and not self.read_paused:
@@ -524,11 +525,12 @@ class Connection(asyncio.Protocol):
             self.close()
 
     def idle_park(self) -> None:
-        """Idle a while: let go of the parser when nothing of a next request came."""
+        """Idle a while: let go of the parser when nothing of a next request came (the
+        server keeps it for any connection's next request: ``ServerState.give_http``)."""
         http = self.http
-        if self.cycle is None and not self._next_on_resume and http.reusable:
+        if http is not PARKED and self.cycle is None and not self._next_on_resume and http.reusable:
             self.http = PARKED
-            http.release()
+            self.state.give_http(http)
 
     def _on_body_timer(self) -> None:
         self._body_timer = None
