@@ -136,7 +136,8 @@ def test_csv_has_every_scalar_field() -> None:
         "requests_per_second_max", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
         "latency_max_ms", "errors", "non_2xx", "server_cpu_ms_per_1k", "server_peak_rss_mib",
         "client_cpu_percent", "client_saturated", "server_requests", "client_responses",
-        "ratio", "baseline", "status", "notes", "label", "rounds", "selector_named", "server",
+        "ratio", "ratio_min", "ratio_max", "baseline", "status", "notes", "label", "rounds",
+        "selector_named", "server",
         "workers",
         "tls",
     }  # fmt: skip

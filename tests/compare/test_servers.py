@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from xloop import loops
-from xloop.compare import others, runner
+from xloop.compare import columns, others, runner
 from xloop.compare import plan as planning
-from xloop.compare.model import Result, ResultFile
+from xloop.compare.model import Result, ResultFile, Round
 from xloop.compare.plan import default_loops, default_parsers
 from xloop.compare.runner import compare
 from xloop.compare.settings import Settings
@@ -195,6 +195,30 @@ def test_granians_ratio_is_against_xloops_httptools_row_else_h11() -> None:
     alone = [_row("granian", "asyncio", "own", 800.0), _row("granian", "uvloop", "own", 400.0)]
     runner._ratios(alone, short(servers=["granian"], loops=["asyncio", "uvloop"]))
     assert [(row.baseline, row.ratio) for row in alone] == [("asyncio", 1.0), ("asyncio", 0.5)]
+
+
+def test_the_ratio_is_also_taken_round_by_round() -> None:
+    def measured(row: Result, *per_round: float | None) -> Result:
+        row.rounds = [Round(index, requests_per_second=rps) for index, rps in enumerate(per_round)]
+        row.summarize()
+        return row
+
+    # round 1 was slow for both rows: the medians' ratio hides it, the pairs do not
+    xloop = measured(_row("xloop", "asyncio", "httptools", 0), 150.0, 50.0, 140.0, None)
+    uvicorn = measured(_row("uvicorn", "asyncio", "httptools", 0), 100.0, 40.0, 70.0, 60.0)
+    runner._ratios([xloop, uvicorn], short(servers=["xloop", "uvicorn"], loops=["asyncio"]))
+    assert (xloop.ratio, xloop.ratio_min, xloop.ratio_max) == (1.0, 1.0, 1.0)
+    assert uvicorn.ratio == pytest.approx(65 / 140)  # medians: 65 (of 4 rounds) over 140
+    assert (uvicorn.ratio_min, uvicorn.ratio_max) == pytest.approx((0.5, 0.8))  # rounds 0-2
+    assert columns.ratio(uvicorn) == "0.46x (0.50\N{EN DASH}0.80)"
+    assert columns.ratio(xloop) == "1.00x"  # no spread to show
+    # one round in both rows: no spread; a file made before it has none either
+    lone = measured(_row("uvicorn", "asyncio", "httptools", 0), None, None, 70.0)
+    runner._ratios([xloop, lone], short(servers=["xloop", "uvicorn"], loops=["asyncio"]))
+    assert (lone.ratio_min, lone.ratio_max) == (None, None)
+    old = uvicorn.to_dict()
+    del old["ratio_min"], old["ratio_max"]
+    assert columns.ratio(Result.from_dict(old)) == "0.46x"
 
 
 def test_an_unknown_server_is_a_usage_error() -> None:

@@ -67,7 +67,14 @@ def rps(row: Result) -> str:
 
 
 def ratio(row: Result) -> str:
-    return "" if row.ratio is None else f"{row.ratio:.2f}x"
+    """The ratio of medians, and the lowest and highest round by round when they differ."""
+    if row.ratio is None:
+        return ""
+    text = f"{row.ratio:.2f}x"
+    low, high = row.ratio_min, row.ratio_max
+    if low is not None and high is not None and f"{low:.2f}" != f"{high:.2f}":
+        text += f" ({low:.2f}\N{EN DASH}{high:.2f})"
+    return text
 
 
 def errors(row: Result) -> str:
@@ -119,7 +126,7 @@ COLUMNS: tuple[ResultColumn, ...] = (
         tiny="req/s\n± spread",
         part=THROUGHPUT,
     ),
-    ResultColumn("vs baseline", ratio, numeric=True, short="vs\nbase", part=THROUGHPUT),
+    ResultColumn("vs baseline (per round)", ratio, numeric=True, short="vs\nbase", part=THROUGHPUT),
     ResultColumn(
         "p50 ms",
         lambda row: num(row.latency_p50_ms),

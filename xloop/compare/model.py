@@ -24,6 +24,8 @@ A result file is one JSON object::
 Each row (:class:`Result`) is one (loop, selector, parser, workload, client) configuration
 measured over ``rounds`` rounds. Its figures are medians over the rounds with their
 spread (``requests_per_second_min``/``_max``); ``rounds`` keeps every round's figures.
+``ratio`` is the ratio of its req/s median to the baseline row's, ``ratio_min``/``_max``
+the spread of the same ratio taken round by round (how steady the machine was).
 Keys a row always has: ``loop``, ``loop_class``, ``selector``, ``http``, ``workload``,
 ``client``, ``requests_per_second``, ``latency_p99_ms``, ``errors``, ``status``.
 A figure that could not be measured is ``null``, never left out.
@@ -126,6 +128,12 @@ class Result:
     """Responses the client counted over all its runs against this server."""
     ratio: float | None = None
     """``requests_per_second`` / the baseline row's (same parser, workload, client)."""
+    ratio_min: float | None = None
+    """The lowest of the per-round ratios: each round's req/s over the baseline row's in the
+    same round (rounds alternate between rows, so the two ran close in time); None with
+    fewer than two rounds measured in both rows, and in files made before it."""
+    ratio_max: float | None = None
+    """The highest of the per-round ratios."""
     baseline: str | None = None
     """The ``loop`` of the row the ratio is against."""
     status: str = "ok"

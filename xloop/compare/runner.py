@@ -235,7 +235,21 @@ def _ratios(rows: list[Result], settings: Settings) -> str:
             continue
         row.baseline = baseline if against is None else f"{against} {base.label}"
         row.ratio = row.requests_per_second / base.requests_per_second
+        paired = _paired_ratios(row, base)
+        if len(paired) >= 2:
+            row.ratio_min, row.ratio_max = min(paired), max(paired)
     return baseline
+
+
+def _paired_ratios(row: Result, base: Result) -> list[float]:
+    """Each round's req/s over ``base``'s in the same round: the rounds alternate between
+    rows, so a pair ran close in time, and a slow minute of a shared machine moves both."""
+    theirs = {r.index: r.requests_per_second for r in base.rounds if r.requests_per_second}
+    return [
+        r.requests_per_second / theirs[r.index]
+        for r in row.rounds
+        if r.requests_per_second is not None and r.index in theirs
+    ]
 
 
 def _secure(targets: list[Target], scratch: Path) -> None:
