@@ -303,6 +303,7 @@ class Cycle:
                 _perf_counter() - self.started if self.started else 0.0,
             )
             access_logger.info("%s", line)
+        # Most apps never wait in receive: no call then (400-800 instructions a request).
         if self.waiter is not None:
             self._wake()
         if self.body_received or connection.closed:
