@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import json
 import socket
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,58 @@ def test_many_pipelined_requests_in_one_write(backend: Backend) -> None:
         reader = Reader(sock)
         paths = [reader.response().header(b"x-path") for _ in range(count)]
     assert paths == [f"/{i}".encode() for i in range(count)]
+
+
+async def whole_or_streamed(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/stream``: a body in three messages; any other path: one message, no waiting."""
+    if scope["type"] != "http":
+        return
+    path = scope["path"].encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-path", path)]})
+    if scope["path"] == "/stream":
+        for part in (b"one ", b"two "):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b"three"})
+    else:
+        await send({"type": "http.response.body", "body": path})
+
+
+def test_responses_to_one_read_keep_their_order_whatever_writes_them(backend: Backend) -> None:
+    """Responses an app produced at once (on 3.12+ written a loop turn later, together) go
+    out before a streamed response's first chunk and before the close that follows a
+    ``Connection: close`` request, all pipelined in one write."""
+    close = b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    burst = get("/a") + get("/b") + get("/stream") + get("/c") + close
+    with serving(whole_or_streamed, backend) as server, server.connect() as sock:
+        sock.sendall(burst)
+        reader = Reader(sock)
+        responses = [reader.response() for _ in range(5)]
+        assert reader.at_eof()
+    assert [r.body for r in responses] == [b"/a", b"/b", b"one two three", b"/c", b"/last"]
+    assert responses[2].header(b"transfer-encoding") == b"chunked"
+    assert responses[4].header(b"connection") == b"close"
+
+
+def test_each_app_runs_as_a_task_of_its_own(backend: Backend) -> None:
+    """An app that answers without waiting still runs in an asyncio Task (started eagerly
+    on 3.12+): ``current_task()`` names it, one per request, pipelined or not."""
+    tasks: list[asyncio.Task[Any] | None] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        tasks.append(asyncio.current_task())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(get("/a") + get("/b"))
+        reader = Reader(sock)
+        assert [reader.response().status for _ in range(2)] == [200, 200]
+        assert exchange(sock, get("/c")).status == 200
+    assert len(tasks) == 3
+    assert all(isinstance(task, asyncio.Task) for task in tasks)
+    assert len({id(task) for task in tasks}) == 3
 
 
 _REQUEST_VAR: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)

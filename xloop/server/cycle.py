@@ -63,6 +63,7 @@ class CycleConnection(Protocol):
     aborted: bool
     read_paused: bool
     write_paused: bool
+    deferring: bool
 
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
@@ -286,7 +287,13 @@ class Cycle:
         connection = self.connection
         transport = connection.transport
         if transport is not None and not connection.closed:  # the per-request write: direct
-            transport.write(data)
+            if connection.deferring:  # an eager app (3.12+): see ServerState.deferred
+                deferred = self.state.deferred
+                if not deferred:
+                    connection.loop.call_soon(self.state.flush)
+                deferred.append((connection, data))
+            else:
+                transport.write(data)
         # Not held through finished(), which may parse the next request: a frame kept by
         # an exception's reference cycle there would hand the transport to the gc (rloop
         # 0.5 cannot free it from another thread's collection).

@@ -46,6 +46,13 @@ class OpenConnection(Protocol):
         """Drop the connection and cancel its app."""
 
 
+class Deferring(Protocol):
+    """A connection whose response bytes wait in ``ServerState.deferred``."""
+
+    transport: asyncio.Transport | None
+    closed: bool
+
+
 class ServerState:
     """Shared by the connections of one server."""
 
@@ -104,16 +111,31 @@ class ServerState:
         self.stop_requested = stop_requested
         #: Set when the last connection closes during shutdown.
         self.all_closed = asyncio.Event()
+        self.loop = loop = asyncio.get_running_loop()
         #: The idle connections and the one timer for their deadlines.
-        self.idle = IdleQueue(
-            asyncio.get_running_loop(), (self.timeout_keep_alive, self.timeout_request_header)
-        )
+        self.idle = IdleQueue(loop, (self.timeout_keep_alive, self.timeout_request_header))
+        #: The last bytes of responses that apps started eagerly (3.12+) produced while
+        #: the loop runs the callbacks of one batch of reads: :meth:`flush` writes them
+        #: once that batch is done (a loop turn later), so the responses to a batch go out
+        #: together. A connection writes them first before any write or close of its own.
+        self.deferred: list[tuple[Deferring, bytes]] = []
 
         self._server_addresses: dict[object, tuple[str, int | None]] = {}
         self._extra = config.extra_headers()
         #: The server/date/extra headers; the server refreshes the date every second.
         self.defaults = DefaultHeaders(self._extra)
         self.refresh_defaults(time.time())
+
+    def flush(self) -> None:
+        """Write the response bytes deferred since the last flush (see ``deferred``);
+        those of a connection lost since then are dropped."""
+        deferred = self.deferred
+        if deferred:
+            self.deferred = []
+            for connection, data in deferred:
+                transport = connection.transport
+                if transport is not None and not connection.closed:
+                    transport.write(data)
 
     def take_http(self) -> HTTPConnection:
         """A sans-IO HTTP connection for the request a client connection begins to read:
