@@ -173,8 +173,7 @@ class Connection(asyncio.Protocol):
         events = http.receive_data(data)
         cycle = self.cycle
         if cycle is not None and cycle.body_received and not self.read_paused:
-            # Pipelined bytes behind a response still being produced: stop reading until
-            # it is done, so a client cannot queue an unbounded amount.
+            # Pipelined bytes behind an unfinished response: stop reading till it is done.
             self.pause_reading()
         if events:
             self._handle(events)
@@ -316,7 +315,8 @@ class Connection(asyncio.Protocol):
         if not self.http.keep_alive or self.state.shutting_down:
             self.close()
             return
-        self._go_idle()
+        self.idle_since = now = self.loop.time()  # (_go_idle, inline: once per request)
+        self.state.idle.add(self, now)
         self._next_request()
 
     def app_returned(self, cycle: Cycle) -> None:
@@ -420,7 +420,9 @@ class Connection(asyncio.Protocol):
                     coro = cycle.run_asgi(service_unavailable)
                 else:
                     coro = cycle.run_asgi(state.app)
-                state.request_started()
+                state.total_requests += 1  # (request_started, inline: once per request)
+                if state.limit_max_requests is not None:
+                    state.request_started(counted=True)
                 if _EAGER:  # see the module's docstring
                     self.deferring = True
                     try:

@@ -283,7 +283,9 @@ class Cycle:
 
     def _send_last(self, data: bytes) -> None:
         """The last bytes of the response: end it, write them, log it, finish."""
-        self._end_response()
+        if not self.response_ended:  # (_end_response, inline: once per request)
+            self.response_ended = True
+            self.state.active -= 1
         connection = self.connection
         transport = connection.transport
         if transport is not None and not connection.closed:  # the per-request write: direct

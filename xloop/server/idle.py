@@ -109,8 +109,7 @@ class IdleQueue:
     def add(self, connection: IdleConnection, since: float) -> None:
         """``connection`` went idle at ``since`` (the loop's time now)."""
         queue = self._enter
-        if connection in queue:
-            del queue[connection]  # idle again: to the end, in time order
+        queue.pop(connection, None)  # idle again: to the end, in time order
         queue[connection] = since
         due = since + self._enter_after
         timer = self._timer

@@ -180,9 +180,11 @@ class ServerState:
                 self._server_addresses[sockname] = known
         return known
 
-    def request_started(self) -> None:
-        """Count one more request (its cycle counts ``active`` up and down)."""
-        self.total_requests += 1
+    def request_started(self, counted: bool = False) -> None:
+        """Count one more request (its cycle counts ``active`` up and down), unless the
+        caller has (``counted``), and stop the server at ``--limit-max-requests``."""
+        if not counted:
+            self.total_requests += 1
         limit = self.limit_max_requests
         if limit is not None and self.total_requests >= limit and not self.stop_requested.is_set():
             error_logger.info("maximum number of requests reached (%s); shutting down", limit)
