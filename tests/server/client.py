@@ -102,6 +102,18 @@ class Reader:
             self.buffer.clear()
         return response
 
+    def chunk(self) -> bytes:
+        """The next chunk of a chunked body whose head :meth:`head` read; b"" for the last
+        (its trailer is skipped)."""
+        size = int(self._line().split(b";")[0], 16)
+        if size == 0:
+            while self._line() != b"":
+                pass
+            return b""
+        data = self._exact(size)
+        assert self._line() == b""
+        return data
+
     def read_until_eof(self) -> bytes:
         """Everything (buffered or still to come) until the peer closes; a reset is a close."""
         try:

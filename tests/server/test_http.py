@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import json
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from xloop.types import Receive, Scope, Send
 
 from .apps import Recorder, echo, hello, read_body, scope_json
 from .client import POST_HEAD, Reader, exchange, get
-from .harness import Backend, needs, serving
+from .harness import TIMEOUT, Backend, needs, serving
 
 
 def test_hello_world(backend: Backend) -> None:
@@ -94,6 +95,10 @@ async def whole_or_streamed(scope: Scope, receive: Receive, send: Send) -> None:
         for part in (b"one ", b"two "):
             await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b"three"})
+    elif scope["path"] == "/big":  # more than the server gathers before writing
+        for part in (b"a", b"b", b"c", b"d"):
+            await send({"type": "http.response.body", "body": part * 30_000, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
     else:
         await send({"type": "http.response.body", "body": path})
 
@@ -103,15 +108,46 @@ def test_responses_to_one_read_keep_their_order_whatever_writes_them(backend: Ba
     out before a streamed response's first chunk and before the close that follows a
     ``Connection: close`` request, all pipelined in one write."""
     close = b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    burst = get("/a") + get("/b") + get("/stream") + get("/c") + close
+    burst = get("/a") + get("/b") + get("/stream") + get("/c") + get("/big") + get("/d") + close
     with serving(whole_or_streamed, backend) as server, server.connect() as sock:
         sock.sendall(burst)
         reader = Reader(sock)
-        responses = [reader.response() for _ in range(5)]
+        responses = [reader.response() for _ in range(7)]
         assert reader.at_eof()
-    assert [r.body for r in responses] == [b"/a", b"/b", b"one two three", b"/c", b"/last"]
+    big = b"".join(part * 30_000 for part in (b"a", b"b", b"c", b"d"))
+    bodies = [b"/a", b"/b", b"one two three", b"/c", big, b"/d", b"/last"]
+    assert [r.body for r in responses] == bodies
     assert responses[2].header(b"transfer-encoding") == b"chunked"
-    assert responses[4].header(b"connection") == b"close"
+    assert responses[6].header(b"connection") == b"close"
+
+
+def test_a_chunk_goes_out_while_the_app_waits(backend: Backend) -> None:
+    """Chunks sent one after another go out together, but never wait for the response's
+    end: one sent before the app waits (server-sent events, long polls) is written then."""
+    sent_first = threading.Event()
+    read_first = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+        sent_first.set()
+        # Waits, without blocking the loop, for the client to have read the first event.
+        await asyncio.get_running_loop().run_in_executor(None, read_first.wait, TIMEOUT)
+        assert read_first.is_set(), "the first event never reached the client"
+        await send({"type": "http.response.body", "body": b"data: 2\n\n"})
+
+    with serving(app, backend) as server, server.connect() as sock:
+        sock.sendall(get("/events"))
+        reader = Reader(sock)
+        head = reader.head()
+        assert head.header(b"transfer-encoding") == b"chunked"
+        assert reader.chunk() == b"data: 1\n\n"
+        read_first.set()
+        assert reader.chunk() == b"data: 2\n\n"
+        assert reader.chunk() == b""
+    assert sent_first.is_set()
 
 
 def test_each_app_runs_as_a_task_of_its_own(backend: Backend) -> None:

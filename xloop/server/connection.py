@@ -48,6 +48,7 @@ from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from ..logs import error_logger
 from .cycle import Cycle, format_client, service_unavailable
 from .idle import PARKED
+from .output import Output
 from .quirks import shut_if_left_open
 from .websocket import WebSocket
 
@@ -62,13 +63,12 @@ LINGER_BYTES: Final = 1 << 20  # ... and how much of it
 _EAGER: Final = sys.version_info >= (3, 12)  # asyncio.Task(eager_start=True)
 
 
-class Connection(asyncio.Protocol):
+class Connection(Output, asyncio.Protocol):
     """One client connection: an asyncio protocol over a sans-IO HTTP/1.1 connection."""
 
     __slots__ = (
         "_body_at",
         "_body_timer",
-        "_drain_waiter",
         "_handling",
         "_linger_timer",
         "_lingered",
@@ -119,6 +119,8 @@ class Connection(asyncio.Protocol):
         self.write_paused = False
         self.read_paused = False
         self.deferring = False  # an app started eagerly runs: ServerState.deferred
+        self.corked: list[bytes] | None = None  # see Output.write_soon
+        self._corked_size = 0
         self._lingering = False
         #: Where the transport cannot change protocol (rloop 0.5 raises from
         #: ``set_protocol``): the WebSocket this connection forwards every callback to.
@@ -206,6 +208,7 @@ class Connection(asyncio.Protocol):
             self._after_lost()
             return
         self.closed = True
+        self.corked = None
         state = self.state
         state.idle.discard(self)
         for timer in (self._linger_timer, self._body_timer, self._send_timer):
@@ -277,26 +280,6 @@ class Connection(asyncio.Protocol):
         if self.read_paused and self.transport is not None and not self.closed:
             self.read_paused = False
             self.transport.resume_reading()
-
-    def write(self, data: bytes) -> bool:
-        """Write to the transport; False (and nothing written) once it is closing or closed,
-        e.g. after the peer reset it: a sender that never has to wait learns it here."""
-        transport = self.transport
-        if transport is None or self.closed or transport.is_closing():
-            return False
-        if self.state.deferred:  # (deferred bytes of this connection go first)
-            self.state.flush()
-        transport.write(data)
-        return True
-
-    async def drain(self) -> None:
-        """Wait while the transport's write buffer is above its high-water mark."""
-        while self.write_paused and not self.closed:
-            waiter = self._drain_waiter = self.loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._drain_waiter = None
 
     def close(self) -> None:
         self.closing = True

@@ -64,10 +64,13 @@ class CycleConnection(Protocol):
     read_paused: bool
     write_paused: bool
     deferring: bool
+    corked: list[bytes] | None
 
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
     def write(self, data: bytes) -> bool: ...
+    def write_soon(self, data: bytes) -> bool: ...
+    def uncork(self) -> None: ...
     async def drain(self) -> None: ...
     def close(self) -> None: ...
     def finished(self, cycle: Cycle) -> None:
@@ -266,7 +269,7 @@ class Cycle:
                 data += http.response_end()
                 self._send_last(data)
                 return
-        if data and not connection.write(data):
+        if data and not connection.write_soon(data):
             # The transport closed under a sender that never had to wait (the peer reset
             # it): without this an app streaming in a loop would never yield to learn it.
             raise ClientDisconnected("client disconnected")
@@ -289,7 +292,9 @@ class Cycle:
         connection = self.connection
         transport = connection.transport
         if transport is not None and not connection.closed:  # the per-request write: direct
-            if connection.deferring:  # an eager app (3.12+): see ServerState.deferred
+            if connection.corked is not None:  # after this response's chunks (write_soon)
+                connection.write_soon(data)
+            elif connection.deferring:  # an eager app (3.12+): see ServerState.deferred
                 deferred = self.state.deferred
                 if not deferred:
                     connection.loop.call_soon(self.state.flush)

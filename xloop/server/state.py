@@ -52,6 +52,9 @@ class Deferring(Protocol):
     transport: asyncio.Transport | None
     closed: bool
 
+    def uncork(self) -> None:
+        """Write the bytes its ``write_soon`` kept."""
+
 
 class ServerState:
     """Shared by the connections of one server."""
@@ -114,11 +117,13 @@ class ServerState:
         self.loop = loop = asyncio.get_running_loop()
         #: The idle connections and the one timer for their deadlines.
         self.idle = IdleQueue(loop, (self.timeout_keep_alive, self.timeout_request_header))
-        #: The last bytes of responses that apps started eagerly (3.12+) produced while
-        #: the loop runs the callbacks of one batch of reads: :meth:`flush` writes them
-        #: once that batch is done (a loop turn later), so the responses to a batch go out
-        #: together. A connection writes them first before any write or close of its own.
-        self.deferred: list[tuple[Deferring, bytes]] = []
+        #: Bytes to write once the loop has run this turn's callbacks (:meth:`flush`, a
+        #: loop turn later), in order: the last bytes of responses that apps started
+        #: eagerly (3.12+) produced while the loop runs the callbacks of one batch of
+        #: reads, so that the responses to a batch go out together; and (``None``) a
+        #: connection's corked chunks (``Output.write_soon``). A connection writes them
+        #: first before any write or close of its own.
+        self.deferred: list[tuple[Deferring, bytes | None]] = []
 
         self._server_addresses: dict[object, tuple[str, int | None]] = {}
         self._extra = config.extra_headers()
@@ -133,6 +138,9 @@ class ServerState:
         if deferred:
             self.deferred = []
             for connection, data in deferred:
+                if data is None:  # a connection's corked bytes (Output.write_soon)
+                    connection.uncork()
+                    continue
                 transport = connection.transport
                 if transport is not None and not connection.closed:
                     transport.write(data)

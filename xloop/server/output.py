@@ -1,0 +1,97 @@
+"""The write side of a client connection: writes now, writes gathered until the loop's turn
+ends, and waiting for the transport to drain.
+
+A streamed response (``more_body``) is written with :meth:`Output.write_soon`: its chunks
+are *corked* (kept in ``corked``) and go out in one write once the callbacks of this loop
+turn have run (``ServerState.flush``), or as soon as ``CORK_LIMIT`` bytes wait. An app that
+sends its chunks one after another without waiting for anything else costs one system call
+per response instead of one per chunk; an app that waits between chunks (server-sent events,
+a slow producer) has each chunk written when it waits, as before. The send that waits for
+the transport to drain sees what it saw before, at most ``CORK_LIMIT`` later.
+
+Order is kept per connection: a write now (:meth:`Output.write`, a close, an error response,
+an upgrade) first writes what is corked or deferred (``ServerState.deferred``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from .state import ServerState
+
+__all__ = ["CORK_LIMIT", "Output"]
+
+#: Bytes a connection keeps corked before writing them at once (the transports' default
+#: high-water mark): flow control then sees them, and a large chunk is never copied.
+CORK_LIMIT: Final = 65536
+
+
+class Output:
+    """Mixed into :class:`~xloop.server.connection.Connection`, which holds the state."""
+
+    __slots__ = ("_corked_size", "_drain_waiter", "corked")
+
+    loop: asyncio.AbstractEventLoop
+    state: ServerState
+    transport: asyncio.Transport | None
+    closed: bool
+    write_paused: bool
+    #: Bytes written with write_soon this loop turn, not yet written; None: none.
+    corked: list[bytes] | None
+    _corked_size: int
+    _drain_waiter: asyncio.Future[None] | None
+
+    def write(self, data: bytes) -> bool:
+        """Write to the transport; False (and nothing written) once it is closing or closed,
+        e.g. after the peer reset it: a sender that never has to wait learns it here."""
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
+            return False
+        if self.state.deferred:  # (this connection's corked or deferred bytes go first)
+            self.state.flush()
+        transport.write(data)
+        return True
+
+    def write_soon(self, data: bytes) -> bool:
+        """Write once this loop turn's callbacks have run, with whatever else this
+        connection writes until then (see the module's docstring); False as :meth:`write`."""
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
+            return False
+        corked = self.corked
+        if corked is None:
+            if len(data) >= CORK_LIMIT:
+                return self.write(data)
+            self.corked = [data]
+            self._corked_size = len(data)
+            state = self.state
+            deferred = state.deferred
+            if not deferred:
+                self.loop.call_soon(state.flush)
+            deferred.append((self, None))
+        else:
+            corked.append(data)
+            self._corked_size += len(data)
+            if self._corked_size >= CORK_LIMIT:
+                self.state.flush()  # (in order: bytes deferred before these go first)
+        return True
+
+    def uncork(self) -> None:
+        """Write what :meth:`write_soon` kept (``ServerState.flush`` calls this)."""
+        corked = self.corked
+        if corked is not None:
+            self.corked = None
+            transport = self.transport
+            if transport is not None and not self.closed:
+                transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        while self.write_paused and not self.closed:
+            waiter = self._drain_waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._drain_waiter = None
