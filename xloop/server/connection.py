@@ -127,7 +127,7 @@ class Connection(Output, asyncio.Protocol):
         self._upgraded: WebSocket | None = None
         self._lingered = 0
         self._linger_timer: asyncio.TimerHandle | None = None
-        self._drain_waiter: asyncio.Future[None] | None = None
+        self.drain_waiter: asyncio.Future[None] | None = None
         self._handling = False  # inside _handle: the next request waits for its loop
         self._next_pending = False  # ... which then takes it
         self._next_on_resume = False  # the next request waits for the client to read
@@ -221,7 +221,7 @@ class Connection(Output, asyncio.Protocol):
         task = self.task
         if task is not None and not task.done():
             state.keep_task(task)  # the app still runs for a connection that is gone
-        waiter = self._drain_waiter
+        waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         state.connection_lost(self)
@@ -262,7 +262,7 @@ class Connection(Output, asyncio.Protocol):
         if self._send_timer is not None:
             self._send_timer.cancel()
             self._send_timer = None
-        waiter = self._drain_waiter
+        waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         if self._next_on_resume:

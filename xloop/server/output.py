@@ -16,12 +16,12 @@ an upgrade) first writes what is corked or deferred (``ServerState.deferred``).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
     from .state import ServerState
 
-__all__ = ["CORK_LIMIT", "Output"]
+__all__ = ["CORK_LIMIT", "Draining", "Output", "drained"]
 
 #: Bytes a connection keeps corked before writing them at once (the transports' default
 #: high-water mark): flow control then sees them, and a large chunk is never copied.
@@ -31,7 +31,7 @@ CORK_LIMIT: Final = 65536
 class Output:
     """Mixed into :class:`~xloop.server.connection.Connection`, which holds the state."""
 
-    __slots__ = ("_corked_size", "_drain_waiter", "corked")
+    __slots__ = ("_corked_size", "corked", "drain_waiter")
 
     loop: asyncio.AbstractEventLoop
     state: ServerState
@@ -41,7 +41,7 @@ class Output:
     #: Bytes written with write_soon this loop turn, not yet written; None: none.
     corked: list[bytes] | None
     _corked_size: int
-    _drain_waiter: asyncio.Future[None] | None
+    drain_waiter: asyncio.Future[None] | None
 
     def write(self, data: bytes) -> bool:
         """Write to the transport; False (and nothing written) once it is closing or closed,
@@ -89,9 +89,24 @@ class Output:
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
-        while self.write_paused and not self.closed:
-            waiter = self._drain_waiter = self.loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._drain_waiter = None
+        await drained(self)
+
+
+class Draining(Protocol):
+    """A connection whose ``send`` waits for its transport to drain."""
+
+    loop: asyncio.AbstractEventLoop
+    closed: bool
+    write_paused: bool
+    #: Set by the connection's ``resume_writing`` (and ``connection_lost``).
+    drain_waiter: asyncio.Future[None] | None
+
+
+async def drained(owner: Draining) -> None:
+    """Return once ``owner``'s transport is below its high-water mark, or closed."""
+    while owner.write_paused and not owner.closed:
+        waiter = owner.drain_waiter = owner.loop.create_future()
+        try:
+            await waiter
+        finally:
+            owner.drain_waiter = None

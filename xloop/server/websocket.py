@@ -43,6 +43,7 @@ from ..logs import access_logger, error_logger
 from ..ws import Closed, ConnectionClosed, HandshakeError, Message, MessageError, Pong
 from ..ws.handshake import check_close, check_request, rejection
 from .cycle import ClientDisconnected, build_scope, format_client
+from .output import drained
 from .ws_denial import Denial
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class WebSocket(asyncio.Protocol):
         self.write_paused = connection.write_paused
         self._pending = b""  # read before accept
         self._waiter: asyncio.Future[None] | None = None
-        self._drain_waiter: asyncio.Future[None] | None = None
+        self.drain_waiter: asyncio.Future[None] | None = None
         self._accepted = False
         self._ending = False  # the server ended (or is ending) the TCP connection
         self._shutdown = False
@@ -183,7 +184,7 @@ class WebSocket(asyncio.Protocol):
         self._ping_timer = self._close_timer = self._send_timer = None
         self.phase = CLOSED
         self._disconnected(1006, "")
-        waiter = self._drain_waiter
+        waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         task = self.task
@@ -203,7 +204,7 @@ class WebSocket(asyncio.Protocol):
         if self._send_timer is not None:
             self._send_timer.cancel()
             self._send_timer = None
-        waiter = self._drain_waiter
+        waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -519,12 +520,7 @@ class WebSocket(asyncio.Protocol):
         return True
 
     async def _drain(self) -> None:
-        while self.write_paused and not self.closed:
-            waiter = self._drain_waiter = self.loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._drain_waiter = None
+        await drained(self)
 
     def _pause_reading(self) -> None:
         if not self.read_paused and self.transport is not None and not self.closed:
