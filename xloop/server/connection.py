@@ -403,9 +403,6 @@ class Connection(Output, asyncio.Protocol):
                     coro = cycle.run_asgi(service_unavailable)
                 else:
                     coro = cycle.run_asgi(state.app)
-                state.total_requests += 1  # (request_started, inline: once per request)
-                if state.limit_max_requests is not None:
-                    state.request_started(counted=True)
                 if _EAGER:  # see the module's docstring
                     self.deferring = True
                     try:
@@ -416,6 +413,9 @@ class Connection(Output, asyncio.Protocol):
                         self.task = task
                 else:
                     self.task = self.loop.create_task(coro)
+                state.total_requests += 1  # (request_started, inline: after the task is made)
+                if state.limit_max_requests is not None:
+                    state.request_started(counted=True)
             elif kind is Body:
                 if self.cycle is not None:
                     self._body_at = self.loop.time()
