@@ -27,9 +27,9 @@ WHICH_LOOP_ENV = ("XLOOP_LOOP", "XLOOP_SELECTOR", "XLOOP_WORKERS")
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args == ["--version"]:
-        from ._version import __version__
+        from ._version import version_line
 
-        print(f"xloop {__version__}")
+        print(version_line())
         sys.exit(0)
     if args == ["which-loop"] and not any(name in os.environ for name in WHICH_LOOP_ENV):
         _which_loop()

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from . import __version__, options
+from . import options
+from ._version import version_line
 from .errors import XloopError
 from .errors import fail as _fail
 
@@ -56,7 +57,7 @@ def _click_exceptions() -> tuple[type[Exception], tuple[type[BaseException], ...
 
 def _version(value: bool) -> None:
     if value:
-        print(f"xloop {__version__}")
+        print(version_line())
         raise typer.Exit()
 
 

@@ -24,6 +24,7 @@ from typing import NoReturn
 __all__ = [
     "AppLoadError",
     "BindError",
+    "ClientDisconnected",
     "ConfigError",
     "LoopUnavailable",
     "StartupError",
@@ -81,3 +82,11 @@ class StartupError(XloopError):
     """The server could not start serving (e.g. lifespan startup failed)."""
 
     exit_code = 1
+
+
+class ClientDisconnected(OSError):
+    """Raised by an app's ``send`` when the client has gone away (ASGI spec 2.4).
+
+    Defined here, not beside the cycle that raises it: a compiled build (see
+    ``platforms/compile.py``) turns the server's hot modules into native classes, which
+    cannot derive from ``OSError``."""

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from tests.server.harness import ONCE_UNDER_WINE
-from xloop import __version__, loops
 from xloop import cli as xloop_cli
+from xloop import loops
+from xloop._version import version_line
 
 from ._support import (
     HELLO_APP,
@@ -258,10 +259,20 @@ def test_port_in_use(backend: Backend, isolated: Path, capsys: pytest.CaptureFix
     assert_one_error(result, 4, (f"127.0.0.1:{port}", "--port"), alone=False)
 
 
+def test_version_says_whether_the_request_path_is_compiled() -> None:
+    """``(compiled: yes)`` exactly when Python imported the request path's modules from
+    extension modules (a compiled build, ``platforms/compile.py``), not from source."""
+    from xloop import __version__
+    from xloop.server import cycle
+
+    built = not cycle.__file__.endswith(".py")
+    assert version_line() == f"xloop {__version__} (compiled: {'yes' if built else 'no'})"
+
+
 @ONCE_UNDER_WINE
 def test_version_in_process(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(["--version"], capsys)
-    assert (result.code, result.stdout, result.stderr) == (0, f"xloop {__version__}\n", "")
+    assert (result.code, result.stdout, result.stderr) == (0, f"{version_line()}\n", "")
 
 
 @ONCE_UNDER_WINE
@@ -363,7 +374,7 @@ def test_bad_environment_value(modules_dir: Path) -> None:
 @ONCE_UNDER_WINE
 def test_version_subprocess(tmp_path: Path) -> None:
     result = run_cli(["--version"], cwd=tmp_path)
-    assert (result.code, result.stdout, result.stderr) == (0, f"xloop {__version__}\n", "")
+    assert (result.code, result.stdout, result.stderr) == (0, f"{version_line()}\n", "")
 
 
 @ONCE_UNDER_WINE
@@ -402,7 +413,7 @@ def test_version_imports_only_the_version(tmp_path: Path) -> None:
     )
     result = run_cli(["-c", code], cwd=tmp_path, pyargs=())
     assert result.code == 0, result.stderr
-    assert result.stdout == f"xloop {__version__}\n[]\n"
+    assert result.stdout == f"{version_line()}\n[]\n"
 
 
 @ONCE_UNDER_WINE

@@ -4,14 +4,17 @@ cache stays bounded whatever targets clients send."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from xloop.http import Request
+from xloop.config import Config
+from xloop.http import Request, connection_factory
 from xloop.server import cycle
 from xloop.server.cycle import build_scope, split_target
+from xloop.server.state import ServerState
 
 
 @pytest.fixture(autouse=True)
@@ -21,17 +24,24 @@ def empty_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _scope(target: bytes, root_path: str = "") -> dict[str, Any]:
-    state = SimpleNamespace(
-        root_path=root_path,
-        root_path_bytes=root_path.encode("ascii"),
-        lifespan_state={},
-        proxy=None,
-    )
+    # A real state (a compiled build checks its type); the connection is any object with
+    # the attributes build_scope reads.
+    state = asyncio.run(_state(root_path))
     connection = SimpleNamespace(
         state=state, server=("127.0.0.1", 8000), client=("127.0.0.1", 5000), scheme="http"
     )
     request = Request("GET", target, "1.1", [(b"host", b"a")], True, False)
     return build_scope(connection, request)
+
+
+async def _state(root_path: str) -> ServerState:
+    config = Config(app="tests.server.test_targets:_app", root_path=root_path)
+    factory = connection_factory("h11", config.limits())
+    return ServerState(config, _app, factory, {}, asyncio.Event())
+
+
+async def _app(scope: Any, receive: Any, send: Any) -> None:
+    """Never called: build_scope only reads the state."""
 
 
 def _seen(scope: dict[str, Any]) -> tuple[object, ...]:
@@ -79,8 +89,13 @@ def test_only_short_targets_are_cached() -> None:
 
 
 def test_the_cache_stops_growing_at_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cycle, "_CACHED_TARGETS", 4)
+    # Filled to four short of its size (the size itself is a constant: a compiled build
+    # has it in its code).
+    size = cycle._CACHED_TARGETS
+    full = {b"/old%d" % n: ("/", b"/", b"") for n in range(size - 4)}
+    monkeypatch.setattr(cycle, "_TARGETS", full)
     for number in range(10):
         assert _scope(b"/%d?n" % number)["path"] == f"/{number}"
-    assert list(cycle._TARGETS) == [b"/0?n", b"/1?n", b"/2?n", b"/3?n"]
+    assert len(cycle._TARGETS) == size
+    assert list(cycle._TARGETS)[-4:] == [b"/0?n", b"/1?n", b"/2?n", b"/3?n"]
     assert _scope(b"/9?n")["query_string"] == b"n"  # past the size: split, not cached

@@ -22,8 +22,8 @@ produced, and the server answers 500 or closes the connection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .events import Event, Request, ResponseError
 
@@ -76,8 +76,8 @@ class HTTPConnection(Protocol):
 
     def response_head(
         self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
+        status: Any,  # the app's, checked here
+        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
         defaults: DefaultHeaders,
         body_length: int | None,
         close: bool,
@@ -91,8 +91,8 @@ class HTTPConnection(Protocol):
 
     def response_whole(
         self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
+        status: Any,  # the app's, checked here
+        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
         defaults: DefaultHeaders,
         body: bytes,
         close: bool,

@@ -62,6 +62,7 @@ class _Refuse(Exception):
 class HttptoolsConnection(ResponseWriter):
     """:class:`xloop.http.base.HTTPConnection` on httptools."""
 
+    __deletable__ = ("_parser",)  # release(): a compiled build's native class allows it
     __slots__ = (
         "_began",
         "_began_message",

@@ -7,9 +7,9 @@ application's headers that validates and frames at the same time, and a single `
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Final
+from typing import Any, Final
 
 from .events import Request, ResponseError
 
@@ -83,7 +83,7 @@ def checked_status(status: object) -> int:
     return int(status)
 
 
-def validated_name(name: bytes) -> bytes:
+def validated_name(name: Any) -> bytes:
     """The lowercased header name, or :class:`ResponseError` if it is not a token."""
     lowered = _VALID_NAMES.get(name)
     if lowered is not None:
@@ -96,7 +96,7 @@ def validated_name(name: bytes) -> bytes:
     return lowered
 
 
-def validate_value(value: bytes) -> None:
+def validate_value(value: Any) -> None:
     """Refuse header values that could split the response (CR, LF, NUL)."""
     if type(value) is not bytes:
         raise ResponseError(f"response header value must be bytes, not {type(value).__name__}")
@@ -176,8 +176,8 @@ class ResponseWriter:
 
     def response_head(
         self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
+        status: Any,  # the app's, checked here
+        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
         defaults: DefaultHeaders,
         body_length: int | None,
         close: bool,
@@ -242,8 +242,8 @@ class ResponseWriter:
 
     def response_whole(
         self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
+        status: Any,  # the app's, checked here
+        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
         defaults: DefaultHeaders,
         body: bytes,
         close: bool,

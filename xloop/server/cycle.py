@@ -20,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from time import perf_counter as _perf_counter
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from ..errors import ClientDisconnected
 from ..http import Request, ResponseError
 from ..http.response import status_line
 from ..logs import access_logger, error_logger
@@ -80,10 +81,6 @@ class CycleConnection(Protocol):
         """The cycle's app has returned (or raised): its task is ending."""
 
 
-class ClientDisconnected(OSError):
-    """Raised by ``send`` when the client has gone away (ASGI spec 2.4)."""
-
-
 class Cycle:
     """One request and its response, as the ASGI app sees it."""
 
@@ -130,7 +127,7 @@ class Cycle:
         self.continue_sent = False
         self.close_after = False
         self.released = False
-        self.status = 0
+        self.status: Any = 0  # the app's, checked when the head is written
         self.headers: Any = ()
         self.waiter: asyncio.Future[None] | None = None
         self.sent = 0
@@ -328,7 +325,10 @@ class Cycle:
 
     async def run_asgi(self, app: ASGIApp) -> None:
         try:
-            result: object = await app(self.scope, self.receive, self.send)  # type: ignore[func-returns-value]
+            # (object: what an app returns is checked below, not by the annotation)
+            result: object = await cast("Callable[..., Awaitable[object]]", app)(
+                self.scope, self.receive, self.send
+            )
         except ClientDisconnected:
             if not self.response_ended:
                 self._abandon()

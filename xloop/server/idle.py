@@ -219,13 +219,35 @@ class _Parked:
     def release(self) -> None:
         pass
 
-    def _no_request(self, *args: object, **kwargs: object) -> NoReturn:
-        raise RuntimeError("a parked connection has no request")
+    # What only a request allows: a parked connection has none. (Each is spelt out: a
+    # compiled build takes no methods assigned in the class body.)
+    def take_upgrade_data(self) -> NoReturn:
+        _no_request()
 
-    # What only a request allows: a parked connection has none.
-    take_upgrade_data = begin_response = informational_continue = _no_request
-    response_head = response_whole = response_body = response_end = _no_request
-    error_response = _no_request
+    def begin_response(self, request: object) -> NoReturn:
+        _no_request()
+
+    def informational_continue(self) -> NoReturn:
+        _no_request()
+
+    def response_head(self, *args: object, **kwargs: object) -> NoReturn:
+        _no_request()
+
+    def response_whole(self, *args: object, **kwargs: object) -> NoReturn:
+        _no_request()
+
+    def response_body(self, data: bytes) -> NoReturn:
+        _no_request()
+
+    def response_end(self) -> NoReturn:
+        _no_request()
+
+    def error_response(self, *args: object, **kwargs: object) -> NoReturn:
+        _no_request()
+
+
+def _no_request() -> NoReturn:
+    raise RuntimeError("a parked connection has no request")
 
 
 #: The one stand-in every parked connection holds (see the module's docstring).

@@ -125,7 +125,8 @@ class ServerState:
         #: first before any write or close of its own.
         self.deferred: list[tuple[Deferring, bytes | None]] = []
 
-        self._server_addresses: dict[object, tuple[str, int | None]] = {}
+        # (Any: a compiled build would unbox a typed tuple and box a new one per read.)
+        self._server_addresses: dict[object, Any] = {}
         self._extra = config.extra_headers()
         #: The server/date/extra headers; the server refreshes the date every second.
         self.defaults = DefaultHeaders(self._extra)
