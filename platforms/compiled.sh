@@ -29,6 +29,7 @@ case "$version" in
     *) echo "the installed xloop is not the compiled build" >&2 && exit 1 ;;
 esac
 if [ "$#" -eq 0 ]; then
-    set -- -n 2 -q tests/server tests/http tests/ws tests/integration
+    set -- -n 2 -q tests/server tests/http tests/ws tests/integration tests/compare/test_machine.py \
+        tests/cli/test_errors.py::test_version_says_whether_the_request_path_is_compiled
 fi
 ../venv/bin/python -m pytest -p no:cacheprovider "$@"

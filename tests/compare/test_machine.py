@@ -90,3 +90,15 @@ def test_plan_server_on_the_first_cpu_client_on_the_others() -> None:
     assert pinning.server[0] not in pinning.client
     assert pinning.description.startswith(f"server on CPU {pinning.server[0]}, client on CPU")
     assert plan_pinning(False) == Pinning(None, None, "none (--no-pin)")
+
+
+def test_the_xloop_version_names_a_compiled_build() -> None:
+    """A result file says which build ran: ``+compiled`` exactly when Python imported the
+    request path from extension modules (``platforms/compile.py``)."""
+    from xloop import __version__
+    from xloop.compare.machine import describe_machine
+    from xloop.server import cycle
+
+    built = not cycle.__file__.endswith(".py")
+    expected = __version__ + ("+compiled" if built else "")
+    assert describe_machine().versions["xloop"] == expected

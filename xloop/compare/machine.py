@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 
 from .. import __version__, loops
+from .._version import compiled
 from .model import Machine
 
 __all__ = ["Pinning", "cpu_model", "describe_machine", "plan_pinning", "version_of"]
@@ -47,7 +48,10 @@ def describe_machine() -> Machine:
     python = f"{platform.python_implementation()} {platform.python_version()}"
     short = ".".join(platform.python_version_tuple()[:2])
     label = f"{system.lower()}-{platform.machine().lower() or 'unknown'}-py{short}"
-    versions: dict[str, str | None] = {"xloop": __version__}
+    # A compiled build (platforms/compile.py) says so as a local version label: its figures
+    # are not the pure-Python build's.
+    build = "+compiled" if compiled() else ""
+    versions: dict[str, str | None] = {"xloop": __version__ + build}
     versions.update({name: version_of(name) for name in _VERSIONED})
     return Machine(
         label=label,
