@@ -14,15 +14,17 @@ PYTHON="${PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$PYTHON" -m venv "$work/venv"
-"$work/venv/bin/pip" install -q hatchling 'mypy>=1.11' 'setuptools>=70'
-HATCH_BUILD_HOOKS_ENABLE=1 "$work/venv/bin/python" -m hatchling build -t wheel -d "$work/dist" > /dev/null
+bin="$work/venv/bin"
+[ -d "$work/venv/Scripts" ] && bin="$work/venv/Scripts" # Windows
+"$bin/python" -m pip install -q hatchling 'mypy>=1.11' 'setuptools>=70'
+HATCH_BUILD_HOOKS_ENABLE=1 "$bin/python" -m hatchling build -t wheel -d "$work/dist" > /dev/null
 wheel="$(ls "$work"/dist/*.whl)"
 echo "-- built $(basename "$wheel")"
-"$work/venv/bin/pip" install -q "$wheel[standard,test,zttp]"
+"$bin/python" -m pip install -q "$wheel[standard,test,zttp]"
 mkdir "$work/src"
 cp -r tests benchmarks pyproject.toml README.md "$work/src/"
 cd "$work/src"
-version="$(../venv/bin/xloop --version)"
+version="$("$bin/python" -m xloop --version)"
 echo "-- $version"
 case "$version" in
     *"compiled: yes"*) ;;
@@ -32,4 +34,4 @@ if [ "$#" -eq 0 ]; then
     set -- -n 2 -q tests/server tests/http tests/ws tests/integration tests/compare/test_machine.py \
         tests/cli/test_errors.py::test_version_says_whether_the_request_path_is_compiled
 fi
-../venv/bin/python -m pytest -p no:cacheprovider "$@"
+"$bin/python" -m pytest -p no:cacheprovider "$@"
