@@ -9,10 +9,10 @@ The wheel then holds, beside every ``.py`` file, an extension module for each of
 ``MODULES``; Python imports the extension first. The code is the same: mypyc compiles the
 ``mypy --strict`` typed source as it is, and the suite runs on the compiled build in
 ``.ci/run``. What it changes is the cost of each line: a native class's attributes are C
-struct fields and its methods C functions, so a request costs about 20 % fewer
-instructions on CPython 3.11-3.13 and 40 % fewer on 3.10, whose interpreter pays most
-for attribute stores (``benchmarks/request_instructions.py``). ``xloop --version`` says
-which build runs.
+struct fields and its methods C functions: with httptools a request costs a third fewer
+instructions on CPython 3.11-3.13, and more than half fewer on 3.10, whose interpreter
+pays most for attribute stores (``benchmarks/request_instructions.py``; the README has
+the figures). ``xloop --version`` says which build runs.
 
 Not compiled: editable installs (the source you edit is what runs) and every module off
 the request path (the CLI, the supervisor, the loops' shim: their cost is start-up, not
