@@ -36,12 +36,9 @@ so the queues never keep a connection alive.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Final, NoReturn, Protocol
+from typing import Final, Protocol
 
-from ..http import Event
-
-if TYPE_CHECKING:
-    from ..http import HTTPConnection
+from .parked import PARKED
 
 __all__ = ["PARKED", "PARK_AFTER", "IdleConnection", "IdleQueue"]
 
@@ -193,62 +190,3 @@ def _take_due(
     for connection, _ in taken:
         del queue[connection]
     return [(connection, since) for connection, since in taken if connection.idle_since == since]
-
-
-class _Parked:
-    """What a parked connection holds instead of its sans-IO HTTP connection: nothing of
-    a request. It is between requests, kept alive, as a new connection is; only the end
-    of the stream can reach it (``receive_data(b"")``: no events). Its next bytes take a
-    real one first (``ServerState.take_http``)."""
-
-    __slots__ = ()
-
-    keep_alive = True
-    buffered = 0
-    head_pending = False
-    reusable = True
-
-    def receive_data(self, data: bytes) -> list[Event]:
-        if data:
-            raise RuntimeError("a parked connection was fed bytes: make its HTTP connection")
-        return []
-
-    def start_next_cycle(self) -> list[Event]:
-        return []
-
-    def release(self) -> None:
-        pass
-
-    # What only a request allows: a parked connection has none. (Each is spelt out: a
-    # compiled build takes no methods assigned in the class body.)
-    def take_upgrade_data(self) -> NoReturn:
-        _no_request()
-
-    def begin_response(self, request: object) -> NoReturn:
-        _no_request()
-
-    def informational_continue(self) -> NoReturn:
-        _no_request()
-
-    def response_head(self, *args: object, **kwargs: object) -> NoReturn:
-        _no_request()
-
-    def response_whole(self, *args: object, **kwargs: object) -> NoReturn:
-        _no_request()
-
-    def response_body(self, data: bytes) -> NoReturn:
-        _no_request()
-
-    def response_end(self) -> NoReturn:
-        _no_request()
-
-    def error_response(self, *args: object, **kwargs: object) -> NoReturn:
-        _no_request()
-
-
-def _no_request() -> NoReturn:
-    raise RuntimeError("a parked connection has no request")
-
-
-#: The one stand-in every parked connection holds (see the module's docstring).
-PARKED: Final[HTTPConnection] = _Parked()
