@@ -172,6 +172,48 @@ def test_each_app_runs_as_a_task_of_its_own(backend: Backend) -> None:
     assert len({id(task) for task in tasks}) == 3
 
 
+def test_a_task_factory_the_app_sets_makes_its_tasks(backend: Backend) -> None:
+    """xloop makes each app's Task itself (no ``loop.create_task`` call), unless the loop
+    has a task factory: one the app set in its lifespan startup (instrumentation, context
+    propagation) makes every request's task from then on, pipelined or not."""
+    made: list[asyncio.Task[Any]] = []
+    ran_in: list[asyncio.Task[Any] | None] = []
+    unsupported: list[BaseException] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    try:
+                        asyncio.get_running_loop().set_task_factory(factory)
+                    except (AttributeError, NotImplementedError) as exc:  # pragma: no cover
+                        unsupported.append(exc)
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    asyncio.get_running_loop().set_task_factory(None)
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        ran_in.append(asyncio.current_task())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serving(app, backend) as server, server.connect() as sock:
+        if unsupported:  # pragma: no cover - every loop here has one
+            pytest.skip(f"{backend.id} has no task factory: {unsupported[0]!r}")
+        sock.sendall(get("/a") + get("/b"))
+        reader = Reader(sock)
+        assert [reader.response().status for _ in range(2)] == [200, 200]
+        assert exchange(sock, get("/c")).status == 200
+        assert len(ran_in) == 3
+        assert all(any(task is mine for mine in made) for task in ran_in)
+
+
 _REQUEST_VAR: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
 
 
