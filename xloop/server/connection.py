@@ -407,16 +407,18 @@ class Connection(Output, asyncio.Protocol):
                 else:
                     coro = cycle.run_asgi(state.app)
                 loop = self.loop
-                self.deferring = True  # (an eager start's response: see the docstring)
-                try:
-                    if loop.get_task_factory() is not None:  # the loop's, or the app's
-                        task = loop.create_task(coro)
-                    elif _EAGER:
-                        task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
-                    else:
-                        task = asyncio.Task(coro, loop=loop)
-                finally:
-                    self.deferring = False
+                factory = loop.get_task_factory()  # the loop's, or one the app set
+                if factory is None and not _EAGER:
+                    task = asyncio.Task(coro, loop=loop)  # nothing runs yet: nothing deferred
+                else:
+                    self.deferring = True  # (an eager start's response: see the docstring)
+                    try:
+                        if factory is not None:
+                            task = loop.create_task(coro)
+                        else:
+                            task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+                    finally:
+                        self.deferring = False
                 if not task.done():  # (a done one: app_returned let go of it)
                     self.task = task
                 state.total_requests += 1  # (request_started, inline: after the task is made)
