@@ -288,7 +288,9 @@ class Cycle:
             self.state.active -= 1
         connection = self.connection
         transport = connection.transport
-        if transport is not None and not connection.closed:  # the per-request write: direct
+        # The per-request write, direct. Not to a transport closing (aborted, or reset by its
+        # peer and not yet lost): asyncio and uvloop drop such a write, winloop raises.
+        if transport is not None and not connection.closed and not transport.is_closing():
             if connection.corked is not None:  # after this response's chunks (write_soon)
                 connection.write_soon(data)
             elif connection.deferring:  # an eager app (3.12+): see ServerState.deferred

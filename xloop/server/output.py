@@ -84,7 +84,8 @@ class Output:
         if corked is not None:
             self.corked = None
             transport = self.transport
-            if transport is not None and not self.closed:
+            # (closing: aborted or closed since they were corked; winloop raises on a write)
+            if transport is not None and not self.closed and not transport.is_closing():
                 transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
 
     async def drain(self) -> None:

@@ -143,7 +143,8 @@ class ServerState:
                     connection.uncork()
                     continue
                 transport = connection.transport
-                if transport is not None and not connection.closed:
+                # (closing: aborted or closed since; winloop raises on such a write)
+                if transport is not None and not connection.closed and not transport.is_closing():
                     transport.write(data)
 
     def take_http(self) -> HTTPConnection:
