@@ -46,6 +46,29 @@ _LLHTTP_VERSIONS: Final = frozenset(("1.1", "1.0", "2.0", "0.9"))
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
 
 
+def _recycled(conn: h11.Connection) -> h11.Connection | None:
+    """``conn``, which read one whole request of a keep-alive connection, made ready for
+    the next one; None if h11 would not go on with it.
+
+    h11 starts a connection's next cycle only once its server side has sent a response,
+    which here the response writer wrote without h11. The states a response head and its
+    end lead to from there are set (h11's bookkeeping; nothing is serialised), with the
+    100-continue wait sending one clears, then h11's own ``start_next_cycle`` runs.
+    """
+    try:
+        cstate = conn._cstate
+        states = cstate.states
+        if states[h11.CLIENT] is not h11.DONE or not cstate.keep_alive:
+            return None  # (an upgrade h11 waits on, HTTP/1.0, Connection: close)
+        cstate.pending_switch_proposals.clear()
+        states[h11.SERVER] = h11.DONE
+    except AttributeError:  # an h11 whose internals differ: a new connection each time
+        return None
+    conn.client_is_waiting_for_100_continue = False
+    conn.start_next_cycle()
+    return conn
+
+
 class H11Connection(ResponseWriter):
     """:class:`xloop.http.base.HTTPConnection` on h11: h11 reads the requests,
     :class:`~xloop.http.response.ResponseWriter` writes the responses."""
@@ -58,6 +81,7 @@ class H11Connection(ResponseWriter):
         "_limits",
         "_recent",
         "_saw_newline",
+        "_spare",
     )
 
     def __init__(self, limits: Limits | None = None) -> None:
@@ -66,6 +90,8 @@ class H11Connection(ResponseWriter):
         #: None between requests when nothing of the next one came: made with its first
         #: bytes (an idle keep-alive connection holds no h11 state, about 1 KiB).
         self._conn: h11.Connection | None = None
+        #: The last request's h11 connection, made ready for the next one (_recycled).
+        self._spare: h11.Connection | None = None
         self._failed = False
         #: Raw bytes not yet matched to a request head; not kept while a body is read
         #: (refilled from h11's buffer at the end of each message).
@@ -118,7 +144,12 @@ class H11Connection(ResponseWriter):
                 self._recent += data
         conn = self._conn
         if conn is None:
-            conn = self._conn = self._new_h11()
+            conn = self._spare
+            if conn is None:
+                conn = self._new_h11()
+            else:
+                self._spare = None
+            self._conn = conn
         conn.receive_data(data)
         return self._pull(conn)
 
@@ -126,17 +157,23 @@ class H11Connection(ResponseWriter):
         if self._failed:
             return []
         # h11 parses, the response writer writes: h11's server side never saw the
-        # response, so a fresh h11 connection reads on from the bytes the last one held.
-        if self._conn is None:
+        # response, so a fresh h11 connection reads on from the bytes the last one held;
+        # with none held, this one is kept for the next request (_recycled).
+        conn = self._conn
+        if conn is None:
             return []
-        held, closed = self._conn.trailing_data
+        held, closed = conn.trailing_data
+        if not held and not closed:
+            self._spare = _recycled(conn)  # the next request's bytes take it
+            self._conn = None
+            return []
         if held and held[0] in BLANK:  # empty lines after the last message: dropped
             kept = bytes(held).lstrip(BLANK)
             del self._recent[: len(held) - len(kept)]
             self._saw_newline = _LF in self._recent
             held = kept
         if not held and not closed:
-            self._conn = None  # the next request's bytes make it
+            self._conn = None  # the next request's bytes make a new one
             return []
         conn = self._conn = self._new_h11()
         if held:
