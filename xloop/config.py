@@ -87,6 +87,15 @@ class Config:
         minimum=1,
         panel=_SERVER,
     )
+    gc_freeze: bool = option(
+        "Once the app has started, freeze what the process holds (gc.freeze()): the "
+        "garbage collector's full collections skip those objects, so their pauses under "
+        "load shrink; reference cycles among them are never collected.",
+        default=False,
+        flag="--gc-freeze",
+        secondary="--no-gc-freeze",
+        panel=_SERVER,
+    )
     loop: str = borrow(LoopOptions, "loop")
     selector: str = borrow(LoopOptions, "selector")
     http: str = option(

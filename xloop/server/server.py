@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import os
 import signal
 import socket
@@ -87,6 +88,17 @@ def _remove_signal_handler(loop: asyncio.AbstractEventLoop, sig: int, previous: 
         loop.remove_signal_handler(sig)
     except Exception:
         signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+
+
+def _freeze_startup_objects() -> None:
+    """``--gc-freeze``: collect the garbage start-up left, then freeze what remains (the
+    modules, the app and what its startup made), so that the collector's full collections
+    no longer walk it. Under load those collections come from the requests in flight, and
+    each one walked the whole heap: tens of milliseconds added to the requests it stopped.
+    """
+    gc.collect()
+    gc.freeze()
+    logger.info("gc: %d objects frozen after startup (--gc-freeze)", gc.get_freeze_count())
 
 
 class Server:
@@ -232,6 +244,8 @@ class Server:
         def factory() -> Connection:
             return Connection(state, loop)
 
+        if config.gc_freeze:
+            _freeze_startup_objects()
         try:
             await self._listen(factory)
         except BaseException:
