@@ -131,6 +131,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if not hasattr(signal, "SIGUSR1"):
+        raise SystemExit("POSIX only: the probe is read on SIGUSR1")
     if not shutil.which("taskset") or not shutil.which("wrk"):
         raise SystemExit("needs taskset and wrk (Linux: apt-get install wrk)")
     names = [name.strip() for name in args.servers.split(",") if name.strip()]
@@ -172,7 +174,7 @@ def main() -> None:
             # once it has shut down: no atexit there).
             for process, _, out in processes.values():
                 if process.poll() is None:
-                    process.send_signal(signal.SIGUSR1)
+                    process.send_signal(signal.Signals["SIGUSR1"])
                     _wait_file(out, process)
                     process.send_signal(signal.SIGTERM)
             for process, _, _ in processes.values():
