@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from xloop import loops
+from xloop._version import module_command
 from xloop.compare import columns, others, runner
 from xloop.compare import plan as planning
 from xloop.compare.model import Result, ResultFile, Round
@@ -19,6 +22,7 @@ from xloop.compare.runner import compare
 from xloop.compare.settings import Settings
 from xloop.errors import ConfigError
 
+from ..cli._support import http_get, write_hello, xloop_process
 from .test_compare import assert_clean, short
 
 pytestmark = pytest.mark.timeout(180)
@@ -238,3 +242,38 @@ def test_granian_and_hypercorn_where_installed(server: str) -> None:
     assert f"count check n/a: {server} does not report its count" in row.notes
     # measured on the process that serves (both run their worker as a child)
     assert row.server_cpu_ms_per_1k
+
+
+def test_xloop_servers_import_the_xloop_compare_imported_not_the_working_directorys(
+    tmp_path: Path,
+) -> None:
+    """Run in a source tree, ``python -m xloop`` imports the tree's package before the
+    installed one (a compiled build's): the servers compare starts do not, and still find
+    the app in the working directory."""
+    shadow = tmp_path / "xloop"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("", encoding="utf-8")
+    (shadow / "__main__.py").write_text("print('the working directory xloop')\n", "utf-8")
+    write_hello(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "xloop", "--version"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.stdout.startswith("the working directory xloop"), done  # the trap
+    pyargs = module_command("xloop", working_directory=False)[1:]
+    with xloop_process(["serve", "main:app", "--port", "0"], cwd=tmp_path, pyargs=pyargs) as server:
+        response = http_get(server.wait_port())
+    assert response.status == 200
+    assert response.body == b"Hello, world!"
+
+
+def test_the_processes_xloop_starts_see_the_working_directory_where_it_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path[1:]])  # python -m xloop
+    assert module_command("xloop") == [sys.executable, "-m", "xloop"]
+    monkeypatch.setattr(sys, "path", ["", *sys.path[1:]])  # python -c
+    assert module_command("xloop") == [sys.executable, "-m", "xloop"]
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "bin"), *sys.path[1:]])  # the xloop script
+    assert module_command("xloop")[1] == "-c"

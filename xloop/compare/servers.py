@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 
 from .. import loops
+from .._version import module_command
 from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopError
 from ..status import StatusPipe
 from . import others
@@ -113,9 +114,9 @@ class ServerProcess:
                 tls=None if target.tls is None else (str(target.tls.cert), str(target.tls.key)),
             )  # fmt: skip
         elif target.workload.kind == "tcp":
-            command += ["xloop.compare.echo"]
+            command = module_command("xloop.compare.echo")
         else:
-            command += ["xloop", "serve"]
+            command = [*module_command("xloop"), "serve"]
             if settings.app:
                 command.append(settings.app)
             command += ["--http", target.http, "--no-access-log", "--log-level", "info"]

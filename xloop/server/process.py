@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .._version import module_command
 from ..status import StatusPipe
 
 __all__ = ["WorkerProcess"]
@@ -61,7 +61,7 @@ class WorkerProcess:
             kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "xloop.server.worker", str(status.child_fd)],
+                [*module_command("xloop.server.worker"), str(status.child_fd)],
                 stdin=subprocess.PIPE,
                 **kwargs,
             )
