@@ -1,9 +1,14 @@
-"""The compiled build: the request path's modules turned into C by mypyc, on request.
+"""The compiled build: the request path's modules turned into C by mypyc.
 
 A hatchling build hook (``pyproject.toml``: ``[tool.hatch.build.targets.wheel.hooks.custom]``),
-off by default, on with ``HATCH_BUILD_HOOKS_ENABLE=1``::
+on for every wheel built from the source (``pip install .``, ``pip install xloop`` from the
+sdist, ``python -m build``); never for an editable install (the source you edit is what
+runs). ``XLOOP_COMPILE`` says what to do when it cannot compile (no C compiler, no Python
+headers)::
 
-    HATCH_BUILD_HOOKS_ENABLE=1 pip install '.[standard]'     # needs a C compiler
+    pip install '.[standard]'                      # compiled if it can be, else pure Python
+    XLOOP_COMPILE=1 pip install '.[standard]'      # compiled, or the install fails
+    XLOOP_COMPILE=0 pip install '.[standard]'      # pure Python (no mypy in the build)
 
 The wheel then holds, beside every ``.py`` file, an extension module for each of
 ``MODULES``; Python imports the extension first. The code is the same: mypyc compiles the
@@ -14,13 +19,14 @@ instructions on CPython 3.11-3.13, and more than half fewer on 3.10, whose inter
 pays most for attribute stores (``benchmarks/request_instructions.py``; the README has
 the figures). ``xloop --version`` says which build runs.
 
-Not compiled: editable installs (the source you edit is what runs) and every module off
-the request path (the CLI, the supervisor, the loops' shim: their cost is start-up, not
-per request). The sources are compiled in a copy, so the tree gets no build output.
+Not compiled: every module off the request path (the CLI, the supervisor, the loops' shim:
+their cost is start-up, not per request). The sources are compiled in a copy, so the tree
+gets no build output.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -60,14 +66,44 @@ setup(name="xloop_compiled", ext_modules=mypycify({files!r}, opt_level="3", debu
 """
 
 
+#: What to do: "auto" (compile; if that fails, warn and build pure Python), "require"
+#: (compile or fail), "off" (pure Python).
+MODES = {"": "auto", "auto": "auto", "1": "require", "yes": "require", "0": "off", "no": "off"}
+
+
+def _mode() -> str:
+    value = os.environ.get("XLOOP_COMPILE", "").strip().lower()
+    if value not in MODES:
+        raise RuntimeError(f"XLOOP_COMPILE={value!r}: use 1 (compile or fail), 0 or auto")
+    return MODES[value]
+
+
 class CompileHook(BuildHookInterface):  # type: ignore[type-arg]
     """Adds the compiled ``MODULES`` to a (non-editable) wheel."""
 
     PLUGIN_NAME = "custom"
 
+    def dependencies(self) -> list[str]:
+        return [] if _mode() == "off" else list(super().dependencies())
+
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
             return
+        mode = _mode()
+        if mode == "off":
+            return
+        try:
+            self._compile(build_data)
+        except Exception as error:
+            if mode == "require":
+                raise
+            first = str(error).strip().splitlines()[:1] or [type(error).__name__]
+            self.app.display_warning(
+                f"xloop: not compiled ({first[0]}); building pure Python instead "
+                "(XLOOP_COMPILE=1 makes this an error, XLOOP_COMPILE=0 skips trying)"
+            )
+
+    def _compile(self, build_data: dict[str, Any]) -> None:
         work = Path(tempfile.mkdtemp(prefix="xloop-compile-"))
         try:
             shutil.copytree(Path(self.root) / "xloop", work / "xloop")
@@ -77,7 +113,9 @@ class CompileHook(BuildHookInterface):  # type: ignore[type-arg]
             command = [sys.executable, "setup.py", "build_ext", "--inplace"]
             done = subprocess.run(command, cwd=work, check=False, capture_output=True, text=True)
             if done.returncode:
-                raise RuntimeError(f"mypyc failed to compile xloop:\n{done.stdout}{done.stderr}")
+                output = f"{done.stdout}{done.stderr}"
+                last = next((line for line in reversed(output.splitlines()) if line.strip()), "")
+                raise RuntimeError(f"mypyc failed to compile xloop: {last.strip()}\n{output}")
             built = _extensions(work)
             if not built:
                 raise RuntimeError(f"mypyc wrote no extension module in {work}")

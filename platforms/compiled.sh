@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The compiled build (platforms/compile.py), built and tested: in a venv of its own, the
-# wheel is built with the hook on and installed with the test extra, and the suites run
-# against it from a copy of tests/ (pytest started in the source tree would import the
-# tree's xloop, not the installed one). `tox -e compiled` and .ci/run call this.
+# wheel is built with XLOOP_COMPILE=1 (compiled, or this fails) and installed with the test
+# extra, and the suites run against it from a copy of tests/ (pytest started in the source
+# tree would import the tree's xloop, not the installed one). `tox -e compiled` and .ci/run
+# call this.
 #
 #   bash platforms/compiled.sh                      # server, HTTP, WebSocket, integration
 #   bash platforms/compiled.sh -n 2 -q tests/cli    # any pytest arguments instead
@@ -17,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 bin="$work/venv/bin"
 [ -d "$work/venv/Scripts" ] && bin="$work/venv/Scripts" # Windows
 "$bin/python" -m pip install -q hatchling 'mypy>=1.11' 'setuptools>=70'
-HATCH_BUILD_HOOKS_ENABLE=1 "$bin/python" -m hatchling build -t wheel -d "$work/dist" > /dev/null
+XLOOP_COMPILE=1 "$bin/python" -m hatchling build -t wheel -d "$work/dist" > /dev/null
 wheel="$(ls "$work"/dist/*.whl)"
 echo "-- built $(basename "$wheel")"
 "$bin/python" -m pip install -q "$wheel[standard,test,zttp]"
