@@ -1,6 +1,6 @@
 """``xloop serve --gc-freeze``: once the app's lifespan startup has run, start-up's garbage
 is collected and what remains is frozen out of the garbage collector's reach; without the
-flag nothing is frozen. A process of its own each: freezing is process-wide."""
+flag the server freezes nothing. A process of its own each: freezing is process-wide."""
 
 from __future__ import annotations
 
@@ -83,8 +83,11 @@ def test_gc_freeze_freezes_what_startup_left_and_collects_its_garbage_first(
 
 
 @pytest.mark.parametrize("flags", [(), ("--no-gc-freeze",)], ids=["default", "no-gc-freeze"])
-def test_without_gc_freeze_nothing_is_frozen(tmp_path: Path, flags: tuple[str, ...]) -> None:
+def test_without_gc_freeze_the_server_freezes_nothing(
+    tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    """(Not ``gc.get_freeze_count() == 0``: an interpreter may freeze objects of its own,
+    as the embeddable Windows CPython does.)"""
     seen, log = _serve(tmp_path, *flags)
-    assert seen["frozen"] == 0, seen
     assert seen["kept_frozen"] is False, seen
     assert "frozen after startup" not in log, log
