@@ -287,9 +287,9 @@ class Cycle:
             self.response_ended = True
             self.state.active -= 1
         connection = self.connection
+        # The per-request write, direct; none to a transport closing: Output.writable, inline
+        # here (a call costs 0.5% of a pure-Python request's instructions).
         transport = connection.transport
-        # The per-request write, direct. Not to a transport closing (aborted, or reset by its
-        # peer and not yet lost): asyncio and uvloop drop such a write, winloop raises.
         if transport is not None and not connection.closed and not transport.is_closing():
             if connection.corked is not None:  # after this response's chunks (write_soon)
                 connection.write_soon(data)

@@ -43,11 +43,21 @@ class Output:
     _corked_size: int
     drain_waiter: asyncio.Future[None] | None
 
+    def writable(self) -> asyncio.Transport | None:
+        """The transport while a write can still go out on it; None once it is closing or
+        closed: aborted, closed, or reset by the peer before ``connection_lost`` is called.
+        Every write checks this first: asyncio and uvloop drop a write to a closing
+        transport, winloop raises in the writer (the app's ``send``, or a loop callback)."""
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
+            return None
+        return transport
+
     def write(self, data: bytes) -> bool:
         """Write to the transport; False (and nothing written) once it is closing or closed,
         e.g. after the peer reset it: a sender that never has to wait learns it here."""
-        transport = self.transport
-        if transport is None or self.closed or transport.is_closing():
+        transport = self.writable()
+        if transport is None:
             return False
         if self.state.deferred:  # (this connection's corked or deferred bytes go first)
             self.state.flush()
@@ -57,8 +67,7 @@ class Output:
     def write_soon(self, data: bytes) -> bool:
         """Write once this loop turn's callbacks have run, with whatever else this
         connection writes until then (see the module's docstring); False as :meth:`write`."""
-        transport = self.transport
-        if transport is None or self.closed or transport.is_closing():
+        if self.writable() is None:
             return False
         corked = self.corked
         if corked is None:
@@ -83,9 +92,8 @@ class Output:
         corked = self.corked
         if corked is not None:
             self.corked = None
-            transport = self.transport
-            # (closing: aborted or closed since they were corked; winloop raises on a write)
-            if transport is not None and not self.closed and not transport.is_closing():
+            transport = self.writable()  # (aborted or closed since they were corked?)
+            if transport is not None:
                 transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
 
     async def drain(self) -> None:

@@ -49,8 +49,8 @@ class OpenConnection(Protocol):
 class Deferring(Protocol):
     """A connection whose response bytes wait in ``ServerState.deferred``."""
 
-    transport: asyncio.Transport | None
-    closed: bool
+    def writable(self) -> asyncio.Transport | None:
+        """Its transport, unless closing or closed."""
 
     def uncork(self) -> None:
         """Write the bytes its ``write_soon`` kept."""
@@ -142,9 +142,8 @@ class ServerState:
                 if data is None:  # a connection's corked bytes (Output.write_soon)
                     connection.uncork()
                     continue
-                transport = connection.transport
-                # (closing: aborted or closed since; winloop raises on such a write)
-                if transport is not None and not connection.closed and not transport.is_closing():
+                transport = connection.writable()  # (aborted or closed since?)
+                if transport is not None:
                     transport.write(data)
 
     def take_http(self) -> HTTPConnection:
