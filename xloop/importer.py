@@ -10,7 +10,15 @@ from typing import Any
 
 from .errors import AppLoadError
 
-__all__ = ["import_from_string", "load_app"]
+__all__ = ["app_dir_first", "import_from_string", "load_app"]
+
+
+def app_dir_first(app_dir: str) -> None:
+    """Put ``--app-dir`` first on ``sys.path`` (once): the app is imported from there, and
+    so is a loop factory module (``--loop mymod:factory``), resolved before the app loads."""
+    path = os.path.abspath(app_dir)
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 def import_from_string(spec: str) -> Any:
@@ -75,9 +83,7 @@ def load_app(
     or adapted from ASGI 2 or WSGI (``interface``; ``auto`` detects it, :func:`detect`)."""
     if isinstance(app, str):
         if app_dir is not None:
-            path = os.path.abspath(app_dir)
-            if path not in sys.path:
-                sys.path.insert(0, path)
+            app_dir_first(app_dir)
         obj = import_from_string(app)
         name = app
     else:

@@ -90,6 +90,10 @@ def which_loop(
     (:mod:`xloop.loops.plain`), and ``all_``'s as rich tables (:mod:`xloop.loops.render`,
     imported only then).
     """
+    if ":" in loop:  # a loop factory module, found in the working directory as serve finds it
+        from xloop.importer import app_dir_first
+
+        app_dir_first(".")
     if trace:
         _print_trace(loop, selector, as_json)
         return

@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..importer import app_dir_first
 from ..logs import configure_logging
 
 if TYPE_CHECKING:
@@ -15,9 +16,13 @@ __all__ = ["load_env_file", "prepare_process"]
 
 
 def prepare_process(config: Config) -> None:
-    """What a process does before it serves ``config``: load ``--env-file`` into the
-    environment (before the app is imported; workers inherit it), then set up logging
-    (``--log-level``, ``--log-config``, ``--use-colors``)."""
+    """What a process does before it serves ``config``: put ``--app-dir`` first on
+    ``sys.path`` for an app named by a string (before the loop resolves: a loop factory
+    module is found there too, as with uvicorn), load ``--env-file`` into the environment
+    (before the app is imported; workers inherit it), then set up logging (``--log-level``,
+    ``--log-config``, ``--use-colors``)."""
+    if isinstance(config.app, str):
+        app_dir_first(config.app_dir)
     if config.env_file is not None:
         load_env_file(config.env_file)
     configure_logging(

@@ -7,6 +7,7 @@ from typing import Any
 from .. import loops
 from ..config import Config
 from ..errors import ConfigError
+from ..importer import app_dir_first
 from .prepare import load_env_file, prepare_process
 from .server import Server
 
@@ -83,8 +84,11 @@ def run(app: Any = None, *, configure_logs: bool = True, **options: Any) -> None
 
             log_dict.setdefault("disable_existing_loggers", False)
             logging.config.dictConfig(log_dict)
-    elif config.env_file is not None:
-        load_env_file(config.env_file)
+    else:
+        if isinstance(config.app, str):
+            app_dir_first(config.app_dir)
+        if config.env_file is not None:
+            load_env_file(config.env_file)
     if config.workers is not None or config.reload:
         from .supervisor import run_supervisor
 
