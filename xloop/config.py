@@ -64,7 +64,9 @@ class Config:
         panel=_APPLICATION,
     )
     app_dir: str = option(
-        "Look for APP in this directory (put first on sys.path).", default=".", panel=_APPLICATION
+        "Look for APP and a --loop module:factory in this directory (put first on sys.path).",
+        default=".",
+        panel=_APPLICATION,
     )
     host: str = option("Bind to this address.", default="127.0.0.1", panel=_SERVER)
     port: int = option(
