@@ -116,7 +116,8 @@ class Cycle:
         self.state = state = connection.state
         self.request = request
         self.scope = build_scope(connection, request)  # ValueError: a target we cannot take
-        self.body: list[bytes] = []
+        #: Request body chunks not yet received by the app; None: none (a GET makes no list).
+        self.body: list[bytes] | None = None
         self.body_size = 0
         self.body_received = False
         self.body_delivered = False
@@ -141,7 +142,11 @@ class Cycle:
     def feed(self, data: bytes) -> None:
         if self.response_ended:
             return  # the app answered without reading: the rest of the body is dropped
-        self.body.append(data)
+        body = self.body
+        if body is None:
+            self.body = [data]
+        else:
+            body.append(data)
         self.body_size += len(data)
         if self.body_size > HIGH_WATER:
             self.connection.pause_reading()
@@ -196,7 +201,7 @@ class Cycle:
                 body = self.body
                 if body:
                     data = body[0] if len(body) == 1 else b"".join(body)
-                    body.clear()
+                    self.body = None
                     self.body_size = 0
                     received = self.body_received
                     self.body_delivered = received
