@@ -50,6 +50,7 @@ MODULES = (
     "server/cycle",
     "server/state",
     "server/connection",
+    "server/transport",
 )
 
 #: Third-party packages without types are Any to mypyc, as they are to the lint's mypy;

@@ -65,6 +65,7 @@ def test_inspect_the_linux_selector_loop(selector: str) -> None:
         "mro",
         "driver",
         "methods",
+        "transport",
         "python",
         "os",
     ]
@@ -90,6 +91,15 @@ def test_inspect_the_linux_selector_loop(selector: str) -> None:
         "sock_accept": SELECTOR_BASE,
         "create_connection": BASE,
     }
+    if selector == "select":  # capped: the loop's transports, through a capped listener
+        assert report["transport"]["owner"] == "loop"
+        assert report["transport"]["why"].startswith("select() is capped")
+    else:
+        assert report["transport"] == {
+            "owner": "xloop",
+            "class": "xloop.server.transport.SocketTransport",
+            "why": "the selector loop: xloop accepts and reads itself; TLS: the loop's",
+        }
     _check_platform_fields(report)
     assert json.loads(json.dumps(report)) == report
 
@@ -106,6 +116,11 @@ def test_inspect_uvloop() -> None:
     assert report["methods"]["create_server"] == "uvloop.loop.Loop"
     assert report["methods"]["_run_once"] is None
     assert report["methods"]["_start_serving"] is None
+    assert report["transport"] == {
+        "owner": "loop",
+        "class": "",
+        "why": "the loop's own (create_server)",
+    }
 
 
 def test_inspect_closes_the_loop_it_created() -> None:

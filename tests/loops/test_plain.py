@@ -52,6 +52,16 @@ def test_no_driver_is_a_dash() -> None:
     assert "  driver      -" in plain.choice_lines(report(driver=None))
 
 
+def test_the_transport_line_names_xloops_class_or_says_the_loops() -> None:
+    ours = {"owner": "xloop", "class": "xloop.server.transport.SocketTransport", "why": "w"}
+    lines = plain.choice_lines(report(transport=ours))
+    assert "  transport   xloop.server.transport.SocketTransport (w)" in lines
+    theirs = {"owner": "loop", "class": "", "why": "the loop's own (create_server)"}
+    lines = plain.choice_lines(report(transport=theirs))
+    assert "  transport   the loop's own (create_server)" in lines
+    assert "  transport   -" in plain.choice_lines(report())  # a report without the field
+
+
 def test_the_report_with_what_was_asked_with_it(capsys: pytest.CaptureFixture[str]) -> None:
     plan = WorkerPlan(
         requested="selector",

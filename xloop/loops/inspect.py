@@ -23,6 +23,11 @@ ever added within a schema version; a rename or removal bumps the version.
         "call_soon": ..., "_start_serving": ..., "sock_accept": ...,
         "create_connection": ...
       },
+      "transport": {                        # what carries the connections xloop serves
+        "owner": "xloop" | "loop",          #   xloop's own (the selector loop) or the loop's
+        "class": "xloop.server.transport.SocketTransport" | "",
+        "why": "the selector loop: xloop accepts and reads itself; TLS: the loop's"
+      },
       "python": {"version": "3.11.7", "implementation": "CPython"},
       "os": {"system": "Linux", "release": "6.1.0", "machine": "x86_64"}
     }
@@ -161,12 +166,19 @@ def inspect_choice(choice: LoopChoice) -> dict[str, Any]:
             "mro": [qualname(klass) for klass in cls.__mro__],
             "driver": driver_info(loop),
             "methods": method_owners(cls),
+            "transport": _transport_info(loop),
             "python": python_info(),
             "os": os_info(),
         }
     finally:
         _close(loop, choice.backend)
     return report
+
+
+def _transport_info(loop: asyncio.AbstractEventLoop) -> dict[str, str]:
+    from xloop.server.transport import transport_info
+
+    return transport_info(loop)
 
 
 def _close(loop: asyncio.AbstractEventLoop, backend: str) -> None:

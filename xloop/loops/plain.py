@@ -16,7 +16,14 @@ if TYPE_CHECKING:
 
     from xloop.loops.workers import WorkerPlan
 
-__all__ = ["choice_lines", "driver_text", "platform_rows", "print_report", "section"]
+__all__ = [
+    "choice_lines",
+    "driver_text",
+    "platform_rows",
+    "print_report",
+    "section",
+    "transport_text",
+]
 
 
 def section(title: str, rows: Iterable[tuple[str, str]]) -> list[str]:
@@ -42,6 +49,15 @@ def platform_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def transport_text(transport: dict[str, str] | None) -> str:
+    """Who carries the served connections: xloop's transport (its class) or the loop's."""
+    if not transport:
+        return "-"
+    if transport["owner"] == "xloop":
+        return f"{transport['class']} ({transport['why']})"
+    return transport["why"]
+
+
 def choice_lines(report: dict[str, Any]) -> list[str]:
     """The loop that resolved (a report of :func:`xloop.loops.inspect.inspect_choice`):
     what was asked and why it resolved so, the class, its MRO and who defines each method."""
@@ -51,6 +67,7 @@ def choice_lines(report: dict[str, Any]) -> list[str]:
         ("reason", report["reason"]),
         ("loop class", report["loop_class"]),
         ("driver", driver_text(report["driver"])),
+        ("transport", transport_text(report.get("transport"))),
         *platform_rows(report),
     ]
     mro = [(str(index), name) for index, name in enumerate(report["mro"])]

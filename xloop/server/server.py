@@ -30,6 +30,7 @@ from .lifespan import Lifespan
 from .listener import bind_error, bind_every, bind_uds
 from .state import ServerState
 from .tls import ssl_context
+from .transport import SelectorListener, serves_itself
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -292,6 +293,12 @@ class Server:
             cap = select_cap(loop)
             if sock is not None and self._accept_thread:
                 self.listeners.append(AcceptThread(loop, factory, sock, tls, cap=cap))
+            elif not tls and serves_itself(loop):
+                # the selector loop: xloop's own accept and transport (server/transport.py)
+                socks = [sock] if sock is not None else bind_every(config)
+                for listening in socks:
+                    listening.listen(config.backlog)
+                self.listeners.append(SelectorListener(loop, factory, socks, config.backlog))
             elif sock is None and cap is None:
                 self.listeners.append(
                     await loop.create_server(

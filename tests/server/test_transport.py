@@ -1,0 +1,373 @@
+"""xloop's own transport and listener on the selector loop (:mod:`xloop.server.transport`),
+over real sockets on 127.0.0.1, with a recording protocol: reading, writing past the
+high-water mark and back, closing, aborting, half-closes, errors, and accepting."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from xloop import loops
+from xloop.server.transport import HIGH_WATER, SelectorListener, SocketTransport, serves_itself
+
+pytestmark = pytest.mark.skipif(
+    loops.IS_WINDOWS, reason="the Windows selector loop is capped by select(): never used there"
+)
+
+TIMEOUT = 10.0
+
+
+class Recorder(asyncio.Protocol):
+    """Records every call a transport makes; ``lost`` is set by ``connection_lost``."""
+
+    def __init__(self, keep_open: bool = False, fail_on: bytes | None = None) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.data = bytearray()
+        self.keep_open = keep_open
+        self.fail_on = fail_on
+        self.transport: SocketTransport | None = None
+        self.lost = asyncio.get_running_loop().create_future()
+        self.got = asyncio.Event()
+        self.eof = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, SocketTransport)
+        self.transport = transport
+        self.events.append(("made", None))
+
+    def data_received(self, data: bytes) -> None:
+        if self.fail_on is not None and self.fail_on in data:
+            raise ValueError("the protocol failed")
+        self.data += data
+        self.got.set()
+
+    def eof_received(self) -> bool:
+        self.events.append(("eof", None))
+        self.eof.set()
+        return self.keep_open
+
+    def pause_writing(self) -> None:
+        self.events.append(("pause_writing", None))
+
+    def resume_writing(self) -> None:
+        self.events.append(("resume_writing", None))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.events.append(("lost", exc))
+        self.lost.set_result(exc)
+
+    def count(self, name: str) -> int:
+        return sum(1 for event, _ in self.events if event == name)
+
+
+async def _pair(
+    protocol: Recorder, *, sndbuf: int | None = None
+) -> tuple[SocketTransport, socket.socket]:
+    """A transport on one end of a connected TCP pair; the other end, blocking, returned."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server_side, address = listener.accept()
+    listener.close()
+    if sndbuf is not None:  # (a small send buffer: a large write cannot go at once)
+        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    server_side.setblocking(False)
+    transport = SocketTransport(asyncio.get_running_loop(), server_side, protocol, address)
+    transport.start()
+    client.settimeout(TIMEOUT)
+    return transport, client
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    loop = asyncio.SelectorEventLoop()
+    assert serves_itself(loop)
+    try:
+        loop.run_until_complete(asyncio.wait_for(test(), TIMEOUT))
+    finally:
+        loop.close()
+
+
+def _read_all(client: socket.socket) -> bytes:
+    chunks = []
+    while chunk := client.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_reads_reach_the_protocol_and_writes_the_peer() -> None:
+    async def test() -> None:
+        protocol = Recorder()
+        transport, client = await _pair(protocol)
+        client.sendall(b"hello")
+        await asyncio.wait_for(protocol.got.wait(), TIMEOUT)
+        assert bytes(protocol.data) == b"hello"
+        transport.write(b"world")
+        transport.write(bytearray(b"!"))
+        transport.write(memoryview(b"?"))
+        transport.write(b"")  # nothing
+        assert _read_exactly(client, 7) == b"world!?"
+        assert transport.get_extra_info("peername") == client.getsockname()
+        assert transport.get_extra_info("sockname") == client.getpeername()
+        assert isinstance(transport.get_extra_info("socket"), socket.socket)
+        assert transport.get_extra_info("sslcontext") is None
+        assert transport.get_extra_info("nothing", "default") == "default"
+        assert transport.get_protocol() is protocol
+        transport.close()
+        assert transport.is_closing()
+        assert await protocol.lost is None
+        assert transport.get_extra_info("socket") is None
+        client.close()
+
+    run(test)
+
+
+def test_a_write_the_socket_cannot_take_is_buffered_with_flow_control() -> None:
+    async def test() -> None:
+        protocol = Recorder()
+        transport, client = await _pair(protocol, sndbuf=4096)
+        chunk = b"x" * 65536
+        sent = 0
+        while transport.get_write_buffer_size() <= HIGH_WATER:
+            transport.write(chunk)
+            sent += len(chunk)
+        assert protocol.count("pause_writing") == 1  # once, however often it is passed
+        transport.write(chunk)
+        sent += len(chunk)
+        assert protocol.count("pause_writing") == 1
+        assert transport.get_write_buffer_limits() == (HIGH_WATER // 4, HIGH_WATER)
+        loop = asyncio.get_running_loop()
+        received = await loop.run_in_executor(None, _read_exactly, client, sent)
+        assert received == b"x" * sent
+        transport.close()
+        assert await protocol.lost is None  # (once the buffer is empty)
+        assert transport.get_write_buffer_size() == 0
+        assert protocol.count("resume_writing") == 1
+        client.close()
+
+    run(test)
+
+
+def _read_exactly(client: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = client.recv(1 << 20)
+        assert chunk, "the transport closed early"
+        data += chunk
+    return bytes(data)
+
+
+def test_close_sends_what_is_buffered_first_and_abort_drops_it() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        for how in ("close", "abort"):
+            protocol = Recorder()
+            transport, client = await _pair(protocol, sndbuf=4096)
+            payload = b"y" * 1_000_000
+            transport.write(payload)
+            assert transport.get_write_buffer_size() > 0
+            getattr(transport, how)()
+            transport.write(b"after")  # closing: kept for close (before lost), else dropped
+            received = await loop.run_in_executor(None, _read_all_quiet, client)
+            if how == "close":
+                assert received == payload + b"after"
+                assert await protocol.lost is None
+            else:
+                assert len(received) < len(payload) + 5
+                assert await protocol.lost is None
+            assert protocol.count("lost") == 1
+            transport.close()
+            transport.abort()  # once lost, nothing more happens
+            await asyncio.sleep(0)
+            assert protocol.count("lost") == 1
+            client.close()
+
+    run(test)
+
+
+def _read_all_quiet(client: socket.socket) -> bytes:
+    try:
+        return _read_all(client)
+    except ConnectionResetError:
+        return b""
+
+
+@pytest.mark.parametrize("keep_open", [False, True], ids=["closes", "keeps-open"])
+def test_the_peers_eof_closes_unless_the_protocol_keeps_it_open(keep_open: bool) -> None:
+    async def test() -> None:
+        protocol = Recorder(keep_open=keep_open)
+        transport, client = await _pair(protocol)
+        client.shutdown(socket.SHUT_WR)
+        if keep_open:
+            await protocol.eof.wait()
+            assert not transport.is_closing()
+            transport.write(b"still here")
+            assert client.recv(100) == b"still here"
+            transport.write_eof()
+            transport.write_eof()  # once
+            assert client.recv(100) == b""  # our half-close
+            transport.close()
+        assert await protocol.lost is None
+        assert protocol.count("eof") == 1
+        client.close()
+
+    run(test)
+
+
+def test_write_eof_waits_for_the_buffer_and_forbids_more_writes() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        protocol = Recorder()
+        transport, client = await _pair(protocol, sndbuf=4096)
+        assert transport.can_write_eof()
+        payload = b"z" * 1_000_000
+        transport.write(payload)
+        transport.write_eof()
+        with pytest.raises(RuntimeError, match="write_eof"):
+            transport.write(b"more")
+        assert await loop.run_in_executor(None, _read_all, client) == payload
+        transport.close()
+        assert await protocol.lost is None
+        client.close()
+
+    run(test)
+
+
+def test_reading_pauses_and_resumes() -> None:
+    async def test() -> None:
+        protocol = Recorder()
+        transport, client = await _pair(protocol)
+        assert transport.is_reading()
+        transport.pause_reading()
+        transport.pause_reading()
+        assert not transport.is_reading()
+        client.sendall(b"held")
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert protocol.data == b""
+        transport.resume_reading()
+        transport.resume_reading()
+        await asyncio.wait_for(protocol.got.wait(), TIMEOUT)
+        assert bytes(protocol.data) == b"held"
+        transport.close()
+        assert not transport.is_reading()
+        transport.resume_reading()  # closing: stays off
+        assert await protocol.lost is None
+        client.close()
+
+    run(test)
+
+
+def test_a_reset_ends_the_connection_quietly() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        protocol = Recorder()
+        transport, client = await _pair(protocol)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        client.close()  # RST
+        exc = await protocol.lost
+        assert isinstance(exc, ConnectionResetError)
+        assert transport.is_closing()
+        transport.write(b"dropped")  # lost: dropped, no error
+        assert reported == []
+
+    run(test)
+
+
+def test_a_protocol_that_raises_is_reported_and_its_connection_ends() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        protocol = Recorder(fail_on=b"boom")
+        transport, client = await _pair(protocol)
+        client.sendall(b"boom")
+        exc = await protocol.lost
+        assert isinstance(exc, ValueError)
+        assert len(reported) == 1
+        assert "data_received" in reported[0]["message"]
+        assert reported[0]["transport"] is transport
+        assert client.recv(10) == b""
+        client.close()
+
+    run(test)
+
+
+def test_write_buffer_limits() -> None:
+    async def test() -> None:
+        protocol = Recorder()
+        transport, client = await _pair(protocol)
+        transport.set_write_buffer_limits(high=100)
+        assert transport.get_write_buffer_limits() == (25, 100)
+        transport.set_write_buffer_limits(low=10)
+        assert transport.get_write_buffer_limits() == (10, 40)
+        transport.set_write_buffer_limits()
+        assert transport.get_write_buffer_limits() == (HIGH_WATER // 4, HIGH_WATER)
+        with pytest.raises(ValueError, match="must be >="):
+            transport.set_write_buffer_limits(high=1, low=2)
+        transport.close()
+        await protocol.lost
+        client.close()
+
+    run(test)
+
+
+class FailingListener(socket.socket):
+    """A listening socket whose first ``accept`` fails with ``errno``, then accepts."""
+
+    failures = 0
+
+    def __init__(self, bound: socket.socket, error: int) -> None:
+        super().__init__(bound.family, bound.type, bound.proto, bound.detach())
+        self.error = error
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self.failures == 0:
+            self.failures += 1
+            raise OSError(self.error, "simulated")
+        return super().accept()
+
+
+@pytest.mark.parametrize("error", [errno.EMFILE, errno.EPERM], ids=["EMFILE", "EPERM"])
+def test_the_listener_accepts_and_survives_an_accept_failure(
+    error: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        made: list[Recorder] = []
+        accepted = asyncio.Event()
+
+        def factory() -> Recorder:
+            made.append(Recorder())
+            accepted.set()
+            return made[-1]
+
+        listening = FailingListener(socket.create_server(("127.0.0.1", 0)), error)
+        listener = SelectorListener(loop, factory, [listening], 16)
+        address = listening.getsockname()
+        client = await loop.run_in_executor(None, socket.create_connection, address)
+        await accepted.wait()  # (EMFILE: after the listener's pause of a second)
+        if error == errno.EMFILE:
+            assert "accept() failed" in caplog.text
+        else:
+            assert reported
+            assert reported[0]["message"] == "accept() failed"
+        client.sendall(b"ping")
+        await asyncio.wait_for(made[0].got.wait(), TIMEOUT)
+        listener.close()
+        listener.close()
+        await listener.wait_closed()
+        assert listening.fileno() == -1
+        assert made[0].transport is not None
+        made[0].transport.close()
+        await made[0].lost
+        client.close()
+
+    run(test)
