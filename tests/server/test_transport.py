@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from xloop import loops
-from xloop.server.transport import HIGH_WATER, SelectorListener, SocketTransport, serves_itself
+from xloop.loops.serving import own_transport
+from xloop.server.transport import HIGH_WATER, SelectorListener, SocketTransport
 
 pytestmark = pytest.mark.skipif(
     loops.IS_WINDOWS, reason="the Windows selector loop is capped by select(): never used there"
@@ -84,7 +85,7 @@ async def _pair(
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
     loop = asyncio.SelectorEventLoop()
-    assert serves_itself(loop)
+    assert own_transport(loop)
     try:
         loop.run_until_complete(asyncio.wait_for(test(), TIMEOUT))
     finally:

@@ -70,6 +70,7 @@ from xloop.loops import (
     availability,
     resolve,
 )
+from xloop.loops.serving import transport_info
 
 if TYPE_CHECKING:
     import asyncio
@@ -166,19 +167,13 @@ def inspect_choice(choice: LoopChoice) -> dict[str, Any]:
             "mro": [qualname(klass) for klass in cls.__mro__],
             "driver": driver_info(loop),
             "methods": method_owners(cls),
-            "transport": _transport_info(loop),
+            "transport": transport_info(loop),
             "python": python_info(),
             "os": os_info(),
         }
     finally:
         _close(loop, choice.backend)
     return report
-
-
-def _transport_info(loop: asyncio.AbstractEventLoop) -> dict[str, str]:
-    from xloop.server.transport import transport_info
-
-    return transport_info(loop)
 
 
 def _close(loop: asyncio.AbstractEventLoop, backend: str) -> None:

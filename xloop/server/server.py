@@ -21,6 +21,7 @@ from ..importer import load_app
 from ..logs import SERVING, STOPPED
 from ..logs import error_logger as logger
 from ..loops import advice
+from ..loops.serving import own_transport
 from ..status import StatusWriter, loop_fields
 from ..ws import resolve_ws
 from .capped import CappedListener, quiet_cap_errors, select_cap
@@ -30,7 +31,7 @@ from .lifespan import Lifespan
 from .listener import bind_error, bind_every, bind_uds
 from .state import ServerState
 from .tls import ssl_context
-from .transport import SelectorListener, serves_itself
+from .transport import SelectorListener
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -293,7 +294,7 @@ class Server:
             cap = select_cap(loop)
             if sock is not None and self._accept_thread:
                 self.listeners.append(AcceptThread(loop, factory, sock, tls, cap=cap))
-            elif not tls and serves_itself(loop):
+            elif not tls and own_transport(loop):
                 # the selector loop: xloop's own accept and transport (server/transport.py)
                 socks = [sock] if sock is not None else bind_every(config)
                 for listening in socks:

@@ -27,9 +27,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, Final
 
-from .capped import select_cap
-
-__all__ = ["SelectorListener", "SocketTransport", "serves_itself", "transport_info"]
+__all__ = ["SelectorListener", "SocketTransport"]
 
 logger = logging.getLogger("xloop.error")
 
@@ -41,28 +39,6 @@ HIGH_WATER: Final = 65536
 _RESOURCE_ERRORS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _RETRY: Final = 1.0
 _TCP: Final = frozenset({socket.AF_INET, socket.AF_INET6})
-
-
-def serves_itself(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether plain (not TLS) connections on ``loop`` get this module's transport: the
-    stdlib selector loop and its subclasses, unless they drive ``select()``, whose cap the
-    capped listener keeps (:mod:`xloop.server.capped`)."""
-    return isinstance(loop, asyncio.SelectorEventLoop) and select_cap(loop) is None
-
-
-def transport_info(loop: asyncio.AbstractEventLoop) -> dict[str, str]:
-    """What carries the connections xloop serves on ``loop`` (``xloop which-loop``)."""
-    if serves_itself(loop):
-        return {
-            "owner": "xloop",
-            "class": f"{__name__}.SocketTransport",
-            "why": "the selector loop: xloop accepts and reads itself; TLS: the loop's",
-        }
-    if select_cap(loop) is not None:
-        why = "select() is capped: the loop's, through a listener that stops at the cap"
-    else:
-        why = "the loop's own (create_server)"
-    return {"owner": "loop", "class": "", "why": why}
 
 
 class SocketTransport(asyncio.Transport):

@@ -1,0 +1,66 @@
+"""Which transport carries the served connections on a loop (:mod:`xloop.loops.serving`)."""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from xloop import loops
+from xloop.loops.serving import own_transport, transport_info
+
+posix_only = pytest.mark.skipif(
+    loops.IS_WINDOWS, reason="Windows' selector loop drives select(): capped, never xloop's"
+)
+
+
+class Watching(asyncio.SelectorEventLoop):
+    """A selector loop that watches its sockets its own way."""
+
+    def add_reader(self, fd: Any, callback: Any, *args: Any) -> None:  # type: ignore[override]
+        super().add_reader(fd, callback, *args)
+
+
+@contextmanager
+def made(factory: Any) -> Iterator[asyncio.AbstractEventLoop]:
+    loop = factory()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+@posix_only
+def test_the_stdlib_selector_loop_gets_xloops_transport() -> None:
+    with made(asyncio.SelectorEventLoop) as loop:
+        assert own_transport(loop)
+        assert transport_info(loop)["owner"] == "xloop"
+        assert transport_info(loop)["class"] == "xloop.server.transport.SocketTransport"
+
+
+def test_select_keeps_the_loops_transports() -> None:
+    with made(lambda: asyncio.SelectorEventLoop(selectors.SelectSelector())) as loop:
+        assert not own_transport(loop)
+        assert transport_info(loop)["why"].startswith("select() is capped")
+
+
+@posix_only
+def test_a_loop_that_watches_its_own_way_keeps_its_transports() -> None:
+    with made(Watching) as loop:
+        assert not own_transport(loop)
+        assert transport_info(loop) == {
+            "owner": "loop",
+            "class": "",
+            "why": "the loop's own: it overrides add_reader",
+        }
+
+
+def test_other_loops_keep_theirs() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    with made(uvloop.new_event_loop) as loop:
+        assert not own_transport(loop)
+        assert transport_info(loop)["why"] == "the loop's own (create_server)"
