@@ -212,6 +212,8 @@ class SocketTransport(asyncio.Transport):
         if not high >= low >= 0:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
         self._high, self._low = high, low
+        if self._protocol is None:  # lost: no one to tell
+            return
         size = self.get_write_buffer_size()
         if not self._write_paused and size > high:
             self._pause_protocol()
@@ -286,6 +288,7 @@ class SocketTransport(asyncio.Transport):
         finally:
             sock = self._sock
             self._sock = None
+            self._protocol = None  # (no cycle left with a protocol that keeps its transport)
             if sock is not None:
                 sock.close()
 
