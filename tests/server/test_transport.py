@@ -326,10 +326,12 @@ class FailingListener(socket.socket):
     def __init__(self, bound: socket.socket, error: int) -> None:
         super().__init__(bound.family, bound.type, bound.proto, bound.detach())
         self.error = error
+        self.failed = asyncio.Event()
 
     def accept(self) -> tuple[socket.socket, Any]:
         if self.failures == 0:
             self.failures += 1
+            self.failed.set()
             raise OSError(self.error, "simulated")
         return super().accept()
 
@@ -369,6 +371,124 @@ def test_the_listener_accepts_and_survives_an_accept_failure(
         assert made[0].transport is not None
         made[0].transport.close()
         await made[0].lost
+        client.close()
+
+    run(test)
+
+
+class Raising(Recorder):
+    """Raises from ``eof_received``, ``pause_writing`` and ``resume_writing``."""
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        raise ValueError("eof_received failed")
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        raise ValueError("pause_writing failed")
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        raise ValueError("resume_writing failed")
+
+
+def test_a_protocol_raising_in_eof_or_flow_control_is_reported() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        protocol = Raising()
+        transport, client = await _pair(protocol)
+        transport.set_write_buffer_limits(high=0)  # anything buffered pauses, empty resumes
+        transport.write(b"x" * 10_000_000)  # more than the socket takes at once
+        assert protocol.count("pause_writing") == 1
+        await loop.run_in_executor(None, _read_exactly, client, 10_000_000)
+        client.shutdown(socket.SHUT_WR)
+        exc = await protocol.lost
+        assert isinstance(exc, ValueError)
+        assert str(exc) == "eof_received failed"
+        assert protocol.count("resume_writing") == 1
+        messages = [context["message"] for context in reported]
+        assert messages == [
+            "protocol.pause_writing() failed",
+            "protocol.resume_writing() failed",
+            "Fatal error: protocol.eof_received() call failed.",
+        ]
+        client.close()
+
+    run(test)
+
+
+def _reset(client: socket.socket) -> None:
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    client.close()
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["write", "buffered-write"])
+def test_a_write_to_a_reset_connection_ends_it_quietly(buffered: bool) -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        protocol = Recorder()
+        transport, client = await _pair(protocol, sndbuf=4096)
+        transport.pause_reading()  # the reset is found by a send, not by a read
+        if buffered:
+            transport.write(b"w" * 1_000_000)
+            assert transport.get_write_buffer_size() > 0
+        _reset(client)
+        if not buffered:
+            transport.write(b"after the reset")  # send() fails at once
+        exc = await protocol.lost
+        assert isinstance(exc, OSError)
+        assert reported == []
+
+    run(test)
+
+
+class RefusingProtocol(Recorder):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        raise ValueError("connection_made failed")
+
+
+def test_a_protocol_that_fails_to_start_is_reported_and_its_connection_closed() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        made: list[Recorder] = []
+
+        def factory() -> Recorder:
+            made.append(RefusingProtocol())
+            return made[-1]
+
+        listening = socket.create_server(("127.0.0.1", 0))
+        listener = SelectorListener(loop, factory, [listening], 16)
+        client = await loop.run_in_executor(None, socket.create_connection, listening.getsockname())
+        client.settimeout(TIMEOUT)
+        assert await loop.run_in_executor(None, client.recv, 10) == b""  # closed by the server
+        assert len(made) == 1
+        assert isinstance(await made[0].lost, ValueError)
+        assert [context["message"] for context in reported] == [
+            "Fatal error: protocol.connection_made() call failed."
+        ]
+        listener.close()
+        client.close()
+
+    run(test)
+
+
+def test_closing_the_listener_during_its_pause_after_emfile_cancels_the_pause() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        listening = FailingListener(socket.create_server(("127.0.0.1", 0)), errno.EMFILE)
+        listener = SelectorListener(loop, Recorder, [listening], 16)
+        client = await loop.run_in_executor(None, socket.create_connection, listening.getsockname())
+        await listening.failed.wait()  # (the loop's reader ran the failing accept)
+        listener.close()
+        assert listening.fileno() == -1
+        assert listener._retry is None  # (nothing wakes it after close)
         client.close()
 
     run(test)
