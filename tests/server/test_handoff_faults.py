@@ -90,7 +90,7 @@ async def closed(listener: AcceptThread) -> None:
 def test_a_failed_accept_is_retried_and_the_client_is_served(
     failure: OSError, logged: Logged, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(handoff, "_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(handoff, "ACCEPT_RETRY_DELAY", 0.01)
     sock = flaky_listener(failure)
     port = sock.getsockname()[1]
 

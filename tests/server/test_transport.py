@@ -92,6 +92,13 @@ def run(test: Callable[[], Awaitable[None]]) -> None:
         loop.close()
 
 
+def _reported(loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
+    """What ``loop`` hands its exception handler from now on."""
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    return reported
+
+
 def _read_all(client: socket.socket) -> bytes:
     chunks = []
     while chunk := client.recv(65536):
@@ -265,12 +272,10 @@ def test_reading_pauses_and_resumes() -> None:
 def test_a_reset_ends_the_connection_quietly() -> None:
     async def test() -> None:
         loop = asyncio.get_running_loop()
-        reported: list[dict[str, Any]] = []
-        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        reported = _reported(loop)
         protocol = Recorder()
         transport, client = await _pair(protocol)
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        client.close()  # RST
+        _reset(client)
         exc = await protocol.lost
         assert isinstance(exc, ConnectionResetError)
         assert transport.is_closing()
@@ -283,8 +288,7 @@ def test_a_reset_ends_the_connection_quietly() -> None:
 def test_a_protocol_that_raises_is_reported_and_its_connection_ends() -> None:
     async def test() -> None:
         loop = asyncio.get_running_loop()
-        reported: list[dict[str, Any]] = []
-        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        reported = _reported(loop)
         protocol = Recorder(fail_on=b"boom")
         transport, client = await _pair(protocol)
         client.sendall(b"boom")
@@ -342,8 +346,7 @@ def test_the_listener_accepts_and_survives_an_accept_failure(
 ) -> None:
     async def test() -> None:
         loop = asyncio.get_running_loop()
-        reported: list[dict[str, Any]] = []
-        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        reported = _reported(loop)
         made: list[Recorder] = []
         accepted = asyncio.Event()
 
@@ -395,8 +398,7 @@ class Raising(Recorder):
 def test_a_protocol_raising_in_eof_or_flow_control_is_reported() -> None:
     async def test() -> None:
         loop = asyncio.get_running_loop()
-        reported: list[dict[str, Any]] = []
-        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        reported = _reported(loop)
         protocol = Raising()
         transport, client = await _pair(protocol)
         transport.set_write_buffer_limits(high=0)  # anything buffered pauses, empty resumes
@@ -428,8 +430,7 @@ def _reset(client: socket.socket) -> None:
 def test_a_write_to_a_reset_connection_ends_it_quietly(buffered: bool) -> None:
     async def test() -> None:
         loop = asyncio.get_running_loop()
-        reported: list[dict[str, Any]] = []
-        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        reported = _reported(loop)
         protocol = Recorder()
         transport, client = await _pair(protocol, sndbuf=4096)
         transport.pause_reading()  # the reset is found by a send, not by a read
@@ -455,8 +456,7 @@ class RefusingProtocol(Recorder):
 def test_a_protocol_that_fails_to_start_is_reported_and_its_connection_closed() -> None:
     async def test() -> None:
         loop = asyncio.get_running_loop()
-        reported: list[dict[str, Any]] = []
-        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        reported = _reported(loop)
         made: list[Recorder] = []
 
         def factory() -> Recorder:

@@ -48,8 +48,8 @@ class Listener(Protocol):
 
 #: accept() failures that mean "out of descriptors or buffers for now": wait, then go on
 #: (asyncio's own accept loop does the same, with the same delay).
-_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-_RETRY_DELAY = 1.0
+ACCEPT_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+ACCEPT_RETRY_DELAY = 1.0
 
 
 class AcceptThread:
@@ -104,7 +104,7 @@ class AcceptThread:
         while not self._closing:
             cap = self._cap
             if cap is not None and cap.at_cap(self._handed - self._taken) is not None:
-                select.select([self._wake_read], [], [], _RETRY_DELAY)
+                select.select([self._wake_read], [], [], ACCEPT_RETRY_DELAY)
                 return
             try:
                 conn, _ = self._sock.accept()
@@ -113,10 +113,10 @@ class AcceptThread:
             except ConnectionAbortedError:
                 continue  # the client gave up while queued
             except OSError as exc:
-                if exc.errno not in _RESOURCE_ERRORS:
+                if exc.errno not in ACCEPT_RESOURCE_ERRORS:
                     raise
-                logger.error("accept failed (%s): retrying in %.0f s", exc, _RETRY_DELAY)
-                select.select([self._wake_read], [], [], _RETRY_DELAY)
+                logger.error("accept failed (%s): retrying in %.0f s", exc, ACCEPT_RETRY_DELAY)
+                select.select([self._wake_read], [], [], ACCEPT_RETRY_DELAY)
                 return
             self._handed += 1
             if cap is not None and cap.refusing:

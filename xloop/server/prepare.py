@@ -12,25 +12,29 @@ from ..logs import configure_logging
 if TYPE_CHECKING:
     from ..config import Config
 
-__all__ = ["load_env_file", "prepare_process"]
+__all__ = ["load_env_file", "prepare_environment", "prepare_process"]
 
 
 def prepare_process(config: Config) -> None:
-    """What a process does before it serves ``config``: put ``--app-dir`` first on
-    ``sys.path`` for an app named by a string (before the loop resolves: a loop factory
-    module is found there too, as with uvicorn), load ``--env-file`` into the environment
-    (before the app is imported; workers inherit it), then set up logging (``--log-level``,
-    ``--log-config``, ``--use-colors``)."""
-    if isinstance(config.app, str):
-        app_dir_first(config.app_dir)
-    if config.env_file is not None:
-        load_env_file(config.env_file)
+    """What a process does before it serves ``config``: :func:`prepare_environment`, then
+    set up logging (``--log-level``, ``--log-config``, ``--use-colors``)."""
+    prepare_environment(config)
     configure_logging(
         config.log_level,
         config.access_log,
         log_config=config.log_config,
         use_colors=config.use_colors,
     )
+
+
+def prepare_environment(config: Config) -> None:
+    """Put ``--app-dir`` first on ``sys.path`` for an app named by a string (before the
+    loop resolves: a loop factory module is found there too, as with uvicorn), and load
+    ``--env-file`` into the environment (before the app is imported; workers inherit it)."""
+    if isinstance(config.app, str):
+        app_dir_first(config.app_dir)
+    if config.env_file is not None:
+        load_env_file(config.env_file)
 
 
 def load_env_file(path: str) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 from .. import loops
 from ..config import Config
 from ..errors import ConfigError
-from ..importer import app_dir_first
-from .prepare import load_env_file, prepare_process
+from .prepare import prepare_environment, prepare_process
 from .server import Server
 
 __all__ = ["run", "run_server"]
@@ -85,10 +84,7 @@ def run(app: Any = None, *, configure_logs: bool = True, **options: Any) -> None
             log_dict.setdefault("disable_existing_loggers", False)
             logging.config.dictConfig(log_dict)
     else:
-        if isinstance(config.app, str):
-            app_dir_first(config.app_dir)
-        if config.env_file is not None:
-            load_env_file(config.env_file)
+        prepare_environment(config)
     if config.workers is not None or config.reload:
         from .supervisor import run_supervisor
 

@@ -296,9 +296,9 @@ class Server:
                 self.listeners.append(AcceptThread(loop, factory, sock, tls, cap=cap))
             elif not tls and own_transport(loop):
                 # the selector loop: xloop's own accept and transport (server/transport.py)
+                if sock is not None:
+                    sock.listen(config.backlog)  # (--uds, --fd: bind_every's already listen)
                 socks = [sock] if sock is not None else bind_every(config)
-                for listening in socks:
-                    listening.listen(config.backlog)
                 self.listeners.append(SelectorListener(loop, factory, socks, config.backlog))
             elif sock is None and cap is None:
                 self.listeners.append(

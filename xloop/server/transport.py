@@ -21,23 +21,19 @@ loop's exception handler, and ends the connection.
 from __future__ import annotations
 
 import asyncio
-import errno
-import logging
 import socket
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["SelectorListener", "SocketTransport"]
+from ..logs import error_logger as logger
+from .handoff import ACCEPT_RESOURCE_ERRORS, ACCEPT_RETRY_DELAY
 
-logger = logging.getLogger("xloop.error")
+__all__ = ["SelectorListener", "SocketTransport"]
 
 #: Bytes read per ``recv``: at most what one read of a request head or body chunk needs.
 READ_SIZE: Final = 65536
 #: The write buffer's default marks (asyncio's: 64 KiB, and a quarter of it).
 HIGH_WATER: Final = 65536
-#: accept() failures that mean "out of descriptors or buffers for now": wait, then go on.
-_RESOURCE_ERRORS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-_RETRY: Final = 1.0
 _TCP: Final = frozenset({socket.AF_INET, socket.AF_INET6})
 
 
@@ -153,7 +149,7 @@ class SocketTransport(asyncio.Transport):
         else:
             buffer += data
         if not self._write_paused and len(buffer) > self._high:
-            self._pause_protocol()
+            self._tell_writing(paused=True)
 
     def _write_ready(self) -> None:
         sock = self._sock
@@ -169,7 +165,7 @@ class SocketTransport(asyncio.Transport):
             return
         del buffer[:sent]
         if self._write_paused and len(buffer) <= self._low:
-            self._resume_protocol()
+            self._tell_writing(paused=False)
         if buffer:
             return
         self._buffer = None
@@ -179,23 +175,16 @@ class SocketTransport(asyncio.Transport):
         elif self._eof:
             self._shutdown_write()
 
-    def _pause_protocol(self) -> None:
-        self._write_paused = True
+    def _tell_writing(self, paused: bool) -> None:
+        """Flow control: tell the protocol ``pause_writing`` or ``resume_writing``."""
+        self._write_paused = paused
+        name = "pause_writing" if paused else "resume_writing"
         try:
-            self._protocol.pause_writing()
+            getattr(self._protocol, name)()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._report(exc, "protocol.pause_writing() failed")
-
-    def _resume_protocol(self) -> None:
-        self._write_paused = False
-        try:
-            self._protocol.resume_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._report(exc, "protocol.resume_writing() failed")
+            self._report(exc, f"protocol.{name}() failed")
 
     def get_write_buffer_size(self) -> int:
         buffer = self._buffer
@@ -216,9 +205,9 @@ class SocketTransport(asyncio.Transport):
             return
         size = self.get_write_buffer_size()
         if not self._write_paused and size > high:
-            self._pause_protocol()
+            self._tell_writing(paused=True)
         elif self._write_paused and size <= low:
-            self._resume_protocol()
+            self._tell_writing(paused=False)
 
     def can_write_eof(self) -> bool:
         return True
@@ -357,11 +346,13 @@ class SelectorListener:
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:
-                if exc.errno in _RESOURCE_ERRORS:
-                    logger.error("accept() failed (%s): accepting again in %.0f s", exc, _RETRY)
+                if exc.errno in ACCEPT_RESOURCE_ERRORS:
+                    logger.error(
+                        "accept() failed (%s): accepting again in %.0f s", exc, ACCEPT_RETRY_DELAY
+                    )
                     for listening in self.sockets:
                         self._loop.remove_reader(listening.fileno())
-                    self._retry = self._loop.call_later(_RETRY, self._watch)
+                    self._retry = self._loop.call_later(ACCEPT_RETRY_DELAY, self._watch)
                 else:
                     self._loop.call_exception_handler(
                         {"message": "accept() failed", "exception": exc, "socket": sock}
