@@ -9,6 +9,11 @@ the difference of the request counts (start-up and shutdown cancel out)::
 
     .venv/bin/python benchmarks/server_instructions.py --http httptools,zttp --loop asyncio,uvloop
 
+With ``--connections N`` the GETs go in rounds, one on each of N connections before any
+response is read: the server's polls then find several connections ready, as under a
+load generator's concurrency, and per-poll costs (a loop turn, a deferred write's flush)
+are shared as they are there. ``--small`` and ``--large`` should be multiples of N.
+
 Needs valgrind (``apt-get install valgrind``); each run takes a minute or so.
 """
 
@@ -46,28 +51,36 @@ def _connect(port: int, timeout: float) -> socket.socket:
             time.sleep(0.2)  # the server under valgrind takes seconds to start listening
 
 
-def _get(sock: socket.socket, count: int) -> None:
-    buffer = b""
-    for _ in range(count):
-        sock.sendall(REQUEST)
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end >= 0:
-                match = _LENGTH.search(buffer, 0, end)
-                if match is None:
-                    raise RuntimeError(f"no Content-Length in {buffer[:end]!r}")
-                total = end + 4 + int(match.group(1))
-                if len(buffer) >= total:
-                    buffer = buffer[total:]
-                    break
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("the server closed the connection")
-            buffer += chunk
+def _response(sock: socket.socket, buffer: bytes) -> bytes:
+    """Read one response on ``sock``; what was read beyond it."""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            match = _LENGTH.search(buffer, 0, end)
+            if match is None:
+                raise RuntimeError(f"no Content-Length in {buffer[:end]!r}")
+            total = end + 4 + int(match.group(1))
+            if len(buffer) >= total:
+                return buffer[total:]
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("the server closed the connection")
+        buffer += chunk
 
 
-def instructions(http: str, loop: str, count: int) -> int:
-    """Instructions of a whole server process that answered ``count`` GETs."""
+def _get(socks: list[socket.socket], count: int) -> None:
+    """``count`` GETs in rounds: one on each connection, then each one's response."""
+    buffers = [b""] * len(socks)
+    for _ in range(count // len(socks)):
+        for sock in socks:
+            sock.sendall(REQUEST)
+        for index, sock in enumerate(socks):
+            buffers[index] = _response(sock, buffers[index])
+
+
+def instructions(http: str, loop: str, count: int, connections: int = 1) -> int:
+    """Instructions of a whole server process that answered ``count`` GETs, sent in
+    rounds of one on each of ``connections``."""
     port = _free_port()
     xloop = Path(sys.executable).with_name("xloop")
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(xloop)]
@@ -77,8 +90,12 @@ def instructions(http: str, loop: str, count: int) -> int:
     with subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
     ) as server:
-        with _connect(port, 120.0) as sock:
-            _get(sock, count)
+        socks = [_connect(port, 120.0) for _ in range(connections)]
+        try:
+            _get(socks, count)
+        finally:
+            for sock in socks:
+                sock.close()
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=120)
     match = re.search(r"Collected : (\d+)", err)
@@ -93,13 +110,24 @@ def main() -> None:
     parser.add_argument("--loop", default="asyncio", help="comma-separated loops")
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--large", type=int, default=1500)
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=1,
+        help="keep-alive connections; each round sends a GET on every one before reading "
+        "the responses, so one poll of the server finds several ready, as under load",
+    )
     args = parser.parse_args()
+    connections = args.connections
     for loop in args.loop.split(","):
         for http in args.http.split(","):
-            small = instructions(http, loop, args.small)
-            large = instructions(http, loop, args.large)
+            small = instructions(http, loop, args.small, connections)
+            large = instructions(http, loop, args.large, connections)
             per_request = (large - small) / (args.large - args.small)
-            print(f"{loop:8} {http:9} {per_request:9,.0f} instructions per keep-alive GET")
+            print(
+                f"{loop:8} {http:9} {per_request:9,.0f} instructions per keep-alive GET"
+                f" ({connections} connection{'s' if connections > 1 else ''})"
+            )
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ MODULES = (
     "server/state",
     "server/connection",
     "server/transport",
+    "server/eager",
 )
 
 #: Third-party packages without types are Any to mypyc, as they are to the lint's mypy;

@@ -9,8 +9,9 @@ body events that came in the same read are handed to the cycle *before* the app 
 GET (or a small POST) is complete before the app runs. The task is made directly
 (``asyncio.Task``: ``loop.create_task`` is a Python call more on the asyncio loop) unless the
 loop has a task factory, which then makes it. On 3.12+ it starts eagerly (an app that
-answers without waiting costs no loop turn), as under ``eager_task_factory``, and the
-response it ends with is deferred:
+answers without waiting costs no loop turn), as under ``eager_task_factory``; on 3.10 and
+3.11 too on asyncio's loops (:mod:`~xloop.server.eager`); and the response it ends with is
+deferred:
 ``ServerState.flush`` writes the responses to one poll's reads together, a loop turn later,
 as a scheduled task's go out (written at once: 17.1 ms of server CPU per 1,000 requests on
 3.12 and uvloop, against 16.0). Any other write, a close or an upgrade writes them first.
@@ -408,13 +409,16 @@ class Connection(Output, asyncio.Protocol):
                     coro = cycle.run_asgi(state.app)
                 loop = self.loop
                 factory = loop.get_task_factory()  # the loop's, or one the app set
-                if factory is None and not _EAGER:
+                eager = state.eager  # (3.10, 3.11)
+                if factory is None and not _EAGER and eager is None:
                     task = asyncio.Task(coro, loop=loop)  # nothing runs yet: nothing deferred
                 else:
                     self.deferring = True  # (an eager start's response: see the docstring)
                     try:
                         if factory is not None:
                             task = loop.create_task(coro)
+                        elif eager is not None:
+                            task = eager.start(coro)
                         else:
                             task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
                     finally:

@@ -299,7 +299,7 @@ class Cycle:
         if transport is not None and not connection.closed and not transport.is_closing():
             if connection.corked is not None:  # after this response's chunks (write_soon)
                 connection.write_soon(data)
-            elif connection.deferring:  # an eager app (3.12+): see ServerState.deferred
+            elif connection.deferring:  # an app started eagerly: see ServerState.deferred
                 deferred = self.state.deferred
                 if not deferred:
                     connection.loop.call_soon(self.state.flush)

@@ -19,6 +19,7 @@ from ..access import AccessFormat
 from ..http import DefaultHeaders, HTTPConnection
 from ..logs import error_logger
 from ..ws import Settings, engine_factory
+from .eager import EagerStart, eager_start
 from .idle import IdleQueue
 from .proxy import ProxyHeaders
 
@@ -115,11 +116,13 @@ class ServerState:
         #: Set when the last connection closes during shutdown.
         self.all_closed = asyncio.Event()
         self.loop = loop = asyncio.get_running_loop()
+        #: Starts apps' tasks eagerly on 3.10 and 3.11 (None: 3.12+, or a loop it cannot).
+        self.eager: EagerStart | None = eager_start(loop)
         #: The idle connections and the one timer for their deadlines.
         self.idle = IdleQueue(loop, (self.timeout_keep_alive, self.timeout_request_header))
         #: Bytes to write once the loop has run this turn's callbacks (:meth:`flush`, a
         #: loop turn later), in order: the last bytes of responses that apps started
-        #: eagerly (3.12+) produced while the loop runs the callbacks of one batch of
+        #: eagerly (``eager``) produced while the loop runs the callbacks of one batch of
         #: reads, so that the responses to a batch go out together; and (``None``) a
         #: connection's corked chunks (``Output.write_soon``). A connection writes them
         #: first before any write or close of its own.

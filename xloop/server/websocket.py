@@ -133,8 +133,11 @@ class WebSocket(asyncio.Protocol):
         self._pause_reading()  # until the app accepts
         self.queue.append(dict(_CONNECT))
         coro = self.run_asgi(state.app)
+        eager = state.eager  # (3.10, 3.11: xloop.server.eager)
         if _EAGER:
             self.task = asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        elif eager is not None:
+            self.task = eager.start(coro)
         else:
             self.task = self.loop.create_task(coro)
 
