@@ -119,6 +119,23 @@ def test_started_from_inside_a_task_it_is_scheduled() -> None:
     _in_callback(body)
 
 
+def test_with_the_loop_not_running_it_is_scheduled() -> None:
+    """As on 3.12: a protocol driven by hand runs its app when the loop runs."""
+    ran: list[object] = []
+
+    async def app() -> None:
+        ran.append(asyncio.current_task())
+
+    loop = asyncio.new_event_loop()
+    try:
+        task = EagerStart(loop).start(app())
+        assert not ran
+        loop.run_until_complete(task)
+        assert ran == [task]
+    finally:
+        loop.close()
+
+
 def test_the_loops_call_soon_is_its_own_again() -> None:
     async def app() -> None:
         await asyncio.sleep(0)  # (a bare yield: the task's next step via call_soon)
@@ -136,15 +153,18 @@ def test_the_loops_call_soon_is_its_own_again() -> None:
     _in_callback(body)
 
 
-def test_which_loops_start_eagerly() -> None:
-    """asyncio's loops before 3.12; none from 3.12 (eager_start=True does it) and not
-    uvloop, whose scheduled step costs less than the eager start."""
+def test_asyncios_loops_start_eagerly_before_312() -> None:
+    """From 3.12 ``eager_start=True`` does it."""
 
     async def check() -> None:
         found = eager_start(asyncio.get_running_loop())
         assert (found is not None) == (sys.version_info < (3, 12))
 
     asyncio.run(check())
+
+
+def test_uvloop_does_not_start_eagerly() -> None:
+    """uvloop's scheduled first step costs less than the eager start."""
     uvloop = pytest.importorskip("uvloop")
     loop = uvloop.new_event_loop()
     try:

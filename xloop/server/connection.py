@@ -302,7 +302,7 @@ class Connection(Output, asyncio.Protocol):
         if not self.http.keep_alive or self.state.shutting_down:
             self.close()
             return
-        self.idle_since = now = self.loop.time()  # (_go_idle, inline: once per request)
+        self.idle_since = now = self.state.clock()  # (_go_idle, inline: once per request)
         self.state.idle.add(self, now)
         self._next_request()
 
@@ -397,7 +397,7 @@ class Connection(Output, asyncio.Protocol):
                         break
                     index += 1
                 if not cycle.body_received:
-                    self._body_at = self.loop.time()
+                    self._body_at = self.state.clock()
                     if self._body_timer is None:
                         self._body_timer = self.loop.call_at(
                             self._body_at + state.timeout_request_body, self._on_body_timer
@@ -408,7 +408,7 @@ class Connection(Output, asyncio.Protocol):
                 else:
                     coro = cycle.run_asgi(state.app)
                 loop = self.loop
-                factory = loop.get_task_factory()  # the loop's, or one the app set
+                factory = state.task_factory(loop)  # the loop's, or one the app set
                 eager = state.eager  # (3.10, 3.11)
                 if factory is None and not _EAGER and eager is None:
                     task = asyncio.Task(coro, loop=loop)  # nothing runs yet: nothing deferred
@@ -430,7 +430,7 @@ class Connection(Output, asyncio.Protocol):
                     state.request_started(counted=True)
             elif kind is Body:
                 if self.cycle is not None:
-                    self._body_at = self.loop.time()
+                    self._body_at = self.state.clock()
                     self.cycle.feed(event.data)  # type: ignore[union-attr]
             elif event is END_OF_MESSAGE:
                 if self.cycle is not None:
@@ -519,7 +519,7 @@ class Connection(Output, asyncio.Protocol):
     # -- idle connections and shutdown -------------------------------------------------------
 
     def _go_idle(self) -> None:
-        self.idle_since = now = self.loop.time()
+        self.idle_since = now = self.state.clock()
         self.state.idle.add(self, now)
 
     def idle_deadline(self, since: float) -> float:
@@ -551,7 +551,7 @@ class Connection(Output, asyncio.Protocol):
         cycle = self.cycle
         if cycle is None or cycle.body_received or self.closed or self.closing:
             return
-        now = self.loop.time()
+        now = self.state.clock()
         if self.read_paused:
             self._body_at = now  # we stopped reading, not the client
         deadline = self._body_at + self.state.timeout_request_body

@@ -25,7 +25,8 @@ first step on 3.10 (15,300 against 25,800 for a task that does not wait). uvloop
 ``Loop`` could hide its method too (a Python subclass of its C class), but its handles and
 turns are C: the task's scheduled step costs 13,200 there, the eager start 14,500. Started
 from inside another task (a pipelined request started as the previous response ends), the
-step is scheduled as usual: before 3.12 a task cannot enter while another runs.
+step is scheduled as usual: before 3.12 a task cannot enter while another runs; and so it
+is when the loop is not running (a test driving a protocol by hand), as on 3.12.
 """
 
 from __future__ import annotations
@@ -33,11 +34,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
-from asyncio import current_task
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 __all__ = ["EagerStart", "eager_start"]
+
+#: The loop running in this thread, if any (C, no Python frame).
+_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio.events._get_running_loop
+
+#: ``asyncio.current_task(loop)`` without its Python frame: the loop's entry in the table
+#: Task steps enter themselves in (3.10-3.13; the public function elsewhere).
+_TABLE: object = getattr(asyncio.tasks, "_current_tasks", None)
+_current_task: Callable[[asyncio.AbstractEventLoop], object] = (
+    _TABLE.get if isinstance(_TABLE, dict) else asyncio.current_task
+)
 
 
 class EagerStart:
@@ -80,12 +90,12 @@ class EagerStart:
             return task
         context = self._context
         self._step = self._context = None
-        if current_task(loop) is None:
+        if _running_loop() is self._loop and _current_task(loop) is None:
             if context is None:
                 step()
             else:
                 context.run(step)
-        else:  # inside another task: scheduled, as Task.__init__ would have
+        else:  # inside another task, or the loop not running: scheduled, as 3.12 does
             loop.call_soon(step, context=context)
         return task
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import operator
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -55,6 +56,10 @@ class Deferring(Protocol):
 
     def uncork(self) -> None:
         """Write the bytes its ``write_soon`` kept."""
+
+
+#: What ``BaseEventLoop.get_task_factory`` returns, read without its Python frame.
+_TASK_FACTORY: Final = operator.attrgetter("_task_factory")
 
 
 class ServerState:
@@ -118,6 +123,18 @@ class ServerState:
         self.loop = loop = asyncio.get_running_loop()
         #: Starts apps' tasks eagerly on 3.10 and 3.11 (None: 3.12+, or a loop it cannot).
         self.eager: EagerStart | None = eager_start(loop)
+        #: ``loop.time``, read per request: ``time.monotonic`` itself on asyncio's loops,
+        #: whose ``time`` returns just that (a Python call fewer a request).
+        self.clock: Callable[[], float] = (
+            time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        )
+        #: ``loop.get_task_factory()`` (an app may set one at any time: read per request):
+        #: asyncio's loops keep it in an attribute, read without a Python call.
+        self.task_factory: Callable[[asyncio.AbstractEventLoop], object] = (
+            _TASK_FACTORY
+            if type(loop).get_task_factory is asyncio.BaseEventLoop.get_task_factory
+            else type(loop).get_task_factory
+        )
         #: The idle connections and the one timer for their deadlines.
         self.idle = IdleQueue(loop, (self.timeout_keep_alive, self.timeout_request_header))
         #: Bytes to write once the loop has run this turn's callbacks (:meth:`flush`, a
