@@ -78,7 +78,9 @@ def _get(socks: list[socket.socket], count: int) -> None:
             buffers[index] = _response(sock, buffers[index])
 
 
-def instructions(http: str, loop: str, count: int, connections: int = 1) -> int:
+def instructions(
+    http: str, loop: str, count: int, connections: int = 1, transport: str = "auto"
+) -> int:
     """Instructions of a whole server process that answered ``count`` GETs, sent in
     rounds of one on each of ``connections``."""
     port = _free_port()
@@ -86,6 +88,7 @@ def instructions(http: str, loop: str, count: int, connections: int = 1) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(xloop)]
     command += ["serve", "xloop.demo:app", "--port", str(port), "--http", http, "--loop", loop]
     command += ["--no-access-log", "--log-level", "warning", "--lifespan", "off"]
+    command += ["--transport", transport]
     env = dict(os.environ, PYTHONHASHSEED="0")
     with subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
@@ -117,12 +120,18 @@ def main() -> None:
         help="keep-alive connections; each round sends a GET on every one before reading "
         "the responses, so one poll of the server finds several ready, as under load",
     )
+    parser.add_argument(
+        "--transport",
+        default="auto",
+        choices=("auto", "loop"),
+        help="xloop serve --transport: loop measures the selector loop's own transport",
+    )
     args = parser.parse_args()
     connections = args.connections
     for loop in args.loop.split(","):
         for http in args.http.split(","):
-            small = instructions(http, loop, args.small, connections)
-            large = instructions(http, loop, args.large, connections)
+            small = instructions(http, loop, args.small, connections, args.transport)
+            large = instructions(http, loop, args.large, connections, args.transport)
             per_request = (large - small) / (args.large - args.small)
             print(
                 f"{loop:8} {http:9} {per_request:9,.0f} instructions per keep-alive GET"

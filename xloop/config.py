@@ -106,6 +106,16 @@ class Config:
         choices=HTTP_NAMES,
         panel=_LOOP,
     )
+    transport: str = option(
+        "What carries plain (not TLS) connections on the asyncio selector loop (auto: "
+        "xloop's own accept and transport where the loop allows, as which-loop says; loop: "
+        "the loop's own, through loop.create_server, as other servers use it). Other loops "
+        "always use their own.",
+        default="auto",
+        choices=("auto", "loop"),
+        noun="transport",
+        panel=_LOOP,
+    )
     ws: str = option(
         "WebSocket engine (auto: websockets if installed, else wsproto; none: upgrade "
         "requests are answered as plain HTTP).",

@@ -5,7 +5,8 @@ has ``asyncio.Task(coro, eager_start=True)``; 3.10 and 3.11 have no such start, 
 there costs a ``Handle``, a slot in the loop's ready queue and a pass of ``_run_once``
 before the app runs. With the eager start, a hello-world GET to the compiled build on the
 asyncio loop costs 80,700 instructions instead of 90,300 on 3.10 and 69,500 instead of
-73,000 on 3.11 (``benchmarks/server_instructions.py --connections 16``).
+73,000 on 3.11 (``benchmarks/server_instructions.py --connections 16``; the README has the
+figures since).
 
 How: ``Task.__init__`` (C or Python) schedules the task's first step with
 ``loop.call_soon(step, context=...)``, looking ``call_soon`` up on the loop *object*. For

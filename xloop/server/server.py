@@ -294,7 +294,7 @@ class Server:
             cap = select_cap(loop)
             if sock is not None and self._accept_thread:
                 self.listeners.append(AcceptThread(loop, factory, sock, tls, cap=cap))
-            elif not tls and own_transport(loop):
+            elif not tls and config.transport == "auto" and own_transport(loop):
                 # the selector loop: xloop's own accept and transport (server/transport.py)
                 if sock is not None:
                     sock.listen(config.backlog)  # (--uds, --fd: bind_every's already listen)
