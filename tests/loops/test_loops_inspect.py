@@ -66,6 +66,7 @@ def test_inspect_the_linux_selector_loop(selector: str) -> None:
         "driver",
         "methods",
         "transport",
+        "app_tasks",
         "python",
         "os",
     ]
@@ -100,6 +101,7 @@ def test_inspect_the_linux_selector_loop(selector: str) -> None:
             "class": "xloop.server.transport.SocketTransport",
             "why": "the selector loop: xloop accepts and reads itself; TLS: the loop's",
         }
+    assert report["app_tasks"]["start"] == "eager"  # (xloop's before 3.12, asyncio's after)
     _check_platform_fields(report)
     assert json.loads(json.dumps(report)) == report
 
@@ -121,6 +123,8 @@ def test_inspect_uvloop() -> None:
         "class": "",
         "why": "the loop's own (create_server)",
     }
+    # before 3.12 uvloop keeps the scheduled first step (cheaper there than xloop's start)
+    assert report["app_tasks"]["start"] == ("eager" if sys.version_info >= (3, 12) else "scheduled")
 
 
 def test_inspect_closes_the_loop_it_created() -> None:

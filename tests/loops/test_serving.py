@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from xloop import loops
-from xloop.loops.serving import own_transport, transport_info
+from xloop.loops.serving import app_tasks_info, eager_apps, own_transport, transport_info
 
 posix_only = pytest.mark.skipif(
     loops.IS_WINDOWS, reason="Windows' selector loop drives select(): capped, never xloop's"
@@ -64,3 +65,13 @@ def test_other_loops_keep_theirs() -> None:
     with made(uvloop.new_event_loop) as loop:
         assert not own_transport(loop)
         assert transport_info(loop)["why"] == "the loop's own (create_server)"
+
+
+def test_app_tasks_say_how_each_app_task_starts() -> None:
+    """Eager on asyncio's loops (xloop's start before 3.12, asyncio's after); a task
+    factory on the loop makes the tasks instead."""
+    with made(asyncio.SelectorEventLoop) as loop:
+        assert eager_apps(loop) == (sys.version_info < (3, 12))
+        assert app_tasks_info(loop)["start"] == "eager"
+        loop.set_task_factory(lambda loop, coro, **kwargs: asyncio.Task(coro, loop=loop, **kwargs))
+        assert app_tasks_info(loop)["start"] == "factory"

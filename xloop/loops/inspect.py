@@ -28,6 +28,10 @@ ever added within a schema version; a rename or removal bumps the version.
         "class": "xloop.server.transport.SocketTransport" | "",
         "why": "the selector loop: xloop accepts and reads itself; TLS: the loop's"
       },
+      "app_tasks": {                        # how each request's app task starts
+        "start": "eager" | "scheduled" | "factory",
+        "why": "xloop's eager start (3.10, 3.11): the task's first step runs as it is made"
+      },
       "python": {"version": "3.11.7", "implementation": "CPython"},
       "os": {"system": "Linux", "release": "6.1.0", "machine": "x86_64"}
     }
@@ -70,7 +74,7 @@ from xloop.loops import (
     availability,
     resolve,
 )
-from xloop.loops.serving import transport_info
+from xloop.loops.serving import app_tasks_info, transport_info
 
 if TYPE_CHECKING:
     import asyncio
@@ -168,6 +172,7 @@ def inspect_choice(choice: LoopChoice) -> dict[str, Any]:
             "driver": driver_info(loop),
             "methods": method_owners(cls),
             "transport": transport_info(loop),
+            "app_tasks": app_tasks_info(loop),
             "python": python_info(),
             "os": os_info(),
         }

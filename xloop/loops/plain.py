@@ -58,6 +58,13 @@ def transport_text(transport: dict[str, str] | None) -> str:
     return transport["why"]
 
 
+def app_tasks_text(app_tasks: dict[str, str] | None) -> str:
+    """How each app task starts: eager, scheduled or by the loop's factory, and why."""
+    if not app_tasks:
+        return "-"
+    return f"{app_tasks['start']} ({app_tasks['why']})"
+
+
 def choice_lines(report: dict[str, Any]) -> list[str]:
     """The loop that resolved (a report of :func:`xloop.loops.inspect.inspect_choice`):
     what was asked and why it resolved so, the class, its MRO and who defines each method."""
@@ -68,6 +75,7 @@ def choice_lines(report: dict[str, Any]) -> list[str]:
         ("loop class", report["loop_class"]),
         ("driver", driver_text(report["driver"])),
         ("transport", transport_text(report.get("transport"))),
+        ("app tasks", app_tasks_text(report.get("app_tasks"))),
         *platform_rows(report),
     ]
     mro = [(str(index), name) for index, name in enumerate(report["mro"])]

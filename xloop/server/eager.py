@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from ..loops.serving import eager_apps
 
 __all__ = ["EagerStart", "eager_start"]
 
@@ -105,7 +106,7 @@ def eager_start(loop: asyncio.AbstractEventLoop) -> EagerStart | None:
     """An :class:`EagerStart` for ``loop`` on 3.10 and 3.11 if it is one of asyncio's loops;
     None on 3.12+ (``eager_start=True`` does it) and on other loops (see the module's
     docstring)."""
-    if sys.version_info >= (3, 12) or not isinstance(loop, asyncio.BaseEventLoop):
+    if not eager_apps(loop):
         return None
     starter = EagerStart(loop)
     target: Any = loop
