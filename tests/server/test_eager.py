@@ -196,3 +196,35 @@ def test_an_anyio_app_that_waits_in_cancel_scopes(backend: Backend) -> None:
             response = exchange(sock, get())
             assert response.status == 200
             assert response.body == b"thread"
+
+
+def test_a_call_soon_patched_on_the_loop_object_is_put_back() -> None:
+    """An instrumentation's own ``loop.call_soon`` (an instance attribute) stays after an
+    eager start, and still schedules; the task's first step does not go through it."""
+    scheduled: list[object] = []
+
+    async def app() -> None:
+        return None
+
+    async def body(starter: EagerStart) -> None:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon
+
+        def patched(callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+            scheduled.append(callback)
+            return original(callback, *args, context=context)
+
+        loop.call_soon = patched  # type: ignore[method-assign,assignment]
+        try:
+            started: asyncio.Future[asyncio.Task[None]] = loop.create_future()
+            original(lambda: started.set_result(starter.start(app())))
+            task = await started
+            assert task.done()  # (its first step was not scheduled, through patched or not)
+            assert vars(loop)["call_soon"] is patched
+            before = len(scheduled)
+            loop.call_soon(lambda: None)
+            assert len(scheduled) == before + 1
+        finally:
+            del loop.call_soon
+
+    _in_callback(body)

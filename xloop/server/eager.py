@@ -55,11 +55,13 @@ _current_task: Callable[[asyncio.AbstractEventLoop], object] = (
 class EagerStart:
     """Starts tasks eagerly on one loop (3.10, 3.11); made by :func:`eager_start`."""
 
-    __slots__ = ("_capture", "_context", "_loop", "_step")
+    __slots__ = ("_attributes", "_capture", "_context", "_loop", "_step")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        # (Any: its call_soon is hidden and shown again, which the loop's type has no word for.)
-        self._loop: Any = loop
+        self._loop = loop
+        #: The loop object's own attributes, where ``call_soon`` is put and taken away
+        #: again (a dict store and delete: cheaper than setattr and delattr).
+        self._attributes: dict[str, Any] = vars(loop)
         self._step: Callable[..., object] | None = None
         self._context: contextvars.Context | None = None
         #: The bound method put on the loop, made once (a reference cycle the loop's
@@ -82,17 +84,23 @@ class EagerStart:
     def start(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """A Task for ``coro`` whose first step has run (see the module's docstring)."""
         loop = self._loop
-        loop.call_soon = self._capture
+        attributes = self._attributes
+        # (one already there, an instrumentation's patch say, is put back after)
+        previous = attributes.get("call_soon")
+        attributes["call_soon"] = self._capture
         try:
             task = asyncio.Task(coro, loop=loop)
         finally:
-            del loop.call_soon
+            if previous is None:
+                del attributes["call_soon"]
+            else:
+                attributes["call_soon"] = previous
         step = self._step
         if step is None:  # (scheduled some other way: nothing to run here)
             return task
         context = self._context
         self._step = self._context = None
-        if _running_loop() is self._loop and _current_task(loop) is None:
+        if _running_loop() is loop and _current_task(loop) is None:
             if context is None:
                 step()
             else:
@@ -108,11 +116,7 @@ def eager_start(loop: asyncio.AbstractEventLoop) -> EagerStart | None:
     docstring)."""
     if not eager_apps(loop):
         return None
-    starter = EagerStart(loop)
-    target: Any = loop
     try:
-        target.call_soon = starter._capture
-        del target.call_soon
-    except (AttributeError, TypeError):  # (no instance dict: the class's method stays)
+        return EagerStart(loop)
+    except TypeError:  # (no instance dict: vars() refuses, the class's method stays)
         return None
-    return starter
