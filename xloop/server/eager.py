@@ -21,10 +21,11 @@ call on the loop's own thread: nothing else can call the loop's ``call_soon`` th
 threads must use ``call_soon_threadsafe``, which is another method).
 
 Only on asyncio's own loops (:func:`eager_start`), whose ``call_soon`` and loop turn are
-Python: there the eager start costs 10,000 instructions a task fewer than the scheduled
-first step on 3.10 (15,300 against 25,800 for a task that does not wait). uvloop's
-``Loop`` could hide its method too (a Python subclass of its C class), but its handles and
-turns are C: the task's scheduled step costs 13,200 there, the eager start 14,500. Started
+Python: there the eager start costs 11,000 instructions a task fewer than the scheduled
+first step on 3.10 (14,400 against 25,800 for a task that does not wait, made and run in a
+loop callback, compiled; callgrind). uvloop's ``Loop`` could hide its method too (a Python
+subclass of its C class), but its handles and turns are C: the task's scheduled step costs
+13,200 there, the eager start 13,600, and the deferred response's flush more. Started
 from inside another task (a pipelined request started as the previous response ends), the
 step is scheduled as usual: before 3.12 a task cannot enter while another runs; and so it
 is when the loop is not running (a test driving a protocol by hand), as on 3.12.
