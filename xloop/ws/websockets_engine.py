@@ -77,27 +77,15 @@ class WebsocketsEngine:
             [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers]
         )
         handshake = HandshakeRequest(request.target.decode("latin-1"), headers)
-        # The HTTP layer has parsed the handshake: the protocol starts where frames start.
-        protocol = self._protocol = _ServerProtocol(
-            extensions=extensions, max_size=settings.max_size, state=_OPEN, logger=_LOGGER
-        )
         try:
-            self._accept, self._extensions, _ = protocol.process_request(handshake)
-        except InvalidHandshake as exc:
-            raise HandshakeError(400, str(exc)) from None
+            self._accept_handshake(handshake, extensions, settings.max_size)
         except ValueError:  # pragma: no cover - websockets < 17 (Python 3.10: tox py310-*)
             # websockets < 17 takes an offer of server_max_window_bits=8, which zlib cannot
             # compress with (RFC 7692 7.1.2.1 lets a server decline an offer): declined, the
             # handshake goes on without compression, as later websockets and wsproto do.
             if extensions is None:
                 raise
-            protocol = self._protocol = _ServerProtocol(
-                extensions=None, max_size=settings.max_size, state=_OPEN, logger=_LOGGER
-            )
-            try:
-                self._accept, self._extensions, _ = protocol.process_request(handshake)
-            except InvalidHandshake as exc:
-                raise HandshakeError(400, str(exc)) from None
+            self._accept_handshake(handshake, None, settings.max_size)
         self.subprotocols = subprotocols(request)
         self._accepted = False
         self._reported = False  # the Closed event went out
@@ -106,6 +94,22 @@ class WebsocketsEngine:
         self._decoder: codecs.IncrementalDecoder | None = None
         self._text: list[str] = []
         self._binary: list[bytes] = []
+
+    def _accept_handshake(
+        self,
+        handshake: HandshakeRequest,
+        extensions: list[ServerPerMessageDeflateFactory] | None,
+        max_size: int | None,
+    ) -> None:
+        """Check the handshake and negotiate its extensions with a new protocol, which
+        starts where frames start (the HTTP layer has parsed the request)."""
+        protocol = self._protocol = _ServerProtocol(
+            extensions=extensions, max_size=max_size, state=_OPEN, logger=_LOGGER
+        )
+        try:
+            self._accept, self._extensions, _ = protocol.process_request(handshake)
+        except InvalidHandshake as exc:
+            raise HandshakeError(400, str(exc)) from None
 
     @property
     def open(self) -> bool:
