@@ -115,9 +115,4 @@ def eager_start(loop: asyncio.AbstractEventLoop) -> EagerStart | None:
     """An :class:`EagerStart` for ``loop`` on 3.10 and 3.11 if it is one of asyncio's loops;
     None on 3.12+ (``eager_start=True`` does it) and on other loops (see the module's
     docstring)."""
-    if not eager_apps(loop):
-        return None
-    try:
-        return EagerStart(loop)
-    except TypeError:  # (no instance dict: vars() refuses, the class's method stays)
-        return None
+    return EagerStart(loop) if eager_apps(loop) else None

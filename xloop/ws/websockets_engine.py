@@ -8,13 +8,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHandshake
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.exceptions import InvalidHandshake, NegotiationError
+from websockets.extensions.base import Extension
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request as HandshakeRequest
 from websockets.protocol import State
 from websockets.server import ServerProtocol
-from websockets.typing import BytesLike
+from websockets.typing import BytesLike, ExtensionParameter
 
 from .base import DEFLATE_MEM_LEVEL, DEFLATE_WINDOW_BITS, Settings
 from .events import Closed, ConnectionClosed, Event, HandshakeError, Message, Pong
@@ -47,6 +51,20 @@ class _ServerProtocol(ServerProtocol):
         super().recv_frame(frame)
 
 
+class _DeflateFactory(ServerPerMessageDeflateFactory):
+    """permessage-deflate, declining an offer of ``server_max_window_bits=8`` (RFC 7692
+    7.1.2.1 lets a server decline an offer): zlib cannot compress with that window.
+    websockets 17 declines it itself; websockets 16 (the last for Python 3.10) agreed, and
+    zlib's error came out of the handshake."""
+
+    def process_request_params(
+        self, params: Sequence[ExtensionParameter], accepted_extensions: Sequence[Extension]
+    ) -> tuple[list[ExtensionParameter], PerMessageDeflate]:
+        if ("server_max_window_bits", "8") in params:
+            raise NegotiationError("unsupported server_max_window_bits = 8")
+        return super().process_request_params(params, accepted_extensions)
+
+
 class WebsocketsEngine:
     """:class:`xloop.ws.base.WebSocketEngine` on websockets' ``ServerProtocol``."""
 
@@ -67,25 +85,25 @@ class WebsocketsEngine:
         extensions = None
         if settings.per_message_deflate:
             extensions = [
-                ServerPerMessageDeflateFactory(
+                _DeflateFactory(
                     server_max_window_bits=DEFLATE_WINDOW_BITS,
                     client_max_window_bits=DEFLATE_WINDOW_BITS,
                     compress_settings={"memLevel": DEFLATE_MEM_LEVEL},
                 )
             ]
+        # The HTTP layer has parsed the handshake: the protocol starts where frames start.
+        protocol = self._protocol = _ServerProtocol(
+            extensions=extensions, max_size=settings.max_size, state=_OPEN, logger=_LOGGER
+        )
         headers = Headers(
             [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers]
         )
-        handshake = HandshakeRequest(request.target.decode("latin-1"), headers)
         try:
-            self._accept_handshake(handshake, extensions, settings.max_size)
-        except ValueError:  # pragma: no cover - websockets < 17 (Python 3.10: tox py310-*)
-            # websockets < 17 takes an offer of server_max_window_bits=8, which zlib cannot
-            # compress with (RFC 7692 7.1.2.1 lets a server decline an offer): declined, the
-            # handshake goes on without compression, as later websockets and wsproto do.
-            if extensions is None:
-                raise
-            self._accept_handshake(handshake, None, settings.max_size)
+            self._accept, self._extensions, _ = protocol.process_request(
+                HandshakeRequest(request.target.decode("latin-1"), headers)
+            )
+        except InvalidHandshake as exc:
+            raise HandshakeError(400, str(exc)) from None
         self.subprotocols = subprotocols(request)
         self._accepted = False
         self._reported = False  # the Closed event went out
@@ -94,22 +112,6 @@ class WebsocketsEngine:
         self._decoder: codecs.IncrementalDecoder | None = None
         self._text: list[str] = []
         self._binary: list[bytes] = []
-
-    def _accept_handshake(
-        self,
-        handshake: HandshakeRequest,
-        extensions: list[ServerPerMessageDeflateFactory] | None,
-        max_size: int | None,
-    ) -> None:
-        """Check the handshake and negotiate its extensions with a new protocol, which
-        starts where frames start (the HTTP layer has parsed the request)."""
-        protocol = self._protocol = _ServerProtocol(
-            extensions=extensions, max_size=max_size, state=_OPEN, logger=_LOGGER
-        )
-        try:
-            self._accept, self._extensions, _ = protocol.process_request(handshake)
-        except InvalidHandshake as exc:
-            raise HandshakeError(400, str(exc)) from None
 
     @property
     def open(self) -> bool:
