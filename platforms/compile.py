@@ -52,6 +52,7 @@ MODULES = (
     "server/connection",
     "server/transport",
     "server/eager",
+    "loops/tasks",
 )
 
 #: Third-party packages without types are Any to mypyc, as they are to the lint's mypy;

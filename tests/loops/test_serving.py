@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from xloop import loops
+from xloop.loops import tasks
 from xloop.loops.serving import app_tasks_info, eager_apps, own_transport, transport_info
 
 posix_only = pytest.mark.skipif(
@@ -75,3 +76,18 @@ def test_app_tasks_say_how_each_app_task_starts() -> None:
         assert app_tasks_info(loop)["start"] == "eager"
         loop.set_task_factory(lambda loop, coro, **kwargs: asyncio.Task(coro, loop=loop, **kwargs))
         assert app_tasks_info(loop)["start"] == "factory"
+
+
+def test_app_tasks_say_how_tasks_enter_asyncios_table() -> None:
+    """The ``table`` line says whether the compiled ``add`` is what the server installs
+    (3.10 and 3.11, compiled), the set's own (pure Python), or that 3.12+ has none to
+    replace; ``xloop.loops.tasks.usable`` is what decides, for the server as for this."""
+    with made(asyncio.SelectorEventLoop) as loop:
+        table = app_tasks_info(loop)["table"]
+    if sys.version_info >= (3, 12):
+        assert not tasks.usable()
+        assert table.startswith("asyncio's (3.12+")
+    elif tasks.usable():
+        assert table == "asyncio's WeakSet, entered through xloop's compiled add (no Python frame)"
+    else:
+        assert table.startswith("asyncio's WeakSet, through its own add")

@@ -30,7 +30,8 @@ ever added within a schema version; a rename or removal bumps the version.
       },
       "app_tasks": {                        # how each request's app task starts
         "start": "eager" | "scheduled" | "factory",
-        "why": "xloop's eager start (3.10, 3.11): the task's first step runs as it is made"
+        "why": "xloop's eager start (3.10, 3.11): the task's first step runs as it is made",
+        "table": "asyncio's WeakSet, entered through xloop's compiled add (no Python frame)"
       },
       "python": {"version": "3.11.7", "implementation": "CPython"},
       "os": {"system": "Linux", "release": "6.1.0", "machine": "x86_64"}

@@ -76,6 +76,7 @@ def choice_lines(report: dict[str, Any]) -> list[str]:
         ("driver", driver_text(report["driver"])),
         ("transport", transport_text(report.get("transport"))),
         ("app tasks", app_tasks_text(report.get("app_tasks"))),
+        ("task table", (report.get("app_tasks") or {}).get("table", "-")),
         *platform_rows(report),
     ]
     mro = [(str(index), name) for index, name in enumerate(report["mro"])]

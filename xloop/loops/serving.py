@@ -10,6 +10,8 @@ import selectors
 import sys
 from asyncio import selector_events
 
+from . import tasks
+
 __all__ = ["app_tasks_info", "eager_apps", "own_transport", "transport_info"]
 
 #: The loop methods xloop's transport and listener call: a loop that overrides any of them
@@ -58,6 +60,10 @@ def eager_apps(loop: asyncio.AbstractEventLoop) -> bool:
 def app_tasks_info(loop: asyncio.AbstractEventLoop) -> dict[str, str]:
     """How each request's app task starts on ``loop`` (``xloop which-loop``), unless an
     app sets a task factory of its own."""
+    return {**_start(loop), "table": tasks.describe()}
+
+
+def _start(loop: asyncio.AbstractEventLoop) -> dict[str, str]:
     if loop.get_task_factory() is not None:
         return {"start": "factory", "why": "the loop's task factory makes each app's task"}
     if sys.version_info >= (3, 12):

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from ..access import AccessFormat
 from ..http import DefaultHeaders, HTTPConnection
 from ..logs import error_logger
+from ..loops import tasks as task_table
 from ..ws import Settings, engine_factory
 from .eager import EagerStart, eager_start
 from .idle import IdleQueue
@@ -123,6 +124,10 @@ class ServerState:
         self.loop = loop = asyncio.get_running_loop()
         #: Starts apps' tasks eagerly on 3.10 and 3.11 (None: 3.12+, or a loop it cannot).
         self.eager: EagerStart | None = eager_start(loop)
+        #: Tasks enter asyncio's table of live tasks without a Python frame (3.10, 3.11,
+        #: compiled: :mod:`xloop.loops.tasks`); for the process's life, as it changes no
+        #: behaviour.
+        task_table.install()
         #: ``loop.time``, read per request: ``time.monotonic`` itself on asyncio's loops,
         #: whose ``time`` returns just that (a Python call fewer a request).
         self.clock: Callable[[], float] = (
