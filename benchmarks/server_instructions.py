@@ -14,6 +14,15 @@ response is read: the server's polls then find several connections ready, as und
 load generator's concurrency, and per-poll costs (a loop turn, a deferred write's flush)
 are shared as they are there. ``--small`` and ``--large`` should be multiples of N.
 
+With ``--servers xloop,uvicorn,granian`` the other servers run the same app under
+callgrind with the flags ``xloop compare --servers`` starts them with (granian: one worker,
+one runtime thread; its own parser, so one row per loop); children are counted too
+(``--trace-children``: granian serves from one), and so are all threads. Instructions are
+not time: a server that hands each request between threads (granian: Rust to Python and
+back) also pays for the system calls and wake-ups that brings, which callgrind does not
+count (``strace -c -f`` shows them), so the req/s ratio of ``xloop compare`` can run above
+the instruction ratio.
+
 Needs valgrind (``apt-get install valgrind``); each run takes a minute or so.
 """
 
@@ -28,6 +37,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from xloop.compare import others
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
 _LENGTH = re.compile(rb"content-length: *(\d+)", re.IGNORECASE)
@@ -78,33 +89,55 @@ def _get(socks: list[socket.socket], count: int) -> None:
             buffers[index] = _response(sock, buffers[index])
 
 
+def _server(name: str, http: str, loop: str, port: int, transport: str) -> list[str]:
+    """The command that serves the demo app with server ``name``."""
+    if name == "xloop":
+        command = [str(Path(sys.executable).with_name("xloop")), "serve", "xloop.demo:app"]
+        command += ["--port", str(port), "--http", http, "--loop", loop, "--no-access-log"]
+        return [*command, "--log-level", "warning", "--lifespan", "off", "--transport", transport]
+    arguments = others.command(
+        name,
+        app="xloop.demo:app",
+        factory=False,
+        loop=loop,
+        parser=http,
+        ws=None,
+        host="127.0.0.1",
+        port=port,
+        keep_alive=None,
+    )
+    return [sys.executable, "-m", *arguments, "--log-level", "warning"]
+
+
 def instructions(
-    http: str, loop: str, count: int, connections: int = 1, transport: str = "auto"
+    http: str,
+    loop: str,
+    count: int,
+    connections: int = 1,
+    transport: str = "auto",
+    server: str = "xloop",
 ) -> int:
-    """Instructions of a whole server process that answered ``count`` GETs, sent in
-    rounds of one on each of ``connections``."""
+    """Instructions of a whole server (its processes and threads) that answered ``count``
+    GETs, sent in rounds of one on each of ``connections``."""
     port = _free_port()
-    xloop = Path(sys.executable).with_name("xloop")
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(xloop)]
-    command += ["serve", "xloop.demo:app", "--port", str(port), "--http", http, "--loop", loop]
-    command += ["--no-access-log", "--log-level", "warning", "--lifespan", "off"]
-    command += ["--transport", transport]
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += ["--trace-children=yes", *_server(server, http, loop, port, transport)]
     env = dict(os.environ, PYTHONHASHSEED="0")
     with subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
-    ) as server:
+    ) as process:
         socks = [_connect(port, 120.0) for _ in range(connections)]
         try:
             _get(socks, count)
         finally:
             for sock in socks:
                 sock.close()
-        server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=120)
-    match = re.search(r"Collected : (\d+)", err)
-    if match is None:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    totals = re.findall(r"Collected : (\d+)", err)  # (one a process)
+    if not totals:
         raise RuntimeError(f"no callgrind total in:\n{err[-2000:]}")
-    return int(match.group(1))
+    return sum(int(total) for total in totals)
 
 
 def main() -> None:
@@ -126,17 +159,31 @@ def main() -> None:
         choices=("auto", "loop"),
         help="xloop serve --transport: loop measures the selector loop's own transport",
     )
+    parser.add_argument(
+        "--servers",
+        default="xloop",
+        help="comma-separated: xloop, uvicorn, granian (as xloop compare --servers runs them)",
+    )
     args = parser.parse_args()
     connections = args.connections
-    for loop in args.loop.split(","):
-        for http in args.http.split(","):
-            small = instructions(http, loop, args.small, connections, args.transport)
-            large = instructions(http, loop, args.large, connections, args.transport)
-            per_request = (large - small) / (args.large - args.small)
-            print(
-                f"{loop:8} {http:9} {per_request:9,.0f} instructions per keep-alive GET"
-                f" ({connections} connection{'s' if connections > 1 else ''})"
-            )
+    for server in args.servers.split(","):
+        if not others.installed(server):
+            print(f"{server:8} not installed: pip install {server}")
+            continue
+        for loop in args.loop.split(","):
+            parsers = args.http.split(",")
+            if server != "xloop" and others.SPECS[server].parsers is None:
+                parsers = [others.OWN_PARSER]  # (its own parser: one row a loop)
+            for http in parsers:
+                counts = [
+                    instructions(http, loop, count, connections, args.transport, server)
+                    for count in (args.small, args.large)
+                ]
+                per_request = (counts[1] - counts[0]) / (args.large - args.small)
+                print(
+                    f"{server:8} {loop:8} {http:9} {per_request:9,.0f} instructions per"
+                    f" keep-alive GET ({connections} connection{'s' if connections > 1 else ''})"
+                )
 
 
 if __name__ == "__main__":
