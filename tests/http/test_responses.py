@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import h11
 import pytest
@@ -219,6 +219,60 @@ def test_length_line_cache_stays_bounded_and_right(conn_factory: Factory) -> Non
         assert parsed.header(b"content-length") == [b"%d" % size]
         assert parsed.body == body
     assert len(response._LENGTH_LINES) <= 1024
+
+
+def test_app_content_length_values_are_kept_bounded_and_checked_every_time(
+    conn_factory: Factory,
+) -> None:
+    """The Content-Length values an app sent are kept as ints (no regex per response), at
+    most 1024 of them; a value kept is still refused when it comes twice, and an invalid
+    value is never kept."""
+    from xloop.http import response
+
+    for size in range(1500):
+        conn, _ = start(conn_factory)
+        value = b"%d" % size
+        head = conn.response_head(200, [(b"content-length", value)], DEFAULTS, None, False)
+        assert parse_response(head + b"x" * size).header(b"content-length") == [value]
+        assert conn.response_body(b"x" * size) == b"x" * size
+    assert len(response._LENGTH_VALUES) <= 1024
+    assert response._LENGTH_VALUES[b"7"] == 7
+    conn, _ = start(conn_factory)
+    with pytest.raises(ResponseError, match="Content-Length b'7'"):
+        conn.response_head(200, [(b"content-length", b"7")] * 2, DEFAULTS, None, False)
+    for value in (b"abc", b"-1", b" 7"):
+        conn, _ = start(conn_factory)
+        with pytest.raises(ResponseError):
+            conn.response_head(200, [(b"content-length", value)], DEFAULTS, None, False)
+        assert value not in response._LENGTH_VALUES
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [[b"content-type", b"text/plain"], [b"content-length", b"3"]],  # lists
+        [(b"content-type", b"text/plain"), [b"content-length", b"3"]],  # mixed
+        ((b"content-type", b"text/plain"), (b"content-length", b"3")),  # a tuple of tuples
+        {b"content-type": b"text/plain", b"content-length": b"3"}.items(),  # a view
+    ],
+)
+def test_any_two_item_iterables_are_headers(conn_factory: Factory, headers: Any) -> None:
+    """ASGI allows headers as any iterable of two-item iterables, not only tuples."""
+    conn, _ = start(conn_factory)
+    parsed = parse_response(conn.response_whole(200, headers, DEFAULTS, b"abc", False))
+    conn, _ = start(conn_factory)  # (and an iterator, read once)
+    again = conn.response_whole(200, iter(list(headers)), DEFAULTS, b"abc", False)
+    assert parse_response(again).header(b"content-length") == [b"3"]
+    assert parsed.header(b"content-type") == [b"text/plain"]
+    assert parsed.header(b"content-length") == [b"3"]
+    assert parsed.body == b"abc"
+
+
+@pytest.mark.parametrize("header", [(b"x-a",), (b"x-a", b"1", b"2"), [b"x-a", b"1", b"2"]])
+def test_a_header_that_is_not_a_pair_is_refused(conn_factory: Factory, header: object) -> None:
+    conn, _ = start(conn_factory)
+    with pytest.raises(ValueError, match="unpack"):
+        conn.response_head(200, [header], DEFAULTS, None, False)
 
 
 # -- bodiless responses -----------------------------------------------------------------------

@@ -49,6 +49,9 @@ _VALID_NAMES: dict[bytes, bytes] = {}
 _PLAIN_NAMES: set[bytes] = set()
 #: ``content-length: N\r\n`` of the sizes seen (see length_line).
 _LENGTH_LINES: dict[int, bytes] = {}
+#: Content-Length values apps sent, as the ints they were found valid as (see
+#: checked_length): a dict lookup per response instead of a regex match and an ``int()``.
+_LENGTH_VALUES: dict[bytes, int] = {}
 _SEPARATOR: Final = b": "
 _CRLF: Final = b"\r\n"
 
@@ -74,6 +77,17 @@ def length_line(length: int) -> bytes:
     if len(_LENGTH_LINES) < 1024:
         _LENGTH_LINES[length] = line
     return line
+
+
+def checked_length(value: bytes) -> int:
+    """A response's Content-Length value (bytes, its CR/LF/NUL checked) as an int, or
+    :class:`ResponseError`; the first 1024 values found valid are kept."""
+    if _DIGITS(value) is None:
+        raise ResponseError(f"invalid response Content-Length {value!r}")
+    length = int(value)
+    if len(_LENGTH_VALUES) < 1024:
+        _LENGTH_VALUES[value] = length
+    return length
 
 
 def checked_status(status: object) -> int:
@@ -191,15 +205,20 @@ class ResponseWriter:
         content_length: int | None = None
         connection_close = False
         plain = _PLAIN_NAMES
-        for name, value in headers:
+        for header in headers:
+            if type(header) is tuple and len(header) == 2:  # (compiled: no iterator)
+                pair: tuple[Any, Any] = header
+                name, value = pair
+            else:
+                name, value = header
             if type(value) is not bytes or _CR in value or _LF in value or _NUL in value:
                 validate_value(value)
             if name not in plain:  # new, invalid, or one the server acts on
                 lname = validated_name(name)
                 if lname == b"content-length":
-                    if _DIGITS(value) is None or content_length is not None:
+                    if content_length is not None:
                         raise ResponseError(f"invalid response Content-Length {value!r}")
-                    content_length = int(value)
+                    content_length = _LENGTH_VALUES.get(value) or checked_length(value)
                 elif lname == b"transfer-encoding":
                     # The server chooses the framing; the app's TE is dropped (an HTTP/1.0
                     # client cannot take chunked anyway).
