@@ -16,7 +16,7 @@ method for every caller (the C Task looks ``add`` up on the object). It does wha
 while the set was iterated, then adds a weak reference whose callback (:func:`_remove`)
 discards it, or defers that while an iteration runs, as the set's own callback does. So
 ``asyncio.all_tasks()``, iteration, ``len`` and membership see what they always see; only
-the cost differs: compiled, neither is a Python frame. Installed only where it is compiled
+the cost differs. Installed only where it is compiled
 (it would cost as much as the method it hides otherwise) and where the set is a plain
 ``WeakSet`` (3.12+ keep eager tasks elsewhere and 3.14 keeps none there); :func:`uninstall`
 puts the class's method back.
@@ -39,6 +39,8 @@ _DATA: Final[Any] = getattr(_TASKS, "data", None)
 _PENDING: Final[Any] = getattr(_TASKS, "_pending_removals", None)
 _ITERATING: Final[Any] = getattr(_TASKS, "_iterating", None)
 _REF: Final = weakref.ref
+#: Whether this Python keeps such a set (3.10, 3.11; not 3.12+).
+_WEAK_SET: Final = type(_TASKS) is weakref.WeakSet
 
 
 def _remove(item: weakref.ref[Any]) -> None:
@@ -62,23 +64,13 @@ def _add(task: object) -> None:
 
 def usable() -> bool:
     """Whether :func:`install` puts the compiled ``add`` on the task table here."""
-    return (
-        type(_TASKS) is weakref.WeakSet
-        and _DATA is getattr(_TASKS, "data", None)
-        and not isinstance(_add, types.FunctionType)  # compiled: a builtin function
-    )
+    return _WEAK_SET and not isinstance(_add, types.FunctionType)  # compiled: a builtin
 
 
 def install(*, force: bool = False) -> bool:
     """Put the compiled ``add`` on the task table (see the module's docstring); whether it
     is there. ``force``: even where this module runs as Python (for tests)."""
-    if (
-        _TASKS is None
-        or type(_TASKS) is not weakref.WeakSet
-        or _DATA is not getattr(_TASKS, "data", None)
-    ):
-        return False
-    if not (force or usable()):
+    if not (usable() or (force and _WEAK_SET)):
         return installed()
     vars(_TASKS)["add"] = _add
     return True
@@ -86,7 +78,7 @@ def install(*, force: bool = False) -> bool:
 
 def installed() -> bool:
     """Whether the task table registers through :func:`_add`."""
-    return _TASKS is not None and vars(_TASKS).get("add") is _add
+    return _WEAK_SET and vars(_TASKS).get("add") is _add
 
 
 def uninstall() -> None:
@@ -97,7 +89,7 @@ def uninstall() -> None:
 
 def describe() -> str:
     """How tasks enter asyncio's table of live tasks in a server here (``xloop which-loop``)."""
-    if _TASKS is None or type(_TASKS) is not weakref.WeakSet:
+    if not _WEAK_SET:
         return "asyncio's (3.12+: a task that finishes in its eager start never enters it)"
     if usable():
         return "asyncio's WeakSet, entered through xloop's compiled add (no Python frame)"
