@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from ..logs import error_logger
+from .app_call import run_asgi as run_app
 from .cycle import Cycle, format_client, service_unavailable
 from .idle import PARKED
 from .output import Output
@@ -64,7 +65,8 @@ __all__ = ["Connection"]
 
 LINGER_SECONDS: Final = 2.0  # after an error response: how long to drain the client
 LINGER_BYTES: Final = 1 << 20  # ... and how much of it
-_EAGER: Final = sys.version_info >= (3, 12)  # asyncio.Task(eager_start=True)
+#: asyncio.Task(eager_start=True); and the app is run by app_call.run_asgi (see there)
+_EAGER: Final = sys.version_info >= (3, 12)
 
 
 class Connection(Output, asyncio.Protocol):
@@ -403,10 +405,13 @@ class Connection(Output, asyncio.Protocol):
                             self._body_at + state.timeout_request_body, self._on_body_timer
                         )
                 limit = state.limit_concurrency
+                app = state.app
                 if limit is not None and (len(state.connections) > limit or state.active > limit):
-                    coro = cycle.run_asgi(service_unavailable)
+                    app = service_unavailable
+                if _EAGER:
+                    coro = run_app(cycle, app, cycle.scope, cycle.receive, cycle.send)
                 else:
-                    coro = cycle.run_asgi(state.app)
+                    coro = cycle.run_asgi(app)
                 loop = self.loop
                 factory = state.task_factory(loop)  # the loop's, or one the app set
                 eager = state.eager  # (3.10, 3.11)

@@ -29,6 +29,7 @@ from ..errors import ClientDisconnected
 from ..http import Request, ResponseError
 from ..http.response import status_line
 from ..logs import access_logger, error_logger
+from .output import FutureWait
 
 if TYPE_CHECKING:
     from ..http import HTTPConnection
@@ -221,7 +222,7 @@ class Cycle:
             waiter = self.waiter
             if waiter is None or waiter.done():
                 waiter = self.waiter = self.connection.loop.create_future()
-            await waiter
+            await FutureWait(waiter)
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -332,21 +333,32 @@ class Cycle:
             connection.close()
 
     async def run_asgi(self, app: ASGIApp) -> None:
+        """Run the app on this cycle (CPython 3.10, 3.11; :func:`.app_call.run_asgi` on
+        3.12+, where the compiled build must not await the app itself)."""
         try:
             # (object: what an app returns is checked below; no cast() call per request)
             runner: Callable[..., Awaitable[object]] = app
             result = await runner(self.scope, self.receive, self.send)
-        except ClientDisconnected:
+        except BaseException as exc:
+            if self.app_raised(exc):
+                raise
+            return
+        self.app_done(result)
+
+    def app_raised(self, exc: BaseException) -> bool:
+        """The app raised ``exc``: end the response as it can be; True if ``exc`` must
+        propagate (KeyboardInterrupt, SystemExit)."""
+        if isinstance(exc, ClientDisconnected):
             if not self.response_ended:
                 self._abandon()
             self.connection.app_returned(self)
-            return
-        except BaseException as exc:
-            self._app_failed(exc)
-            self.connection.app_returned(self)
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            return
+            return False
+        self._app_failed(exc)
+        self.connection.app_returned(self)
+        return isinstance(exc, (KeyboardInterrupt, SystemExit))
+
+    def app_done(self, result: object) -> None:
+        """The app returned ``result``: what it left undone is an error, logged."""
         self.connection.app_returned(self)
         if result is not None:
             error_logger.error("ASGI callable returned a value other than None: %r", result)

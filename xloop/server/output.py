@@ -16,12 +16,13 @@ an upgrade) first writes what is corked or deferred (``ServerState.deferred``).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Final, Protocol
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 if TYPE_CHECKING:
     from .state import ServerState
 
-__all__ = ["CORK_LIMIT", "Draining", "Output", "drained"]
+__all__ = ["CORK_LIMIT", "Draining", "FutureWait", "Output", "drained"]
 
 #: Bytes a connection keeps corked before writing them at once (the transports' default
 #: high-water mark): flow control then sees them, and a large chunk is never copied.
@@ -116,6 +117,43 @@ async def drained(owner: Draining) -> None:
     while owner.write_paused and not owner.closed:
         waiter = owner.drain_waiter = owner.loop.create_future()
         try:
-            await waiter
+            await FutureWait(waiter)
         finally:
             owner.drain_waiter = None
+
+
+class FutureWait:
+    """``await FutureWait(future)``: ``await future`` for the compiled build's coroutines.
+
+    An exception thrown into a coroutine mypyc compiled (a task's cancellation) is passed on
+    to what it awaits as ``throw(type, value, traceback)``, a form CPython 3.12 deprecated
+    for futures and coroutines: a ``DeprecationWarning``, which under ``-W error`` (an app's
+    test run) is raised instead of the cancellation, so the waiting code never sees it. This
+    iterator takes either form and raises the exception where the coroutine waits, as
+    ``Future.__await__``'s does; otherwise it is that iterator: it yields the pending future
+    to the task (blocking), and returns the done future's result.
+    """
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self._future = future
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return cast("Generator[Any, None, Any]", self)  # (it implements that protocol)
+
+    def __next__(self) -> asyncio.Future[Any]:
+        future = self._future
+        if not future.done():
+            future._asyncio_future_blocking = True
+            return future
+        raise StopIteration(future.result())
+
+    def send(self, value: object) -> asyncio.Future[Any]:
+        return self.__next__()
+
+    def throw(self, kind: Any, value: Any = None, traceback: Any = None) -> Any:
+        if value is None:
+            value = kind() if isinstance(kind, type) else kind
+        raise value
+
+    def close(self) -> None:
+        pass
