@@ -21,9 +21,9 @@ EXTRAS: dict[str, list[str]] = _parse_toml((ROOT / "pyproject.toml").read_text()
     "optional-dependencies"
 ]
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
-PLATFORMS = {  # sys_platform, platform_machine, platform_release
-    "linux-x86_64": ("linux", "x86_64", "6.8.0"),
-    "linux-aarch64": ("linux", "aarch64", "6.8.0"),
+PLATFORMS = {  # sys_platform, platform_machine, platform_release (as platform.release())
+    "linux-x86_64": ("linux", "x86_64", "6.8.0-45-generic"),
+    "linux-aarch64": ("linux", "aarch64", "6.1.0-26-arm64"),
     "macos-12-x86_64": ("darwin", "x86_64", "21.6.0"),
     "macos-14-arm64": ("darwin", "arm64", "23.4.0"),
     "windows-amd64": ("win32", "AMD64", "10"),
@@ -41,8 +41,10 @@ def wheel(loop: str, platform: str, python: str) -> bool | None:
     if loop == "rsloop":
         if system == "linux":
             return None  # manylinux_2_39
-        macos_13 = system != "darwin" or int(release.split(".")[0]) >= 22
-        return macos_13 and 10 <= minor <= 15
+        if system == "darwin":
+            # macOS 13+ (Darwin 22+), which only a platform_release marker could test
+            return None if int(release.split(".")[0]) >= 22 else False
+        return 10 <= minor <= 15
     if loop == "zuvloop":
         if minor < 14:
             return False
@@ -76,7 +78,8 @@ def test_loops_takes_every_loop_with_a_wheel_and_no_other(platform: str, python:
     taken = chosen("loops", platform, python)
     for loop in ("uvloop", "winloop", "rloop", "rsloop", "zuvloop"):
         has_wheel = wheel(loop, platform, python)
-        if has_wheel is None:  # the glibc decides, which no marker sees: left out
+        if has_wheel is None:  # the glibc or the OS version decides, which no marker sees
+            # (safely: test_no_marker_compares_the_os_release): left out
             assert loop not in taken, (loop, platform, python)
         else:
             assert (loop in taken) is has_wheel, (loop, platform, python)
@@ -94,3 +97,17 @@ def test_the_test_extra_brings_no_further_loop() -> None:
     tests it would push their descriptors past FD_SETSIZE. CI runs it in a job of its own."""
     for platform, python in itertools.product(PLATFORMS, PYTHONS):
         assert not chosen("test", platform, python) & {"rloop", "rsloop", "zuvloop"}
+
+
+def test_no_marker_compares_the_os_release() -> None:
+    """No requirement's marker uses ``platform_release`` or ``platform_version``: packaging
+    22-25 (vendored by pip 24.1-25.x) compares them as versions, and evaluates every term of
+    a marker, whatever the extra asked for; a Linux release ("6.8.0-45-generic") is no
+    version, so that pip would fail on every install of xloop with any extra."""
+    project = _parse_toml((ROOT / "pyproject.toml").read_text())["project"]
+    lines = list(project["dependencies"]) + [line for e in EXTRAS.values() for line in e]
+    for line in lines:
+        marker = Requirement(line).marker
+        text = "" if marker is None else str(marker)
+        assert "platform_release" not in text, line
+        assert "platform_version" not in text, line
