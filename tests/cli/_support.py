@@ -229,6 +229,12 @@ class XloopProcess:
         self._reader.join(EXIT_TIMEOUT)
         return code
 
+    def wait_log_end(self, timeout: float) -> bool:
+        """Whether the log ended within ``timeout`` seconds: every process that holds the
+        server's stderr (its workers, what they started) has exited."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._eof, timeout)
+
     def wait_exit_without_serving(self, timeout: float = STARTUP_TIMEOUT) -> int:
         """For a start that must fail: the exit code; fails at once if it serves instead."""
         deadline = time.monotonic() + timeout

@@ -350,7 +350,7 @@ class Supervised:
 
 
 def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(OSError):  # gone (Windows: OSError, not ProcessLookupError)
         os.kill(pid, SIGKILL)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.server.harness import ONCE_UNDER_WINE
-from xloop import loops
 from xloop._version import module_command
 
 from ._support import http_get, run_cli, xloop_process
@@ -48,16 +47,7 @@ async def app(scope, receive, send):
 AS_THE_COMMAND = module_command("xloop", working_directory=False)[1:]
 
 
-WORKER = pytest.param(
-    ["--workers", "1"],
-    id="worker",
-    marks=pytest.mark.skipif(
-        loops.IS_WINDOWS, reason="the supervisor's tests run on POSIX (see test_workers.py)"
-    ),
-)
-
-
-@pytest.mark.parametrize("workers", [pytest.param([], id="server"), WORKER])
+@pytest.mark.parametrize("workers", [[], ["--workers", "1"]], ids=["server", "worker"])
 def test_a_loop_factory_beside_the_app_is_found(tmp_path: Path, workers: list[str]) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "homeloop.py").write_text(FACTORY, encoding="utf-8")

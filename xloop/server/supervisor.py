@@ -7,7 +7,9 @@ the validated config and the listener (:mod:`xloop.server.worker` describes both
 How the listener is shared is the loop shim's call (:func:`xloop.loops.worker_plan`):
 inherited and served by each worker's loop on POSIX; on Windows, served by an accept thread
 in each worker that hands connections to the loop (:mod:`xloop.server.handoff`), so the
-proactor loop and winloop keep their IOCP and no ``select()`` cap applies.
+proactor loop and winloop keep their IOCP and no ``select()`` cap applies. On Windows the
+supervisor and its workers share a job object (:mod:`xloop.server.job`), so that a supervisor
+killed while it starts a worker leaves no process behind that never ran.
 
 Everything the supervisor reacts to arrives as an event in one queue, handled on one
 asyncio loop: a worker's status events (read by a thread per worker), a worker's exit
@@ -53,6 +55,7 @@ from ..errors import AppLoadError, BindError, ConfigError, StartupError, XloopEr
 from ..logs import error_logger as logger
 from ..loops.workers import worker_plan
 from ..status import StatusWriter
+from .job import join_job, share_job
 from .listener import bind_listener
 from .process import WorkerProcess
 from .server import install_shutdown_handlers
@@ -115,6 +118,8 @@ class Supervisor:
         """The new worker a rolling restart waits for."""
         self._watcher: Any = None
         self._spare: WorkerProcess | None = None
+        self._job: int | None = None
+        """Windows: the job every worker is in (:mod:`xloop.server.job`)."""
         # --status-fd: the supervisor's own events (xloop.status)
         self.status = None if config.status_fd is None else StatusWriter.open(config.status_fd)
         self._announced = False
@@ -127,6 +132,7 @@ class Supervisor:
         self._loop = loop = asyncio.get_running_loop()
         self._events = asyncio.Queue()
         self._listener = bind_listener(self.config)
+        self._job = join_job()
         cleanup = self._install_signals()
         try:
             self._log_plan()
@@ -226,6 +232,8 @@ class Supervisor:
         assert self._listener is not None
         fds = (self._listener.fileno(),) if self.plan.sharing == "inherit" else ()
         worker = WorkerProcess.start(fds, lambda w, event: self._post("status", w, event))
+        if self._job is not None:  # pragma: windows-only
+            share_job(self._job, worker.pid)
         threading.Thread(
             target=self._wait, args=(worker,), name=f"xloop-wait-{worker.pid}", daemon=True
         ).start()

@@ -9,7 +9,10 @@ Two channels tie a worker to its supervisor, both machine-readable JSON lines:
   descriptors are not inherited by number). Then commands, one per line: ``ping`` (answer
   with ``pong`` from the event loop, so a blocked loop does not answer), ``stop`` (drain
   gracefully and exit), ``force`` (abort what is in flight). End of file means the
-  supervisor is gone: the worker drains and exits, never left behind as an orphan.
+  supervisor is gone: the worker drains and exits, never left behind as an orphan. (On
+  Windows the worker is also in the supervisor's job object and holds a handle to it,
+  :mod:`xloop.server.job`: a process the supervisor was still creating when it was killed
+  never runs, and ends with the last worker.)
 - **the status channel, worker -> supervisor** (:mod:`xloop.status`, ``--status-fd``,
   also given as the worker's one argument): ``waiting`` (imported, before the bootstrap),
   ``ready`` (with the loop class the worker really runs), ``pong`` (with its resident
