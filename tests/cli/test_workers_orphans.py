@@ -16,6 +16,7 @@ import os
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from tests.server.harness import ONCE_UNDER_WINE
 from xloop import loops
 
 from ._support import EXIT_TIMEOUT
-from ._workers import PID_APP, fresh_get, serve_args, supervised, write_pid_app
+from ._workers import PID_APP, Supervised, fresh_get, serve_args, supervised, write_pid_app
 
 # backend-independent (the default loop): once under Wine
 pytestmark = ONCE_UNDER_WINE
@@ -59,18 +60,24 @@ def _running(pid: int) -> bool:  # pragma: windows-only
         winapi.CloseHandle(handle)
 
 
+def _serve_once_then_kill(server: Supervised, ready: dict[str, Any]) -> None:
+    """One request to the worker, then the supervisor killed outright: every process of
+    the server must end (the log's end) and the worker must have drained."""
+    assert fresh_get(ready["port"]).pid == ready["workers"][0]
+    server.process.proc.kill()
+    server.process.proc.wait(EXIT_TIMEOUT)
+    ended = server.process.wait_log_end(EXIT_TIMEOUT)
+    log = server.process.log
+    assert ended, f"a process of the server runs on {EXIT_TIMEOUT} s later:\n{log}"
+    assert DRAINED.search(log), f"the worker did not drain:\n{log}"
+
+
 def test_a_killed_supervisor_leaves_no_worker_behind(tmp_path: Path) -> None:
     app = write_pid_app(tmp_path)
     with supervised(serve_args(app, workers=1), cwd=tmp_path) as server:
         ready = server.ready()
         server.worker("spare", number=0)  # a second process to be left behind
-        assert fresh_get(ready["port"]).pid == ready["workers"][0]
-        server.process.proc.kill()
-        server.process.proc.wait(EXIT_TIMEOUT)
-        ended = server.process.wait_log_end(EXIT_TIMEOUT)
-        log = server.process.log
-    assert ended, f"a process of the server runs on {EXIT_TIMEOUT} s later:\n{log}"
-    assert DRAINED.search(log), f"the worker did not drain:\n{log}"
+        _serve_once_then_kill(server, ready)
 
 
 @pytest.mark.skipif(not loops.IS_WINDOWS, reason="Windows' processes created suspended")
@@ -82,14 +89,8 @@ def test_a_process_that_never_ran_ends_with_the_last_worker(
         ready = server.ready()
         suspended = int((tmp_path / "suspended.pid").read_text(encoding="utf-8"))
         try:
-            assert fresh_get(ready["port"]).pid == ready["workers"][0]
-            server.process.proc.kill()
-            server.process.proc.wait(EXIT_TIMEOUT)
-            ended = server.process.wait_log_end(EXIT_TIMEOUT)
-            log = server.process.log
-            assert ended, f"a process of the server runs on {EXIT_TIMEOUT} s later:\n{log}"
+            _serve_once_then_kill(server, ready)
             assert not _running(suspended)
-            assert DRAINED.search(log), f"the worker did not drain:\n{log}"
         finally:
             with contextlib.suppress(OSError):  # what the server left must not outlive the test
                 os.kill(suspended, signal.SIGTERM)
