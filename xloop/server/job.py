@@ -26,8 +26,8 @@ returns None, and says why), workers are started as before.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
-import threading
 from typing import Any
 
 from .. import loops
@@ -67,29 +67,22 @@ class _ExtendedLimits(ctypes.Structure):  # JOBOBJECT_EXTENDED_LIMIT_INFORMATION
     ]
 
 
-_lock = threading.Lock()
-_job: int | None = None
-_tried = False
-
-
+@functools.cache
 def join_job() -> int | None:
     """The job this process and the workers it starts are in (created and joined on the
-    first call), or None: not Windows, or Windows refused (logged once)."""
-    global _job, _tried
+    first call; the same answer after), or None: not Windows, or Windows refused (logged
+    once)."""
     if not loops.IS_WINDOWS:
         return None
-    with _lock:  # pragma: windows-only
-        if not _tried:
-            _tried = True
-            try:
-                _job = _create_and_join()
-            except OSError as exc:
-                logger.warning(
-                    "no job object for the workers (%s): a worker whose supervisor is "
-                    "killed while starting it may be left behind",
-                    exc,
-                )
-        return _job
+    try:  # pragma: windows-only
+        return _create_and_join()
+    except OSError as exc:  # pragma: windows-only
+        logger.warning(
+            "no job object for the workers (%s): a worker whose supervisor is "
+            "killed while starting it may be left behind",
+            exc,
+        )
+        return None
 
 
 def _create_and_join() -> int:  # pragma: windows-only
