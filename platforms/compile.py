@@ -38,6 +38,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 #: The request path: each request runs through these (``xloop/`` relative, no ``.py``).
 MODULES = (
+    "http/base",
     "http/events",
     "http/head",
     "http/chunked",
@@ -47,6 +48,7 @@ MODULES = (
     "http/zttp_conn",
     "server/output",
     "server/idle",
+    "server/parked",
     "server/cycle",
     "server/state",
     "server/connection",

@@ -152,13 +152,16 @@ def test_a_chunk_goes_out_while_the_app_waits(backend: Backend) -> None:
 
 def test_each_app_runs_as_a_task_of_its_own(backend: Backend) -> None:
     """An app that answers without waiting still runs in an asyncio Task (started eagerly
-    on 3.12+): ``current_task()`` names it, one per request, pipelined or not."""
+    on 3.12+): ``current_task()`` names it, one per request, pipelined or not. xloop made
+    it, on a loop without a task factory: it is named ``xloop.request``."""
     tasks: list[asyncio.Task[Any] | None] = []
+    factories: list[object] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         tasks.append(asyncio.current_task())
+        factories.append(asyncio.get_running_loop().get_task_factory())
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -170,6 +173,9 @@ def test_each_app_runs_as_a_task_of_its_own(backend: Backend) -> None:
     assert len(tasks) == 3
     assert all(isinstance(task, asyncio.Task) for task in tasks)
     assert len({id(task) for task in tasks}) == 3
+    for task, factory in zip(tasks, factories, strict=True):
+        assert task is not None
+        assert factory is not None or task.get_name() == "xloop.request"
 
 
 def test_a_task_factory_the_app_sets_makes_its_tasks(backend: Backend) -> None:

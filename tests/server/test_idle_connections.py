@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from xloop.http import HTTPConnection
 from xloop.server.connection import Connection
 from xloop.server.idle import PARKED
 from xloop.server.state import HTTP_POOL_SIZE, ServerState
@@ -115,23 +116,24 @@ def test_a_parked_parser_serves_the_next_connections_request(backend: Backend) -
 
 
 def test_the_server_keeps_spare_parsers_up_to_its_limit(backend: Backend) -> None:
-    class Spare:
-        released = False
+    """Real parsers given back: the server keeps HTTP_POOL_SIZE, hands the last given back
+    first, releases the one beyond (httptools': its parser, a reference cycle, let go) and
+    makes a new one when none is left."""
 
-        def release(self) -> None:
-            self.released = True
-
-    def fill(state: ServerState) -> tuple[list[Spare], list[object]]:
-        spares = [Spare() for _ in range(HTTP_POOL_SIZE + 1)]
+    def fill(state: ServerState) -> tuple[list[HTTPConnection], list[HTTPConnection], object]:
+        spares = [state.http_factory() for _ in range(HTTP_POOL_SIZE + 1)]
         for spare in spares:
-            state.give_http(spare)  # type: ignore[arg-type]
-        taken: list[object] = [state.take_http() for _ in range(HTTP_POOL_SIZE)]
-        return spares, taken
+            state.give_http(spare)
+        taken = [state.take_http() for _ in range(HTTP_POOL_SIZE)]
+        return spares, taken, state.take_http()
 
     with serving(hello, backend) as server:
-        spares, taken = on_loop(server, fill)
-        assert [spare.released for spare in spares] == [False] * HTTP_POOL_SIZE + [True]
+        spares, taken, new = on_loop(server, fill)
         assert taken == spares[-2::-1]  # the last given back is the first taken
+        assert all(new is not spare for spare in spares)
+        if type(spares[-1]).__name__ == "HttptoolsConnection":  # (httptools may be absent)
+            assert not hasattr(spares[-1], "_parser")
+            assert all(hasattr(spare, "_parser") for spare in spares[:-1])
         with server.connect() as sock:  # no spare left: a new one
             assert exchange(sock, get()).body == b"Hello, world!"
 

@@ -5,7 +5,6 @@ cache stays bounded whatever targets clients send."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from xloop.config import Config
 from xloop.http import Request, connection_factory
 from xloop.server import cycle
+from xloop.server.connection import Connection
 from xloop.server.cycle import build_scope, split_target
 from xloop.server.state import ServerState
 
@@ -24,20 +24,20 @@ def empty_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _scope(target: bytes, root_path: str = "") -> dict[str, Any]:
-    # A real state (a compiled build checks its type); the connection is any object with
-    # the attributes build_scope reads.
-    state = asyncio.run(_state(root_path))
-    connection = SimpleNamespace(
-        state=state, server=("127.0.0.1", 8000), client=("127.0.0.1", 5000), scheme="http"
-    )
+    # A real state and connection (a compiled build checks their types), never connected.
+    connection = asyncio.run(_connection(root_path))
     request = Request("GET", target, "1.1", [(b"host", b"a")], True, False)
     return build_scope(connection, request)
 
 
-async def _state(root_path: str) -> ServerState:
+async def _connection(root_path: str) -> Connection:
     config = Config(app="tests.server.test_targets:_app", root_path=root_path)
     factory = connection_factory("h11", config.limits())
-    return ServerState(config, _app, factory, {}, asyncio.Event())
+    state = ServerState(config, _app, factory, {}, asyncio.Event())
+    connection = Connection(state, asyncio.get_running_loop())
+    connection.server = ("127.0.0.1", 8000)
+    connection.client = ("127.0.0.1", 5000)
+    return connection
 
 
 async def _app(scope: Any, receive: Any, send: Any) -> None:

@@ -22,8 +22,9 @@ produced, and the server answers 500 or closes the connection.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .events import Event, Request, ResponseError
 
@@ -33,47 +34,67 @@ if TYPE_CHECKING:
 __all__ = ["HTTPConnection", "ResponseError"]
 
 
-class HTTPConnection(Protocol):
-    """One HTTP/1.1 connection, server side, without I/O."""
+class HTTPConnection:
+    """One HTTP/1.1 connection, server side, without I/O.
 
-    #: After the current response: may the connection serve another request?
-    keep_alive: bool
+    Every adapter subclasses it (the response side through
+    :class:`~xloop.http.response.ResponseWriter`), and so does the stand-in a parked
+    connection holds. A base class, not a protocol: in the compiled build it is a native
+    class, so the server's calls through it are direct C calls (a vtable slot) instead of
+    a method looked up by name and its arguments parsed, about 400 instructions each.
+    """
 
+    __slots__ = ("keep_alive",)
+
+    def __init__(self) -> None:
+        #: After the current response: may the connection serve another request?
+        self.keep_alive = True
+
+    @abstractmethod
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes read from the peer (``b""`` at EOF); return the events now ready."""
 
+    @abstractmethod
     def start_next_cycle(self) -> list[Event]:
         """The response is complete: release the next pipelined request's events."""
 
     @property
+    @abstractmethod
     def buffered(self) -> int:
         """Bytes held for requests not yet released (for read flow control)."""
 
     @property
+    @abstractmethod
     def head_pending(self) -> bool:
         """Between requests: part of the next request's head has arrived (its clock is the
         request-header timeout, not the keep-alive one)."""
 
     @property
+    @abstractmethod
     def reusable(self) -> bool:
         """Between requests and as a new one is: kept alive, nothing failed, nothing of a
         next request received or held. An idle connection may then give it back to the
         server, for any connection's next request (see :mod:`xloop.server.idle`)."""
 
+    @abstractmethod
     def release(self) -> None:
         """Given back when the server keeps enough spare ones: break any reference cycle it
         holds (so it is freed at once, not by the cycle collector). It is not used again."""
 
+    @abstractmethod
     def take_upgrade_data(self) -> bytes:
         """After a request with ``upgrade`` set: the bytes received behind its head, which
         belong to the new protocol. The connection parses no more HTTP after it."""
 
+    @abstractmethod
     def begin_response(self, request: Request) -> None:
         """The server starts answering ``request`` (its method and version shape the framing)."""
 
+    @abstractmethod
     def informational_continue(self) -> bytes:
         """The ``100 Continue`` interim response, when the app starts reading the body."""
 
+    @abstractmethod
     def response_head(
         self,
         status: Any,  # the app's, checked here
@@ -89,6 +110,7 @@ class HTTPConnection(Protocol):
         single message and gave no Content-Length. ``close`` forces ``Connection: close``.
         """
 
+    @abstractmethod
     def response_whole(
         self,
         status: Any,  # the app's, checked here
@@ -99,11 +121,14 @@ class HTTPConnection(Protocol):
     ) -> bytes:
         """Head, body and end at once, for a response whose body came in one message."""
 
+    @abstractmethod
     def response_body(self, data: bytes) -> bytes:
         """Frame a chunk of response body (nothing for HEAD, 204, 304)."""
 
+    @abstractmethod
     def response_end(self) -> bytes:
         """Finish the response (the last chunk, if chunked)."""
 
+    @abstractmethod
     def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
         """A complete plain-text response for a protocol error, with ``Connection: close``."""

@@ -46,6 +46,7 @@ _HASH: Final = ord("#")
 _SLASH: Final = ord("/")
 #: What follows the target in an HTTP/1.1 request line (a request line ends with CR LF).
 _HTTP11: Final = b" HTTP/1.1\r"
+_HTTP11_SIZE: Final = len(_HTTP11)
 #: ``_headers`` between a head and the next: never appended to (on_header takes a field
 #: only inside a head, which on_message_begin starts with a list of its own).
 _NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []
@@ -373,11 +374,8 @@ class HttptoolsConnection(ResponseWriter):
             and count <= self._max_count
             and self._piece + 4 * count <= self._max_fields
         )
-        if (
-            simple
-            and self._prefix_valid
-            and self._prefix.startswith(_HTTP11, len(raw_method) + 1 + len(url))
-        ):
+        at = len(raw_method) + 1 + len(url)  # (a slice: startswith(x, at) parses a tuple)
+        if simple and self._prefix_valid and self._prefix[at : at + _HTTP11_SIZE] == _HTTP11:
             # The read begins with this head: its request line ends in " HTTP/1.1", which
             # costs less to see there than to ask llhttp (get_http_version formats a str).
             version = "1.1"

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any, Final
 
+from .base import HTTPConnection
 from .events import Request, ResponseError
 
 __all__ = [
@@ -151,8 +152,9 @@ def error_response(status: int, defaults: DefaultHeaders, message: str | None = 
     )
 
 
-class ResponseWriter:
-    """Frames the responses of one connection, one at a time.
+class ResponseWriter(HTTPConnection):
+    """Frames the responses of one connection, one at a time (the response side of every
+    adapter's :class:`~xloop.http.base.HTTPConnection`).
 
     ``begin_response`` records what the framing depends on; ``response_head``,
     ``response_body`` and ``response_end`` return the bytes to write.
@@ -162,7 +164,6 @@ class ResponseWriter:
         "_head_method",
         "_http11",
         "_request_keep_alive",
-        "keep_alive",
         "mode",
         "remaining",
     )

@@ -7,22 +7,20 @@ interface) and walks the events it returns. A ``Request`` becomes a
 :class:`~xloop.server.cycle.Cycle` (scope, ``receive``, ``send``) whose app runs as a task;
 body events that came in the same read are handed to the cycle *before* the app starts, so a
 GET (or a small POST) is complete before the app runs. The task is made directly
-(``asyncio.Task``: ``loop.create_task`` is a Python call more on the asyncio loop) unless the
-loop has a task factory, which then makes it. On 3.12+ it starts eagerly (an app that
-answers without waiting costs no loop turn), as under ``eager_task_factory``; on 3.10 and
-3.11 too on asyncio's loops (:mod:`~xloop.server.eager`); and the response it ends with is
-deferred:
-``ServerState.flush`` writes the responses to one poll's reads together, a loop turn later,
-as a scheduled task's go out (written at once: 17.1 ms of server CPU per 1,000 requests on
-3.12 and uvloop, against 16.0). Any other write, a close or an upgrade writes them first.
+(``asyncio.Task``, named ``TASK_NAME``) unless the loop has a task factory. On 3.12+ it
+starts eagerly (an app that answers without waiting costs no loop turn), as under
+``eager_task_factory``; on 3.10 and 3.11 too on asyncio's loops (:mod:`~xloop.server.eager`);
+and the response it ends with is deferred: ``ServerState.flush`` writes the responses to one
+poll's reads together, a loop turn later, as a scheduled task's go out (written at once:
+17.1 ms of server CPU per 1,000 requests on 3.12 and uvloop, against 16.0). Any other
+write, a close or an upgrade writes them first.
 
-The cycle talks back through a small surface: :meth:`pause_reading`,
-:meth:`resume_reading`, :meth:`write`, :meth:`drain`, :meth:`close` and :meth:`finished`
-(its response has ended and its request body has arrived). :meth:`finished` either closes
-the connection or goes to :meth:`_next_request`, the one place a pipelined request starts;
-the other way there is when the client reads again (:meth:`resume_writing`). Inside
-``data_received`` the next request is not started by recursion: ``_handle`` takes it in
-its own loop.
+The cycle talks back through :meth:`pause_reading`, :meth:`resume_reading`, :meth:`write`,
+:meth:`drain`, :meth:`close` and :meth:`finished` (its response has ended and its request
+body has arrived). :meth:`finished` either closes the connection or goes to
+:meth:`_next_request`, the one place a pipelined request starts; the other way there is
+when the client reads again (:meth:`resume_writing`). Inside ``data_received`` the next
+request is not started by recursion: ``_handle`` takes it in its own loop.
 
 A WebSocket upgrade request (``Request.upgrade``, when an engine is configured) is not a
 cycle: :meth:`_upgrade` hands the transport to a :class:`~xloop.server.websocket.WebSocket`
@@ -67,6 +65,8 @@ LINGER_SECONDS: Final = 2.0  # after an error response: how long to drain the cl
 LINGER_BYTES: Final = 1 << 20  # ... and how much of it
 #: asyncio.Task(eager_start=True); and the app is run by app_call.run_asgi (see there)
 _EAGER: Final = sys.version_info >= (3, 12)
+#: Every request task's name (3.10 and 3.11 format "Task-<n>" for each: 1,800 instructions)
+TASK_NAME: Final = "xloop.request"
 
 
 class Connection(Output, asyncio.Protocol):
@@ -416,16 +416,16 @@ class Connection(Output, asyncio.Protocol):
                 factory = state.task_factory(loop)  # the loop's, or one the app set
                 eager = state.eager  # (3.10, 3.11)
                 if factory is None and not _EAGER and eager is None:
-                    task = asyncio.Task(coro, loop=loop)  # nothing runs yet: nothing deferred
+                    task = asyncio.Task(coro, loop=loop, name=TASK_NAME)  # (nothing deferred)
                 else:
                     self.deferring = True  # (an eager start's response: see the docstring)
                     try:
                         if factory is not None:
                             task = loop.create_task(coro)
                         elif eager is not None:
-                            task = eager.start(coro)
+                            task = eager.start(coro, TASK_NAME)
                         else:
-                            task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+                            task = asyncio.Task(coro, loop=loop, name=TASK_NAME, eager_start=True)  # type: ignore[call-arg,unused-ignore]
                     finally:
                         self.deferring = False
                 if not task.done():  # (a done one: app_returned let go of it)

@@ -82,15 +82,16 @@ class EagerStart:
         self._step = callback
         self._context = context
 
-    def start(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """A Task for ``coro`` whose first step has run (see the module's docstring)."""
+    def start(self, coro: Coroutine[Any, Any, None], name: str | None = None) -> asyncio.Task[None]:
+        """A Task for ``coro`` (named ``name``) whose first step has run (see the module's
+        docstring)."""
         loop = self._loop
         attributes = self._attributes
         # (one already there, an instrumentation's patch say, is put back after)
         previous = attributes.get("call_soon")
         attributes["call_soon"] = self._capture
         try:
-            task = asyncio.Task(coro, loop=loop)
+            task = asyncio.Task(coro, loop=loop, name=name)
         finally:
             if previous is None:
                 del attributes["call_soon"]

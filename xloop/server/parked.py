@@ -1,34 +1,35 @@
 """What a parked connection holds instead of its sans-IO HTTP connection (see
 :mod:`xloop.server.idle`).
 
-A module of its own so that it stays interpreted in the compiled build
-(``platforms/compile.py``), where a native class takes no methods assigned in its body.
-Only a parked connection reaches it, never a request.
+Only a parked connection reaches it, never a request. It is an
+:class:`~xloop.http.base.HTTPConnection` like the adapters, so that the server's calls on a
+connection's ``http`` stay direct calls in the compiled build (``platforms/compile.py``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, NoReturn
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+from ..http.base import HTTPConnection
 
 if TYPE_CHECKING:
-    from ..http import Event
-    from ..http.base import HTTPConnection
+    from ..http import DefaultHeaders, Event, Request
 
 __all__ = ["PARKED"]
 
 
-class _Parked:
+def _no_request() -> NoReturn:
+    raise RuntimeError("a parked connection has no request")
+
+
+class _Parked(HTTPConnection):
     """What a parked connection holds instead of its sans-IO HTTP connection: nothing of
     a request. It is between requests, kept alive, as a new connection is; only the end
     of the stream can reach it (``receive_data(b"")``: no events). Its next bytes take a
     real one first (``ServerState.take_http``)."""
 
     __slots__ = ()
-
-    keep_alive = True
-    buffered = 0
-    head_pending = False
-    reusable = True
 
     def receive_data(self, data: bytes) -> list[Event]:
         if data:
@@ -38,16 +39,60 @@ class _Parked:
     def start_next_cycle(self) -> list[Event]:
         return []
 
+    @property
+    def buffered(self) -> int:
+        return 0
+
+    @property
+    def head_pending(self) -> bool:
+        return False
+
+    @property
+    def reusable(self) -> bool:
+        return True
+
     def release(self) -> None:
         pass
 
-    def _no_request(self, *args: object, **kwargs: object) -> NoReturn:
-        raise RuntimeError("a parked connection has no request")
-
     # What only a request allows: a parked connection has none.
-    take_upgrade_data = begin_response = informational_continue = _no_request
-    response_head = response_whole = response_body = response_end = _no_request
-    error_response = _no_request
+
+    def take_upgrade_data(self) -> bytes:
+        _no_request()
+
+    def begin_response(self, request: Request) -> None:
+        _no_request()
+
+    def informational_continue(self) -> bytes:
+        _no_request()
+
+    def response_head(
+        self,
+        status: Any,
+        headers: Iterable[Any],
+        defaults: DefaultHeaders,
+        body_length: int | None,
+        close: bool,
+    ) -> bytes:
+        _no_request()
+
+    def response_whole(
+        self,
+        status: Any,
+        headers: Iterable[Any],
+        defaults: DefaultHeaders,
+        body: bytes,
+        close: bool,
+    ) -> bytes:
+        _no_request()
+
+    def response_body(self, data: bytes) -> bytes:
+        _no_request()
+
+    def response_end(self) -> bytes:
+        _no_request()
+
+    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
+        _no_request()
 
 
 #: The one stand-in every parked connection holds (see the module's docstring).
