@@ -38,7 +38,6 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 #: The request path: each request runs through these (``xloop/`` relative, no ``.py``).
 MODULES = (
-    "http/base",
     "http/events",
     "http/head",
     "http/chunked",

@@ -7,12 +7,12 @@ application's headers that validates and frames at the same time, and a single `
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any, Final
 
-from .base import HTTPConnection
-from .events import Request, ResponseError
+from .events import Event, Request, ResponseError
 
 __all__ = [
     "CHUNKED",
@@ -20,6 +20,7 @@ __all__ = [
     "CONTENT_LENGTH",
     "NO_BODY",
     "DefaultHeaders",
+    "HTTPConnection",
     "ResponseWriter",
     "checked_status",
     "connection_tokens",
@@ -150,6 +151,106 @@ def error_response(status: int, defaults: DefaultHeaders, message: str | None = 
             body,
         )
     )
+
+
+class HTTPConnection:
+    """One HTTP/1.1 connection, server side, without I/O.
+
+    Every adapter subclasses it (the response side through :class:`ResponseWriter`), and so
+    does the stand-in a parked connection holds. A base class, not a protocol: in the
+    compiled build it is a native class, so the server's calls through it are direct C calls
+    (a vtable slot) instead of a method looked up by name and its arguments parsed, about
+    400 instructions each.
+    """
+
+    __slots__ = ("keep_alive",)
+
+    def __init__(self) -> None:
+        #: After the current response: may the connection serve another request?
+        self.keep_alive = True
+
+    @abstractmethod
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes read from the peer (``b""`` at EOF); return the events now ready."""
+
+    @abstractmethod
+    def start_next_cycle(self) -> list[Event]:
+        """The response is complete: release the next pipelined request's events."""
+
+    @property
+    @abstractmethod
+    def buffered(self) -> int:
+        """Bytes held for requests not yet released (for read flow control)."""
+
+    @property
+    @abstractmethod
+    def head_pending(self) -> bool:
+        """Between requests: part of the next request's head has arrived (its clock is the
+        request-header timeout, not the keep-alive one)."""
+
+    @property
+    @abstractmethod
+    def reusable(self) -> bool:
+        """Between requests and as a new one is: kept alive, nothing failed, nothing of a
+        next request received or held. An idle connection may then give it back to the
+        server, for any connection's next request (see :mod:`xloop.server.idle`)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Given back when the server keeps enough spare ones: break any reference cycle it
+        holds (so it is freed at once, not by the cycle collector). It is not used again."""
+
+    @abstractmethod
+    def take_upgrade_data(self) -> bytes:
+        """After a request with ``upgrade`` set: the bytes received behind its head, which
+        belong to the new protocol. The connection parses no more HTTP after it."""
+
+    @abstractmethod
+    def begin_response(self, request: Request) -> None:
+        """The server starts answering ``request`` (its method and version shape the framing)."""
+
+    @abstractmethod
+    def informational_continue(self) -> bytes:
+        """The ``100 Continue`` interim response, when the app starts reading the body."""
+
+    @abstractmethod
+    def response_head(
+        self,
+        status: Any,  # the app's, checked here
+        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
+        defaults: DefaultHeaders,
+        body_length: int | None,
+        close: bool,
+    ) -> bytes:
+        """Serialize the status line and headers.
+
+        ``defaults`` are the headers the server adds (``server``, ``date``,
+        ``--header``). ``body_length`` is the whole body's size when the app sent it in a
+        single message and gave no Content-Length. ``close`` forces ``Connection: close``.
+        """
+
+    @abstractmethod
+    def response_whole(
+        self,
+        status: Any,  # the app's, checked here
+        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
+        defaults: DefaultHeaders,
+        body: bytes,
+        close: bool,
+    ) -> bytes:
+        """Head, body and end at once, for a response whose body came in one message."""
+
+    @abstractmethod
+    def response_body(self, data: bytes) -> bytes:
+        """Frame a chunk of response body (nothing for HEAD, 204, 304)."""
+
+    @abstractmethod
+    def response_end(self) -> bytes:
+        """Finish the response (the last chunk, if chunked)."""
+
+    @abstractmethod
+    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
+        """A complete plain-text response for a protocol error, with ``Connection: close``."""
 
 
 class ResponseWriter(HTTPConnection):

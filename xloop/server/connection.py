@@ -49,9 +49,8 @@ from typing import TYPE_CHECKING, Final, cast
 from ..http import END_OF_MESSAGE, Body, Event, ProtocolError, Request
 from ..logs import error_logger
 from .app_call import run_asgi as run_app
-from .cycle import Cycle, format_client, service_unavailable
+from .cycle import Cycle, CycleConnection, format_client, service_unavailable
 from .idle import PARKED
-from .output import Output
 from .quirks import shut_if_left_open
 from .websocket import WebSocket
 
@@ -69,7 +68,7 @@ _EAGER: Final = sys.version_info >= (3, 12)
 TASK_NAME: Final = "xloop.request"
 
 
-class Connection(Output, asyncio.Protocol):
+class Connection(CycleConnection, asyncio.Protocol):
     """One client connection: an asyncio protocol over a sans-IO HTTP/1.1 connection."""
 
     __slots__ = (

@@ -1,11 +1,11 @@
 """One ASGI HTTP request/response cycle: the scope, ``receive`` and ``send``.
 
 Written once for every parser: it sees the sans-IO connection only through
-:class:`~xloop.http.HTTPConnection`, and uses of its client connection
-(:class:`~.connection.Connection`) only ``pause_reading``, ``resume_reading``, ``write``,
-``drain``, ``close``, ``finished`` and the state they keep. Both are typed as the classes
-they are, not as protocols: in the compiled build their attributes are then struct fields
-and their methods direct calls.
+:class:`~xloop.http.HTTPConnection`, and its client connection only through
+:class:`CycleConnection` (``pause_reading``, ``resume_reading``, ``write``, ``drain``,
+``close``, ``finished`` and the state they keep), the base class of
+:class:`~xloop.server.connection.Connection`. Both are base classes, not protocols: in the
+compiled build their attributes are then struct fields and their methods direct calls.
 
 Words used once each: the request body is *received* (its last byte arrived) and
 *delivered* (the app was handed its last byte); the response has *ended* (sent whole, or
@@ -22,22 +22,22 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from ..errors import ClientDisconnected
-from ..http import Request, ResponseError
+from ..http import HTTPConnection, Request, ResponseError
 from ..http.response import status_line
 from ..logs import access_logger, error_logger
-from .output import FutureWait
+from .output import FutureWait, Output
 
 if TYPE_CHECKING:
     from ..types import ASGIApp, Message
-    from .connection import Connection
 
-__all__ = ["ClientDisconnected", "Cycle", "format_client", "service_unavailable"]
+__all__ = ["ClientDisconnected", "Cycle", "CycleConnection", "format_client", "service_unavailable"]
 
 HIGH_WATER: Final = 65536  # unread request body above which reading pauses
 _LARGE_BODY: Final = 65536  # a first body chunk above this is not copied behind the head
@@ -73,6 +73,39 @@ _SCOPE["type"] = "http"
 _ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
 
 
+class CycleConnection(Output):
+    """A client connection as its cycles use it (:class:`~.connection.Connection` is the one
+    kind); the write side is :class:`~.output.Output`'s."""
+
+    __slots__ = ()
+
+    http: HTTPConnection
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+    scheme: str
+    proxy_trusted: bool
+    aborted: bool
+    read_paused: bool
+    deferring: bool
+
+    @abstractmethod
+    def pause_reading(self) -> None: ...
+
+    @abstractmethod
+    def resume_reading(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def finished(self, cycle: Cycle) -> None:
+        """The cycle's response has ended and its request body has arrived."""
+
+    @abstractmethod
+    def app_returned(self, cycle: Cycle) -> None:
+        """The cycle's app has returned (or raised): its task is ending."""
+
+
 class Cycle:
     """One request and its response, as the ASGI app sees it."""
 
@@ -101,7 +134,7 @@ class Cycle:
         "waiter",
     )
 
-    def __init__(self, connection: Connection, request: Request) -> None:
+    def __init__(self, connection: CycleConnection, request: Request) -> None:
         self.connection = connection
         self.http = connection.http
         self.state = state = connection.state
@@ -398,7 +431,7 @@ def format_client(client: Any) -> str:
     return f"{client[0]}:{client[1]}"
 
 
-def build_scope(connection: Connection, request: Request) -> dict[str, Any]:
+def build_scope(connection: CycleConnection, request: Request) -> dict[str, Any]:
     """The ASGI HTTP scope of ``request``; ValueError for a target urlsplit cannot take."""
     state = connection.state
     target = request.target

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from ..types import ASGIApp
     from ..types import Message as ASGIMessage
     from ..ws import WebSocketEngine
-    from .connection import Connection
+    from .cycle import CycleConnection
     from .state import ServerState
 
 __all__ = ["WebSocket"]
@@ -73,7 +73,7 @@ CLOSED: Final = "closed"
 class WebSocket(asyncio.Protocol):
     """The rest of a connection's life after a WebSocket upgrade request."""
 
-    def __init__(self, connection: Connection, request: Request) -> None:
+    def __init__(self, connection: CycleConnection, request: Request) -> None:
         self.state: ServerState = connection.state
         self.loop = connection.loop
         self.transport = connection.transport
