@@ -159,8 +159,7 @@ class HTTPConnection:
     Every adapter subclasses it (the response side through :class:`ResponseWriter`), and so
     does the stand-in a parked connection holds. A base class, not a protocol: in the
     compiled build it is a native class, so the server's calls through it are direct C calls
-    (a vtable slot) instead of a method looked up by name and its arguments parsed, about
-    400 instructions each.
+    (a vtable slot) instead of a method looked up by name and its arguments parsed.
     """
 
     __slots__ = ("keep_alive",)
