@@ -19,9 +19,8 @@ They raise :class:`ResponseError` when the application's response is not valid H
 (a header with CR, LF or NUL, more or less body than declared): such bytes are never
 produced, and the server answers 500 or closes the connection.
 
-:class:`HTTPConnection` is defined beside its response side, in
-:mod:`xloop.http.response` (whose :class:`~xloop.http.response.DefaultHeaders` its methods
-take); it is imported from here.
+:class:`HTTPConnection` is defined in :mod:`xloop.http.response`, which implements its
+response side once for every adapter; it is imported from here.
 """
 
 from __future__ import annotations

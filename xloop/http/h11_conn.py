@@ -1,5 +1,5 @@
 """The h11 adapter: h11 parses, this maps its events and errors; responses are written
-by :class:`~xloop.http.response.ResponseWriter`, as for httptools and zttp (h11's own writer
+by :class:`~xloop.http.response.HTTPConnection`, as for httptools and zttp (h11's own writer
 cost as much as its parser, for the same validated bytes).
 
 h11 accepts some bytes that llhttp refuses; what the adapter checks itself so that both
@@ -28,7 +28,7 @@ from .head import (
     status_for_version,
     version_status_from_line,
 )
-from .response import DefaultHeaders, ResponseWriter, connection_tokens
+from .response import DefaultHeaders, HTTPConnection, connection_tokens
 
 __all__ = ["H11Connection"]
 
@@ -69,9 +69,9 @@ def _recycled(conn: h11.Connection) -> h11.Connection | None:
     return conn
 
 
-class H11Connection(ResponseWriter):
-    """:class:`xloop.http.base.HTTPConnection` on h11: h11 reads the requests,
-    :class:`~xloop.http.response.ResponseWriter` writes the responses."""
+class H11Connection(HTTPConnection):
+    """:class:`xloop.http.base.HTTPConnection` on h11: h11 reads the requests, the base
+    class writes the responses."""
 
     __slots__ = (
         "_chunks",

@@ -23,7 +23,7 @@ from .head import (
     status_for_version,
     version_status_from_line,
 )
-from .response import ResponseWriter, connection_tokens
+from .response import HTTPConnection, connection_tokens
 
 __all__ = ["HttptoolsConnection"]
 
@@ -60,7 +60,7 @@ class _Refuse(Exception):
         self.error = error
 
 
-class HttptoolsConnection(ResponseWriter):
+class HttptoolsConnection(HTTPConnection):
     """:class:`xloop.http.base.HTTPConnection` on httptools."""
 
     __deletable__ = ("_parser",)  # release(): a compiled build's native class allows it

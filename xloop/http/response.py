@@ -1,4 +1,5 @@
-"""Response serialization for HTTP/1.1, one writer for every parser's adapter.
+"""Response serialization for HTTP/1.1, one writer for every parser's adapter: the response
+side of :class:`HTTPConnection`, which every adapter extends.
 
 Kept deliberately small and allocation-light: a cached status line, one pass over the
 application's headers that validates and frames at the same time, and a single ``join``.
@@ -21,7 +22,6 @@ __all__ = [
     "NO_BODY",
     "DefaultHeaders",
     "HTTPConnection",
-    "ResponseWriter",
     "checked_status",
     "connection_tokens",
     "error_response",
@@ -154,19 +154,36 @@ def error_response(status: int, defaults: DefaultHeaders, message: str | None = 
 
 
 class HTTPConnection:
-    """One HTTP/1.1 connection, server side, without I/O.
+    """One HTTP/1.1 connection, server side, without I/O: each parser's adapter reads the
+    requests (the abstract receive side), and this class frames the responses, one at a
+    time, the same for every parser.
 
-    Every adapter subclasses it (the response side through :class:`ResponseWriter`), and so
-    does the stand-in a parked connection holds. A base class, not a protocol: in the
-    compiled build it is a native class, so the server's calls through it are direct C calls
-    (a vtable slot) instead of a method looked up by name and its arguments parsed.
+    ``begin_response`` records what the framing depends on; ``response_head``,
+    ``response_body`` and ``response_end`` return the bytes to write. The stand-in a parked
+    connection holds subclasses it too. A base class, not a protocol: in the compiled build
+    it is a native class, so the server's calls through it are direct C calls (a vtable
+    slot) instead of a method looked up by name and its arguments parsed.
     """
 
-    __slots__ = ("keep_alive",)
+    __slots__ = (
+        "_head_method",
+        "_http11",
+        "_request_keep_alive",
+        "keep_alive",
+        "mode",
+        "remaining",
+    )
 
     def __init__(self) -> None:
+        self.mode = NO_BODY
+        self.remaining = 0
         #: After the current response: may the connection serve another request?
         self.keep_alive = True
+        self._head_method = False
+        self._http11 = True
+        self._request_keep_alive = True
+
+    # -- the receive side: each adapter's --------------------------------------------------
 
     @abstractmethod
     def receive_data(self, data: bytes) -> list[Event]:
@@ -195,92 +212,20 @@ class HTTPConnection:
         server, for any connection's next request (see :mod:`xloop.server.idle`)."""
 
     @abstractmethod
-    def release(self) -> None:
-        """Given back when the server keeps enough spare ones: break any reference cycle it
-        holds (so it is freed at once, not by the cycle collector). It is not used again."""
-
-    @abstractmethod
     def take_upgrade_data(self) -> bytes:
         """After a request with ``upgrade`` set: the bytes received behind its head, which
         belong to the new protocol. The connection parses no more HTTP after it."""
 
-    @abstractmethod
-    def begin_response(self, request: Request) -> None:
-        """The server starts answering ``request`` (its method and version shape the framing)."""
-
-    @abstractmethod
-    def informational_continue(self) -> bytes:
-        """The ``100 Continue`` interim response, when the app starts reading the body."""
-
-    @abstractmethod
-    def response_head(
-        self,
-        status: Any,  # the app's, checked here
-        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
-        defaults: DefaultHeaders,
-        body_length: int | None,
-        close: bool,
-    ) -> bytes:
-        """Serialize the status line and headers.
-
-        ``defaults`` are the headers the server adds (``server``, ``date``,
-        ``--header``). ``body_length`` is the whole body's size when the app sent it in a
-        single message and gave no Content-Length. ``close`` forces ``Connection: close``.
-        """
-
-    @abstractmethod
-    def response_whole(
-        self,
-        status: Any,  # the app's, checked here
-        headers: Iterable[Any],  # the app's: ASGI allows any two-item iterables
-        defaults: DefaultHeaders,
-        body: bytes,
-        close: bool,
-    ) -> bytes:
-        """Head, body and end at once, for a response whose body came in one message."""
-
-    @abstractmethod
-    def response_body(self, data: bytes) -> bytes:
-        """Frame a chunk of response body (nothing for HEAD, 204, 304)."""
-
-    @abstractmethod
-    def response_end(self) -> bytes:
-        """Finish the response (the last chunk, if chunked)."""
-
-    @abstractmethod
-    def error_response(self, status: int, defaults: DefaultHeaders) -> bytes:
-        """A complete plain-text response for a protocol error, with ``Connection: close``."""
-
-
-class ResponseWriter(HTTPConnection):
-    """Frames the responses of one connection, one at a time (the response side of every
-    adapter's :class:`~xloop.http.base.HTTPConnection`).
-
-    ``begin_response`` records what the framing depends on; ``response_head``,
-    ``response_body`` and ``response_end`` return the bytes to write.
-    """
-
-    __slots__ = (
-        "_head_method",
-        "_http11",
-        "_request_keep_alive",
-        "mode",
-        "remaining",
-    )
-
-    def __init__(self) -> None:
-        self.mode = NO_BODY
-        self.remaining = 0
-        self.keep_alive = True
-        self._head_method = False
-        self._http11 = True
-        self._request_keep_alive = True
+    # -- the response side: written once -------------------------------------------------
 
     def release(self) -> None:
-        """Nothing to break here (see :meth:`HTTPConnection.release`)."""
+        """Given back when the server keeps enough spare ones: break any reference cycle it
+        holds (so it is freed at once, not by the cycle collector). It is not used again.
+        Nothing to break here; an adapter whose parser calls back into it does."""
 
     def begin_response(self, request: Request) -> None:
-        """Remember what the response depends on (method, version, keep-alive)."""
+        """The server starts answering ``request``: remember what the framing depends on
+        (method, version, keep-alive)."""
         self._head_method = request.method == "HEAD"
         self._http11 = request.http_version == "1.1"
         self._request_keep_alive = request.keep_alive
@@ -297,7 +242,10 @@ class ResponseWriter(HTTPConnection):
         body_length: int | None,
         close: bool,
     ) -> bytes:
-        """Serialize the head and choose the framing of the body that follows."""
+        """Serialize the status line and headers and choose the framing of the body that
+        follows. ``defaults`` are the headers the server adds (``server``, ``date``,
+        ``--header``); ``body_length`` is the whole body's size when the app sent it in one
+        message and gave no Content-Length; ``close`` forces ``Connection: close``."""
         if type(status) is not int or not 200 <= status <= 999:
             status = checked_status(status)
         line = _STATUS_LINES.get(status) or status_line(status)

@@ -19,7 +19,7 @@ does not show the bytes it holds. So the adapter:
   for the head limits, ``head_pending``, ``buffered`` and an upgrade's data (a head ends at
   its first empty line: zttp takes no other line end than CRLF).
 
-Responses are written by :class:`~xloop.http.response.ResponseWriter`, as for httptools.
+Responses are written by :class:`~xloop.http.response.HTTPConnection`, as for httptools.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from .head import (
     line_target_status,
     status_for_version,
 )
-from .response import ResponseWriter, connection_tokens
+from .response import HTTPConnection, connection_tokens
 
 __all__ = ["ZttpConnection"]
 
@@ -80,7 +80,7 @@ _LENGTH: Final = 1  # in a body framed by Content-Length
 _CHUNKED: Final = 2  # in a chunked body
 
 
-class ZttpConnection(ResponseWriter):
+class ZttpConnection(HTTPConnection):
     """:class:`xloop.http.base.HTTPConnection` on zttp."""
 
     def __init__(self, limits: Limits | None = None) -> None:
