@@ -44,7 +44,7 @@ from xloop import loops
 ROOT = Path(__file__).resolve().parent.parent
 STARTED = re.compile(r"(?:serving on|running on) http://127\.0\.0\.1:(\d+)")
 UVICORN_WS = {"websockets": "websockets-sansio", "wsproto": "wsproto"}
-UVICORN_LOOP = {"uvloop": "uvloop", "selector": "asyncio"}
+UVICORN_LOOP = {"uvloop": "uvloop", "asyncio": "asyncio", "selector": "asyncio"}
 DETAILS = {"http": "h11,httptools", "ws": "websockets,wsproto"}
 NOUN = {"http": "keep-alive HTTP connection", "ws": "WebSocket"}
 
@@ -192,7 +192,9 @@ async def _open_and_hold(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=10_000)
-    parser.add_argument("--loops", default="uvloop,selector")
+    parser.add_argument(
+        "--loops", default="uvloop,selector", help=f"some of {','.join(UVICORN_LOOP)}"
+    )
     parser.add_argument("--protocol", choices=("http", "ws"), default="http")
     parser.add_argument(
         "--details",
@@ -203,6 +205,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="runs per figure (median)")
     parser.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate")
     args = parser.parse_args()
+    unknown = set(args.loops.split(",")) - set(UVICORN_LOOP)
+    if unknown:
+        known = ",".join(UVICORN_LOOP)
+        parser.error(f"--loops: unknown {','.join(sorted(unknown))}; known: {known}")
     raise_open_files(args.connections + 200)
     protocol = args.protocol
     details = (args.details or DETAILS[protocol]).split(",")
