@@ -4,8 +4,10 @@ high-water mark and back, closing, aborting, half-closes, errors, and accepting.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import errno
+import importlib
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,7 +16,13 @@ import pytest
 
 from xloop import loops
 from xloop.loops.serving import own_transport
-from xloop.server.transport import HIGH_WATER, SelectorListener, SocketTransport
+from xloop.server.transport import (
+    HIGH_WATER,
+    LARGE_READ_SIZE,
+    READ_SIZE,
+    SelectorListener,
+    SocketTransport,
+)
 
 pytestmark = pytest.mark.skipif(
     loops.IS_WINDOWS, reason="the Windows selector loop is capped by select(): never used there"
@@ -29,6 +37,7 @@ class Recorder(asyncio.Protocol):
     def __init__(self, keep_open: bool = False, fail_on: bytes | None = None) -> None:
         self.events: list[tuple[str, Any]] = []
         self.data = bytearray()
+        self.sizes: list[int] = []  # of each data_received
         self.keep_open = keep_open
         self.fail_on = fail_on
         self.transport: SocketTransport | None = None
@@ -45,6 +54,7 @@ class Recorder(asyncio.Protocol):
         if self.fail_on is not None and self.fail_on in data:
             raise ValueError("the protocol failed")
         self.data += data
+        self.sizes.append(len(data))
         self.got.set()
 
     def eof_received(self) -> bool:
@@ -67,7 +77,7 @@ class Recorder(asyncio.Protocol):
 
 
 async def _pair(
-    protocol: Recorder, *, sndbuf: int | None = None
+    protocol: Recorder, *, sndbuf: int | None = None, rcvbuf: int | None = None
 ) -> tuple[SocketTransport, socket.socket]:
     """A transport on one end of a connected TCP pair; the other end, blocking, returned."""
     listener = socket.create_server(("127.0.0.1", 0))
@@ -76,6 +86,8 @@ async def _pair(
     listener.close()
     if sndbuf is not None:  # (a small send buffer: a large write cannot go at once)
         server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    if rcvbuf is not None:  # (room for what a test queues while reading is paused)
+        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     server_side.setblocking(False)
     transport = SocketTransport(asyncio.get_running_loop(), server_side, protocol, address)
     transport.start()
@@ -263,6 +275,56 @@ def test_reading_pauses_and_resumes() -> None:
         transport.close()
         assert not transport.is_reading()
         transport.resume_reading()  # closing: stays off
+        assert await protocol.lost is None
+        client.close()
+
+    run(test)
+
+
+async def _queued(transport: SocketTransport, total: int) -> None:
+    """Until ``total`` bytes wait in the transport's socket (FIONREAD), the loop running."""
+    fcntl = importlib.import_module("fcntl")  # POSIX only, as this module
+    termios = importlib.import_module("termios")
+    sock = transport.get_extra_info("socket")
+    waiting = array.array("i", [0])
+    while True:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, waiting)
+        if waiting[0] >= total:
+            return
+        await asyncio.sleep(0)  # (the whole test is under run()'s timeout)
+
+
+def test_a_read_that_fills_the_buffer_makes_the_next_reads_larger() -> None:
+    """A body arriving fills READ_SIZE: the reads after take up to LARGE_READ_SIZE, until
+    one reads less than READ_SIZE (a request head, a body's end), which brings the size back.
+    Each batch is queued while reading is paused, so each recv finds all of it."""
+
+    async def batch(transport: SocketTransport, client: socket.socket, size: int) -> None:
+        protocol = transport.get_protocol()
+        assert isinstance(protocol, Recorder)
+        protocol.sizes.clear()
+        protocol.data.clear()
+        transport.pause_reading()
+        client.sendall(b"x" * size)
+        await _queued(transport, size)
+        transport.resume_reading()
+        while len(protocol.data) < size:
+            protocol.got.clear()
+            await protocol.got.wait()
+
+    async def test() -> None:
+        protocol = Recorder()
+        transport, client = await _pair(protocol, rcvbuf=1 << 20)
+        await batch(transport, client, READ_SIZE + 100_000)
+        assert protocol.sizes == [READ_SIZE, 100_000]  # the second read was a large one
+        await batch(transport, client, 100_000)
+        assert protocol.sizes == [100_000]  # still large: that read was above READ_SIZE
+        await batch(transport, client, 1000)
+        assert protocol.sizes == [1000]
+        await batch(transport, client, READ_SIZE + 100)
+        assert protocol.sizes == [READ_SIZE, 100]  # back to READ_SIZE after the short read
+        assert LARGE_READ_SIZE > 100_000 > READ_SIZE
+        transport.close()
         assert await protocol.lost is None
         client.close()
 
