@@ -299,9 +299,9 @@ def test_a_read_that_fills_the_buffer_makes_the_next_reads_larger() -> None:
     one reads less than READ_SIZE (a request head, a body's end), which brings the size back.
     Each batch is queued while reading is paused, so each recv finds all of it."""
 
-    async def batch(transport: SocketTransport, client: socket.socket, size: int) -> None:
-        protocol = transport.get_protocol()
-        assert isinstance(protocol, Recorder)
+    async def batch(protocol: Recorder, client: socket.socket, size: int) -> None:
+        transport = protocol.transport
+        assert transport is not None
         protocol.sizes.clear()
         protocol.data.clear()
         transport.pause_reading()
@@ -313,17 +313,17 @@ def test_a_read_that_fills_the_buffer_makes_the_next_reads_larger() -> None:
             await protocol.got.wait()
 
     async def test() -> None:
+        assert LARGE_READ_SIZE > 100_000 > READ_SIZE
         protocol = Recorder()
         transport, client = await _pair(protocol, rcvbuf=1 << 20)
-        await batch(transport, client, READ_SIZE + 100_000)
+        await batch(protocol, client, READ_SIZE + 100_000)
         assert protocol.sizes == [READ_SIZE, 100_000]  # the second read was a large one
-        await batch(transport, client, 100_000)
+        await batch(protocol, client, 100_000)
         assert protocol.sizes == [100_000]  # still large: that read was above READ_SIZE
-        await batch(transport, client, 1000)
+        await batch(protocol, client, 1000)
         assert protocol.sizes == [1000]
-        await batch(transport, client, READ_SIZE + 100)
+        await batch(protocol, client, READ_SIZE + 100)
         assert protocol.sizes == [READ_SIZE, 100]  # back to READ_SIZE after the short read
-        assert LARGE_READ_SIZE > 100_000 > READ_SIZE
         transport.close()
         assert await protocol.lost is None
         client.close()

@@ -85,20 +85,15 @@ class SocketTransport(asyncio.Transport):
         sock = self._sock
         if sock is None or self._closing:
             return
-        size = self._read_size
         try:
-            data = sock.recv(size)
+            data = sock.recv(self._read_size)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._force_close(exc)
             return
         if data:
-            got = len(data)
-            if got == size:
-                self._read_size = LARGE_READ_SIZE
-            elif got < READ_SIZE:
-                self._read_size = READ_SIZE
+            self._read_size = LARGE_READ_SIZE if len(data) >= READ_SIZE else READ_SIZE
             try:
                 self._protocol.data_received(data)
             except (SystemExit, KeyboardInterrupt):
